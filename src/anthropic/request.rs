@@ -1,0 +1,1 @@
+//! Requests clients send to `POST /v1/messages` (to be written).

@@ -1,0 +1,1 @@
+//! The message and streaming events we answer with (to be written).

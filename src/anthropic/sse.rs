@@ -1,0 +1,1 @@
+//! SSE encoding of Anthropic streaming events (to be written).

@@ -1,0 +1,1 @@
+//! Login, token store and refresh (to be written).

@@ -1,0 +1,1 @@
+//! Codex streaming events (to be written).

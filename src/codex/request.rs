@@ -1,0 +1,1 @@
+//! The Responses API request body (to be written).

@@ -1,0 +1,1 @@
+//! Codex SSE decoding (to be written).

@@ -1,0 +1,392 @@
+//! Settings: what codexd runs with, and where each value came from.
+//!
+//! Layers, lowest first: built-in defaults < TOML file < environment < flags.
+//! The file is `--config PATH`, else `$CODEXD_CONFIG`, else
+//! `$XDG_CONFIG_HOME/codexd/config.toml` (`~/.config/codexd/config.toml`); a
+//! missing file at the default location is fine, a missing file that was
+//! asked for by name is not. Every bad value stops the program with a message
+//! that names where it came from (file and key, or variable) and what is
+//! expected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default listening port.
+pub const DEFAULT_PORT: u16 = 19080;
+/// Default upstream base URL; requests go to `{base}/codex/responses`.
+pub const DEFAULT_CODEX_BASE_URL: &str = "https://chatgpt.com/backend-api";
+/// Default OAuth issuer.
+pub const DEFAULT_AUTH_ISSUER: &str = "https://auth.openai.com";
+/// Default log file (rotated).
+pub const DEFAULT_LOG_FILE: &str = "/tmp/chatgpt-codex-proxy.log";
+/// Default upstream model per Claude tier (an effort suffix becomes `reasoning.effort`).
+pub const DEFAULT_SONNET_MODEL: &str = "gpt-5.2-codex";
+pub const DEFAULT_HAIKU_MODEL: &str = "gpt-5.3-codex-spark";
+pub const DEFAULT_OPUS_MODEL: &str = "gpt-5.3-codex-xhigh";
+pub const DEFAULT_FALLBACK_MODEL: &str = "gpt-5.2-codex";
+
+/// Everything the daemon needs to run, fully resolved and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    /// Without a trailing slash.
+    pub codex_base_url: String,
+    /// Non-Claude model names go upstream unchanged when true.
+    pub passthrough: bool,
+    pub models: ModelMap,
+    /// Upper bound on one upstream request, connect to last byte.
+    pub request_timeout: Duration,
+    /// A tracing filter such as `info` or `codexd=debug`.
+    pub log_level: String,
+    pub log_file: PathBuf,
+    /// OAuth issuer base URL, without a trailing slash.
+    pub auth_issuer: String,
+    /// Folder holding `tokens.json` (`CODEXD_HOME`, else `~/.chatgpt-codex-proxy`).
+    pub home: PathBuf,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// How Claude model names map to Codex models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelMap {
+    pub haiku: String,
+    pub sonnet: String,
+    pub opus: String,
+    /// For Claude names that match no tier.
+    pub default: String,
+    /// Exact `"claude-…" = "gpt-…"` entries from the config file.
+    pub exact: BTreeMap<String, String>,
+    /// `ANTHROPIC_DEFAULT_{HAIKU,SONNET,OPUS}_MODEL`: win over the file, exact entries included.
+    pub env: TierOverrides,
+}
+
+/// Tier models set through the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierOverrides {
+    pub haiku: Option<String>,
+    pub sonnet: Option<String>,
+    pub opus: Option<String>,
+}
+
+impl Default for ModelMap {
+    fn default() -> Self {
+        ModelMap {
+            haiku: DEFAULT_HAIKU_MODEL.into(),
+            sonnet: DEFAULT_SONNET_MODEL.into(),
+            opus: DEFAULT_OPUS_MODEL.into(),
+            default: DEFAULT_FALLBACK_MODEL.into(),
+            exact: BTreeMap::new(),
+            env: TierOverrides::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Built-in defaults, with `home` at `~/.chatgpt-codex-proxy`.
+    pub fn defaults() -> Self {
+        Settings {
+            host: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+            codex_base_url: DEFAULT_CODEX_BASE_URL.into(),
+            passthrough: true,
+            models: ModelMap::default(),
+            request_timeout: Duration::from_secs(600),
+            log_level: "info".into(),
+            log_file: PathBuf::from(DEFAULT_LOG_FILE),
+            auth_issuer: DEFAULT_AUTH_ISSUER.into(),
+            home: default_home(),
+            config_file: None,
+        }
+    }
+
+    /// The token file.
+    pub fn tokens_path(&self) -> PathBuf {
+        self.home.join("tokens.json")
+    }
+
+    /// `http://host:port`, for clients of the daemon (status, doctor, env).
+    pub fn listen_url(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// `$CODEXD_HOME`, else `~/.chatgpt-codex-proxy`.
+pub fn default_home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CODEXD_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    home_dir().join(".chatgpt-codex-proxy")
+}
+
+fn home_dir() -> PathBuf {
+    directories::BaseDirs::new()
+        .map(|d| d.home_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The config file looked for when neither `--config` nor `$CODEXD_CONFIG` is given.
+pub fn default_config_path() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".config"));
+    base.join("codexd").join("config.toml")
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub codex_base_url: Option<String>,
+    pub passthrough: Option<bool>,
+    pub log_level: Option<String>,
+}
+
+/// A setting that cannot be used, with where it came from.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {var}={value:?}: {expected}")]
+    Env { var: &'static str, value: String, expected: String },
+    #[error("{origin}: `{key}` {message}")]
+    Invalid { origin: String, key: &'static str, message: String },
+}
+
+/// The file's shape. Unknown keys are an error, so a typo never goes unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    host: Option<String>,
+    port: Option<u16>,
+    codex_base_url: Option<String>,
+    passthrough: Option<bool>,
+    request_timeout: Option<u64>,
+    log_level: Option<String>,
+    log_file: Option<PathBuf>,
+    auth_issuer: Option<String>,
+    models: Option<FileModels>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FileModels {
+    haiku: Option<String>,
+    sonnet: Option<String>,
+    opus: Option<String>,
+    default: Option<String>,
+    #[serde(flatten)]
+    exact: BTreeMap<String, String>,
+}
+
+/// A source of environment variables, so tests need not touch the process environment.
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for BTreeMap<&str, &str> {
+    fn get(&self, key: &str) -> Option<String> {
+        BTreeMap::get(self, key).map(|v| v.to_string())
+    }
+}
+
+/// Load settings from every layer, using the process environment.
+pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+    load_with(overrides, &ProcessEnv)
+}
+
+/// Load settings from every layer with an explicit environment.
+pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::defaults();
+    if let Some(home) = env.get("CODEXD_HOME") {
+        settings.home = PathBuf::from(home);
+    }
+
+    // The file layer.
+    let (path, required) = match (&overrides.config, env.get("CODEXD_CONFIG")) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (PathBuf::from(p), true),
+        (None, None) => (default_config_path(), false),
+    };
+    if let Some(file) = read_file(&path, required)? {
+        apply_file(&mut settings, file, &path)?;
+        settings.config_file = Some(path);
+    }
+
+    // The environment layer.
+    if let Some(v) = env.get("PORT") {
+        settings.port = parse_port(&v).map_err(|expected| ConfigError::Env { var: "PORT", value: v, expected })?;
+    }
+    if let Some(v) = env.get("CODEX_BASE_URL") {
+        settings.codex_base_url = v;
+    }
+    if let Some(v) = env.get("PASSTHROUGH_MODE") {
+        settings.passthrough = parse_bool(&v).ok_or_else(|| ConfigError::Env {
+            var: "PASSTHROUGH_MODE",
+            value: v.clone(),
+            expected: "expected true/1/yes/on or false/0/no/off".into(),
+        })?;
+    }
+    settings.models.env = TierOverrides {
+        haiku: env.get("ANTHROPIC_DEFAULT_HAIKU_MODEL"),
+        sonnet: env.get("ANTHROPIC_DEFAULT_SONNET_MODEL"),
+        opus: env.get("ANTHROPIC_DEFAULT_OPUS_MODEL"),
+    };
+    if let Some(v) = env.get("CODEXD_AUTH_ISSUER") {
+        settings.auth_issuer = v;
+    }
+    if let Some(v) = env.get("CODEXD_LOG_FILE") {
+        settings.log_file = PathBuf::from(v);
+    }
+
+    // The flag layer.
+    if let Some(v) = &overrides.host {
+        settings.host = v.clone();
+    }
+    if let Some(v) = overrides.port {
+        settings.port = v;
+    }
+    if let Some(v) = &overrides.codex_base_url {
+        settings.codex_base_url = v.clone();
+    }
+    if let Some(v) = overrides.passthrough {
+        settings.passthrough = v;
+    }
+    if let Some(v) = &overrides.log_level {
+        settings.log_level = v.clone();
+    }
+
+    validate(settings)
+}
+
+fn read_file(path: &Path, required: bool) -> Result<Option<FileSettings>, ConfigError> {
+    let file_error = |message: String| ConfigError::File { path: path.to_path_buf(), message };
+    if !path.exists() {
+        return if required { Err(file_error("no such file".into())) } else { Ok(None) };
+    }
+    let source = config::File::from(path).format(config::FileFormat::Toml).required(true);
+    let parsed = config::Config::builder()
+        .add_source(source)
+        .build()
+        .map_err(|e| file_error(e.to_string()))?;
+    parsed.try_deserialize::<FileSettings>().map(Some).map_err(|e| file_error(e.to_string()))
+}
+
+fn apply_file(settings: &mut Settings, file: FileSettings, path: &Path) -> Result<(), ConfigError> {
+    let invalid = |key: &'static str, message: &str| ConfigError::Invalid {
+        origin: format!("config file {}", path.display()),
+        key,
+        message: message.into(),
+    };
+    if let Some(v) = file.host {
+        settings.host = v;
+    }
+    if let Some(v) = file.port {
+        if v == 0 {
+            return Err(invalid("port", "must be a port number from 1 to 65535"));
+        }
+        settings.port = v;
+    }
+    if let Some(v) = file.codex_base_url {
+        settings.codex_base_url = v;
+    }
+    if let Some(v) = file.passthrough {
+        settings.passthrough = v;
+    }
+    if let Some(v) = file.request_timeout {
+        if v == 0 {
+            return Err(invalid("request_timeout", "must be a positive number of seconds"));
+        }
+        settings.request_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = file.log_level {
+        settings.log_level = v;
+    }
+    if let Some(v) = file.log_file {
+        settings.log_file = v;
+    }
+    if let Some(v) = file.auth_issuer {
+        settings.auth_issuer = v;
+    }
+    if let Some(models) = file.models {
+        let m = &mut settings.models;
+        for (slot, value) in [
+            (&mut m.haiku, models.haiku),
+            (&mut m.sonnet, models.sonnet),
+            (&mut m.opus, models.opus),
+            (&mut m.default, models.default),
+        ] {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        m.exact = models.exact;
+    }
+    Ok(())
+}
+
+fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
+    let origin = || "settings".to_string();
+    for (key, url) in [("codex_base_url", &mut s.codex_base_url), ("auth_issuer", &mut s.auth_issuer)] {
+        let trimmed = url.trim_end_matches('/').to_string();
+        if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                origin: origin(),
+                key,
+                message: format!("must be an http:// or https:// URL, got {trimmed:?}"),
+            });
+        }
+        *url = trimmed;
+    }
+    if s.host.trim().is_empty() {
+        return Err(ConfigError::Invalid { origin: origin(), key: "host", message: "must not be empty".into() });
+    }
+    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
+        return Err(ConfigError::Invalid {
+            origin: origin(),
+            key: "log_level",
+            message: format!("{:?} is not a level (error, warn, info, debug, trace) or filter", s.log_level),
+        });
+    }
+    let m = &s.models;
+    let all = [&m.haiku, &m.sonnet, &m.opus, &m.default].into_iter().chain(m.exact.values());
+    if all.into_iter().any(|v| v.trim().is_empty()) {
+        return Err(ConfigError::Invalid { origin: origin(), key: "models", message: "model names must not be empty".into() });
+    }
+    Ok(s)
+}
+
+fn parse_port(v: &str) -> Result<u16, String> {
+    match v.trim().parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err("expected a port number from 1 to 65535".into()),
+    }
+}
+
+/// `true/1/yes/on` or `false/0/no/off`, any case.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}

@@ -1,0 +1,14 @@
+//! codexd: a local daemon that serves the Anthropic Messages API and answers
+//! through the ChatGPT Codex backend.
+//!
+//! Data flows one way (see README "Architecture"):
+//! `cli` → `config` → `server` → `translate` → `codex` (upstream client) → `auth`.
+
+pub mod anthropic;
+pub mod auth;
+pub mod cli;
+pub mod codex;
+pub mod config;
+pub mod logging;
+pub mod server;
+pub mod translate;
