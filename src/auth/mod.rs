@@ -1,1 +1,3 @@
-//! Login, token store and refresh (to be written).
+//! Login, token store and refresh (being written on the `auth` branch).
+
+pub mod commands;

