@@ -71,9 +71,7 @@ impl System {
     pub fn text(&self) -> String {
         match self {
             System::Text(text) => text.clone(),
-            System::Blocks(blocks) => {
-                blocks.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n\n")
-            }
+            System::Blocks(blocks) => blocks.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n\n"),
         }
     }
 }
@@ -155,8 +153,13 @@ pub struct ImageBlock {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ImageSource {
-    Base64 { media_type: String, data: String },
-    Url { url: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
     /// Another source type (`file`, …), kept as raw JSON.
     #[serde(untagged)]
     Other(Value),
@@ -177,16 +180,23 @@ pub struct DocumentBlock {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DocumentSource {
     /// Base64 bytes, in practice a PDF.
-    Base64 { media_type: String, data: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
     /// Plain text.
     Text {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         media_type: Option<String>,
         data: String,
     },
-    Url { url: String },
+    Url {
+        url: String,
+    },
     /// Inline content blocks (or a string).
-    Content { content: MessageContent },
+    Content {
+        content: MessageContent,
+    },
     /// Another source type (`file`, …), kept as raw JSON.
     #[serde(untagged)]
     Other(Value),
@@ -293,7 +303,9 @@ pub enum ToolChoiceKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Thinking {
-    Enabled { budget_tokens: u64 },
+    Enabled {
+        budget_tokens: u64,
+    },
     Disabled,
     Adaptive,
     /// A thinking type codexd does not know; treated like no setting.
@@ -323,8 +335,7 @@ pub struct Metadata {
 /// sentence for an empty `model` or `messages`.
 pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let request: MessagesRequest =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(&e))?;
+    let request: MessagesRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(&e))?;
     deserializer.end().map_err(|e| ApiError::invalid_request(format!("request body is not valid JSON: {e}")))?;
     validate(&request)?;
     Ok(request)
@@ -612,10 +623,17 @@ mod tests {
         }))
         .unwrap();
         let MessageContent::Blocks(blocks) = &request.messages[0].content else { panic!("blocks expected") };
-        assert_eq!(blocks[0], ContentBlock::Unknown(json!({"type":"search_result","source":"x","title":"t","content":[]})));
-        assert!(matches!(&blocks[1], ContentBlock::Image(ImageBlock { source: ImageSource::Other(v) }) if v["file_id"] == "f_1"));
+        assert_eq!(
+            blocks[0],
+            ContentBlock::Unknown(json!({"type":"search_result","source":"x","title":"t","content":[]}))
+        );
+        assert!(
+            matches!(&blocks[1], ContentBlock::Image(ImageBlock { source: ImageSource::Other(v) }) if v["file_id"] == "f_1")
+        );
         assert!(matches!(&blocks[2], ContentBlock::Document(DocumentBlock { source: DocumentSource::Other(_), .. })));
-        assert!(matches!(&blocks[3], ContentBlock::ServerToolUse(m) if m["id"] == "srvtoolu_1" && !m.contains_key("type")));
+        assert!(
+            matches!(&blocks[3], ContentBlock::ServerToolUse(m) if m["id"] == "srvtoolu_1" && !m.contains_key("type"))
+        );
     }
 
     #[test]
@@ -627,7 +645,8 @@ mod tests {
             (json!({"type":"something_new","level":3}), Thinking::Other),
         ];
         for (wire, expected) in table {
-            let request = parse(json!({"model":"m","messages":[{"role":"user","content":"x"}],"thinking":wire})).unwrap();
+            let request =
+                parse(json!({"model":"m","messages":[{"role":"user","content":"x"}],"thinking":wire})).unwrap();
             assert_eq!(request.thinking, Some(expected));
         }
     }
@@ -648,10 +667,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let table: [(&[u8], &str); 2] = [
-            (b"{not json", "request body is not valid JSON: "),
-            (b"", "request body is not valid JSON: "),
-        ];
+        let table: [(&[u8], &str); 2] =
+            [(b"{not json", "request body is not valid JSON: "), (b"", "request body is not valid JSON: ")];
         for (body, prefix) in table {
             let error = parse_messages_request(body).unwrap_err();
             assert!(error.message.starts_with(prefix), "{body:?} gave {:?}", error.message);
@@ -660,7 +677,10 @@ mod tests {
             (json!({"messages":[{"role":"user","content":"x"}]}), "missing field `model`"),
             (json!({"model":"m","messages":"hi"}), "messages: invalid type: string \"hi\", expected a sequence"),
             (json!({"model":"m","messages":[{"role":"user","content":3}]}), "messages[0].content: invalid type"),
-            (json!({"model":"m","messages":[{"role":"system","content":"x"}]}), "messages[0].role: unknown variant `system`"),
+            (
+                json!({"model":"m","messages":[{"role":"system","content":"x"}]}),
+                "messages[0].role: unknown variant `system`",
+            ),
             (
                 json!({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"tool_use","name":"n","input":{}}]}]}),
                 "messages[0].content[1]: missing field `id`",
@@ -669,11 +689,23 @@ mod tests {
                 json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","data":"x"}}]}]}),
                 "messages[0].content[0]: source: missing field `media_type`",
             ),
-            (json!({"model":"m","messages":[{"role":"user","content":[{"text":"a"}]}]}), "messages[0].content[0]: missing field `type`"),
-            (json!({"model":"m","messages":[{"role":"user","content":["a"]}]}), "messages[0].content[0]: invalid type: string \"a\", expected a content block"),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"text":"a"}]}]}),
+                "messages[0].content[0]: missing field `type`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":["a"]}]}),
+                "messages[0].content[0]: invalid type: string \"a\", expected a content block",
+            ),
             (json!({"model":"m","messages":[],"tools":[{"description":"no name"}]}), "tools[0]: missing field `name`"),
-            (json!({"model":"m","messages":[],"thinking":{"type":"enabled"}}), "thinking: missing field `budget_tokens`"),
-            (json!({"model":"m","messages":[],"tool_choice":{"type":"sometimes"}}), "tool_choice.type: unknown variant `sometimes`"),
+            (
+                json!({"model":"m","messages":[],"thinking":{"type":"enabled"}}),
+                "thinking: missing field `budget_tokens`",
+            ),
+            (
+                json!({"model":"m","messages":[],"tool_choice":{"type":"sometimes"}}),
+                "tool_choice.type: unknown variant `sometimes`",
+            ),
             (json!({"model":"","messages":[{"role":"user","content":"x"}]}), "model: must name a model"),
             (json!({"model":"m","messages":[]}), "messages: at least one message is required"),
         ];

@@ -144,7 +144,9 @@ pub enum ToolChoice {
     None,
     Required,
     /// Force a call to the function with this name.
-    Function { name: String },
+    Function {
+        name: String,
+    },
 }
 
 /// The wire shape of [`ToolChoice`]: a bare mode string or a named function.

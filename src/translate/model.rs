@@ -125,11 +125,8 @@ mod tests {
     }
 
     fn with_env(mut settings: Settings) -> Settings {
-        settings.models.env = TierOverrides {
-            haiku: None,
-            sonnet: Some("env-sonnet-high".into()),
-            opus: Some("env-opus".into()),
-        };
+        settings.models.env =
+            TierOverrides { haiku: None, sonnet: Some("env-sonnet-high".into()), opus: Some("env-opus".into()) };
         settings
     }
 
