@@ -67,7 +67,7 @@ impl From<TranslateError> for ApiError {
 ///
 /// - `system` → `instructions` (blocks joined with a blank line, `cache_control`
 ///   dropped; [`DEFAULT_INSTRUCTIONS`] when empty).
-/// - `messages` → `input` items in order (see [`translate_message`]), then
+/// - `messages` → `input` items in order (per block type: see `translate_message`), then
 ///   [`repair_history`] so every call has exactly the output the backend wants.
 /// - `tools` → function tools with [`schema::normalize`]d parameters and
 ///   `strict: false`; a `web_search_*` server tool → `{"type":"web_search"}`;
