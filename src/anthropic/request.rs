@@ -6,7 +6,7 @@
 //! unknown block, source and tool types are kept as raw JSON (the `Unknown` /
 //! `Other` variants) rather than failing the request. A missing or mistyped
 //! field of a *known* shape is an error whose message names its JSON path,
-//! e.g. `messages.0.content.1: source: missing field \`data\``.
+//! e.g. ``messages[0].content[1]: source: missing field `data` ``.
 
 use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
