@@ -1,1 +1,717 @@
-//! Requests clients send to `POST /v1/messages` (to be written).
+//! What clients send to `POST /v1/messages`: the request body as serde types,
+//! and [`parse_messages_request`], which turns raw bytes into one or a 400.
+//!
+//! Tolerance rules: unknown top-level fields land in
+//! [`MessagesRequest::extra`], unknown fields inside blocks are ignored, and
+//! unknown block, source and tool types are kept as raw JSON (the `Unknown` /
+//! `Other` variants) rather than failing the request. A missing or mistyped
+//! field of a *known* shape is an error whose message names its JSON path,
+//! e.g. ``messages[0].content[1]: source: missing field `data` ``.
+
+use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::anthropic::ApiError;
+
+/// The body of `POST /v1/messages` (and of `count_tokens`, minus `max_tokens`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagesRequest {
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<System>,
+    pub messages: Vec<InputMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
+    /// Accepted, never forwarded (the Codex backend rejects it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Accepted, never forwarded (the Codex backend rejects it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Accepted, never forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u64>,
+    /// Accepted, never forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
+    /// Top-level fields this type does not know (`context_management`, …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `system`: a string or a list of text blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum System {
+    Text(String),
+    Blocks(Vec<SystemBlock>),
+}
+
+/// One block of a `system` array. `cache_control` and other fields are dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemBlock {
+    pub text: String,
+}
+
+impl System {
+    /// The whole system prompt; blocks are joined with a blank line.
+    pub fn text(&self) -> String {
+        match self {
+            System::Text(text) => text.clone(),
+            System::Blocks(blocks) => blocks.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n\n"),
+        }
+    }
+}
+
+/// One entry of `messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputMessage {
+    pub role: Role,
+    pub content: MessageContent,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// A message's `content`: a string or a list of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MessageContent {
+    Text(String),
+    Blocks(Vec<ContentBlock>),
+}
+
+impl MessageContent {
+    /// The text of the content: the string itself, or the text blocks joined
+    /// with a blank line (other blocks are skipped).
+    pub fn text(&self) -> String {
+        match self {
+            MessageContent::Text(text) => text.clone(),
+            MessageContent::Blocks(blocks) => blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ContentBlock::Text(t) => Some(t.text.as_str()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        }
+    }
+}
+
+/// One content block, by its `type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    Text(TextBlock),
+    Image(ImageBlock),
+    Document(DocumentBlock),
+    ToolUse(ToolUseBlock),
+    ToolResult(ToolResultBlock),
+    Thinking(ThinkingBlock),
+    RedactedThinking(RedactedThinkingBlock),
+    /// A hosted tool call (web search), kept as raw JSON.
+    ServerToolUse(Map<String, Value>),
+    /// Web search results, kept as raw JSON.
+    WebSearchToolResult(Map<String, Value>),
+    /// A block type codexd does not know, kept as raw JSON.
+    #[serde(untagged)]
+    Unknown(Value),
+}
+
+/// `{"type":"text","text":…}`; `cache_control` and `citations` are dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextBlock {
+    pub text: String,
+}
+
+/// `{"type":"image","source":…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageBlock {
+    pub source: ImageSource,
+}
+
+/// Where an image's bytes are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImageSource {
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    /// Another source type (`file`, …), kept as raw JSON.
+    #[serde(untagged)]
+    Other(Value),
+}
+
+/// `{"type":"document","source":…,"title"?,"context"?}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentBlock {
+    pub source: DocumentSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+/// Where a document's content is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// Base64 bytes, in practice a PDF.
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    /// Plain text.
+    Text {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    /// Inline content blocks (or a string).
+    Content {
+        content: MessageContent,
+    },
+    /// Another source type (`file`, …), kept as raw JSON.
+    #[serde(untagged)]
+    Other(Value),
+}
+
+/// `{"type":"tool_use","id":…,"name":…,"input":{…}}` from the assistant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolUseBlock {
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+}
+
+/// `{"type":"tool_result","tool_use_id":…,"content"?,"is_error"?}` from the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResultBlock {
+    pub tool_use_id: String,
+    /// A string or blocks (text, image, …); absent means an empty result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<MessageContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+}
+
+/// `{"type":"thinking","thinking":…,"signature":…}` from the assistant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThinkingBlock {
+    pub thinking: String,
+    /// Opaque; codexd's own signatures carry the encrypted reasoning.
+    #[serde(default)]
+    pub signature: String,
+}
+
+/// `{"type":"redacted_thinking","data":…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactedThinkingBlock {
+    pub data: String,
+}
+
+/// One entry of `tools`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Tool {
+    /// A client-side tool (no `type`, or `"type":"custom"`).
+    Custom(CustomTool),
+    /// The hosted web search tool (`"type":"web_search_…"`).
+    WebSearch(WebSearchTool),
+    /// Any other typed tool (bash, text editor, …), kept as raw JSON.
+    Unknown(Value),
+}
+
+/// `{"name":…,"description"?,"input_schema":{…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomTool {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON schema of the input; absent is treated as "no parameters".
+    #[serde(default)]
+    pub input_schema: Value,
+}
+
+/// `{"type":"web_search_20250305","name":"web_search","max_uses"?,…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebSearchTool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_domains: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_domains: Option<Vec<String>>,
+}
+
+/// `tool_choice`: `{"type":"auto"|"any"|"none"|"tool","name"?,"disable_parallel_tool_use"?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolChoice {
+    #[serde(rename = "type")]
+    pub kind: ToolChoiceKind,
+    /// Required when `kind` is [`ToolChoiceKind::Tool`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_parallel_tool_use: Option<bool>,
+}
+
+/// `tool_choice.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolChoiceKind {
+    /// The model decides.
+    Auto,
+    /// The model must call some tool.
+    Any,
+    /// The model must not call tools.
+    None,
+    /// The model must call the tool named in `name`.
+    Tool,
+}
+
+/// `thinking`: extended thinking settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Thinking {
+    Enabled {
+        budget_tokens: u64,
+    },
+    Disabled,
+    Adaptive,
+    /// A thinking type codexd does not know; treated like no setting.
+    #[serde(other)]
+    Other,
+}
+
+/// `output_config`: newer clients put the effort here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputConfig {
+    /// `low`, `medium`, `high` or `max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+}
+
+/// `metadata`; Claude Code sends `user_<hash>_account_<x>_session_<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// Parse and check a `POST /v1/messages` body.
+///
+/// Errors are 400 `invalid_request_error`s: "request body is not valid JSON: …"
+/// for bad syntax, "`path`: …" for a missing or mistyped field, and a plain
+/// sentence for an empty `model` or `messages`.
+pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let request: MessagesRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(&e))?;
+    deserializer.end().map_err(|e| ApiError::invalid_request(format!("request body is not valid JSON: {e}")))?;
+    validate(&request)?;
+    Ok(request)
+}
+
+fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = error.inner();
+    if !inner.is_data() {
+        return ApiError::invalid_request(format!("request body is not valid JSON: {inner}"));
+    }
+    let path = error.path().to_string();
+    if path == "." {
+        ApiError::invalid_request(format!("request body: {inner}"))
+    } else {
+        ApiError::invalid_request(format!("{path}: {inner}"))
+    }
+}
+
+fn validate(request: &MessagesRequest) -> Result<(), ApiError> {
+    if request.model.trim().is_empty() {
+        return Err(ApiError::invalid_request("model: must name a model, e.g. \"claude-sonnet-4-5\""));
+    }
+    if request.messages.is_empty() {
+        return Err(ApiError::invalid_request("messages: at least one message is required"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Deserialization: string-or-list fields, and tagged enums that keep unknown
+// tags as raw JSON while still reporting precise paths for known ones.
+// ---------------------------------------------------------------------------
+
+/// A field that is either a string or a list of `T`.
+enum StringOrSeq<T> {
+    String(String),
+    Seq(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOrSeq<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringOrSeqVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for StringOrSeqVisitor<T> {
+            type Value = StringOrSeq<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of blocks")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringOrSeq::String(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(StringOrSeq::String(v))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(StringOrSeq::Seq)
+            }
+        }
+
+        deserializer.deserialize_any(StringOrSeqVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for System {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match StringOrSeq::deserialize(deserializer)? {
+            StringOrSeq::String(text) => System::Text(text),
+            StringOrSeq::Seq(blocks) => System::Blocks(blocks),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match StringOrSeq::deserialize(deserializer)? {
+            StringOrSeq::String(text) => MessageContent::Text(text),
+            StringOrSeq::Seq(blocks) => MessageContent::Blocks(blocks),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentBlock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (tag, value) = tagged_object::<D>(deserializer, "a content block")?;
+        Ok(match tag.as_deref() {
+            Some("text") => ContentBlock::Text(from_value_at(value)?),
+            Some("image") => ContentBlock::Image(from_value_at(value)?),
+            Some("document") => ContentBlock::Document(from_value_at(value)?),
+            Some("tool_use") => ContentBlock::ToolUse(from_value_at(value)?),
+            Some("tool_result") => ContentBlock::ToolResult(from_value_at(value)?),
+            Some("thinking") => ContentBlock::Thinking(from_value_at(value)?),
+            Some("redacted_thinking") => ContentBlock::RedactedThinking(from_value_at(value)?),
+            Some("server_tool_use") => ContentBlock::ServerToolUse(without_type(value)),
+            Some("web_search_tool_result") => ContentBlock::WebSearchToolResult(without_type(value)),
+            _ => ContentBlock::Unknown(value),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        enum Known {
+            Base64 { media_type: String, data: String },
+            Url { url: String },
+        }
+        let (tag, value) = tagged_object::<D>(deserializer, "an image source")?;
+        Ok(match tag.as_deref() {
+            Some("base64" | "url") => match from_value_at(value)? {
+                Known::Base64 { media_type, data } => ImageSource::Base64 { media_type, data },
+                Known::Url { url } => ImageSource::Url { url },
+            },
+            _ => ImageSource::Other(value),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DocumentSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        enum Known {
+            Base64 { media_type: String, data: String },
+            Text { media_type: Option<String>, data: String },
+            Url { url: String },
+            Content { content: MessageContent },
+        }
+        let (tag, value) = tagged_object::<D>(deserializer, "a document source")?;
+        Ok(match tag.as_deref() {
+            Some("base64" | "text" | "url" | "content") => match from_value_at(value)? {
+                Known::Base64 { media_type, data } => DocumentSource::Base64 { media_type, data },
+                Known::Text { media_type, data } => DocumentSource::Text { media_type, data },
+                Known::Url { url } => DocumentSource::Url { url },
+                Known::Content { content } => DocumentSource::Content { content },
+            },
+            _ => DocumentSource::Other(value),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Tool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if !value.is_object() {
+            return Err(de::Error::invalid_type(unexpected(&value), &"a tool object"));
+        }
+        let kind = value.get("type").and_then(Value::as_str).map(str::to_owned);
+        Ok(match kind.as_deref() {
+            None | Some("custom") => Tool::Custom(from_value_at(value)?),
+            Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(from_value_at(value)?),
+            Some(_) => Tool::Unknown(value),
+        })
+    }
+}
+
+/// Reads a JSON object and its string `type`, which must be present.
+fn tagged_object<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    what: &'static str,
+) -> Result<(Option<String>, Value), D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    if !value.is_object() {
+        return Err(de::Error::invalid_type(unexpected(&value), &what));
+    }
+    match value.get("type") {
+        Some(Value::String(tag)) => Ok((Some(tag.clone()), value)),
+        Some(other) => Err(de::Error::custom(format!("type: expected a string, got {}", unexpected(other)))),
+        None => Err(de::Error::missing_field("type")),
+    }
+}
+
+/// Deserializes `value`, keeping the path inside it in the error message.
+fn from_value_at<T: DeserializeOwned, E: de::Error>(value: Value) -> Result<T, E> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if path == "." {
+            E::custom(inner)
+        } else {
+            E::custom(format!("{path}: {inner}"))
+        }
+    })
+}
+
+fn without_type(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(mut map) => {
+            map.remove("type");
+            map
+        }
+        _ => Map::new(),
+    }
+}
+
+fn unexpected(value: &Value) -> de::Unexpected<'_> {
+    match value {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(_) => de::Unexpected::Other("number"),
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anthropic::ErrorKind;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<MessagesRequest, ApiError> {
+        parse_messages_request(value.to_string().as_bytes())
+    }
+
+    fn error_message(value: Value) -> String {
+        let error = parse(value).expect_err("request should be refused");
+        assert_eq!(error.kind, ErrorKind::InvalidRequestError);
+        assert_eq!(error.status, 400);
+        error.message
+    }
+
+    #[test]
+    fn parses_a_claude_code_style_request() {
+        let request = parse(json!({
+            "model": "claude-sonnet-4-5-20250929",
+            "max_tokens": 32000,
+            "system": [{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],
+            "messages": [
+                {"role":"user","content":"hi"},
+                {"role":"assistant","content":[
+                    {"type":"thinking","thinking":"hmm","signature":"sig"},
+                    {"type":"text","text":"Let me look."},
+                    {"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}
+                ]},
+                {"role":"user","content":[
+                    {"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"a"}],"is_error":false},
+                    {"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}
+                ]}
+            ],
+            "tools": [
+                {"name":"Bash","description":"Run","input_schema":{"type":"object"}},
+                {"type":"custom","name":"Read","input_schema":{"type":"object"}},
+                {"type":"web_search_20250305","name":"web_search","max_uses":5},
+                {"type":"bash_20250124","name":"bash"}
+            ],
+            "tool_choice": {"type":"auto","disable_parallel_tool_use":true},
+            "thinking": {"type":"enabled","budget_tokens":31999},
+            "metadata": {"user_id":"user_abc_account__session_0b7e7a3c-1f3e-4d6a-9c55-2f0e7c1d9a10"},
+            "temperature": 1,
+            "stream": true,
+            "context_management": {"edits": []}
+        }))
+        .unwrap();
+        assert_eq!(request.system.as_ref().map(System::text).as_deref(), Some("You are Claude Code."));
+        assert_eq!(request.messages.len(), 3);
+        let tools = request.tools.as_deref().unwrap();
+        assert!(matches!(&tools[0], Tool::Custom(t) if t.name == "Bash"));
+        assert!(matches!(&tools[1], Tool::Custom(t) if t.name == "Read"));
+        assert!(matches!(&tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
+        assert!(matches!(&tools[3], Tool::Unknown(_)));
+        assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999 }));
+        assert_eq!(request.tool_choice.as_ref().map(|c| c.kind), Some(ToolChoiceKind::Auto));
+        assert!(request.extra.contains_key("context_management"));
+        let MessageContent::Blocks(blocks) = &request.messages[1].content else { panic!("blocks expected") };
+        assert!(matches!(&blocks[0], ContentBlock::Thinking(t) if t.signature == "sig"));
+        assert!(matches!(&blocks[2], ContentBlock::ToolUse(t) if t.input == json!({"command":"ls"})));
+    }
+
+    #[test]
+    fn keeps_unknown_blocks_and_sources_as_raw_json() {
+        let request = parse(json!({
+            "model": "m",
+            "messages": [{"role":"user","content":[
+                {"type":"search_result","source":"x","title":"t","content":[]},
+                {"type":"image","source":{"type":"file","file_id":"f_1"}},
+                {"type":"document","source":{"type":"file","file_id":"f_2"},"title":"T"},
+                {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}}
+            ]}]
+        }))
+        .unwrap();
+        let MessageContent::Blocks(blocks) = &request.messages[0].content else { panic!("blocks expected") };
+        assert_eq!(
+            blocks[0],
+            ContentBlock::Unknown(json!({"type":"search_result","source":"x","title":"t","content":[]}))
+        );
+        assert!(
+            matches!(&blocks[1], ContentBlock::Image(ImageBlock { source: ImageSource::Other(v) }) if v["file_id"] == "f_1")
+        );
+        assert!(matches!(&blocks[2], ContentBlock::Document(DocumentBlock { source: DocumentSource::Other(_), .. })));
+        assert!(
+            matches!(&blocks[3], ContentBlock::ServerToolUse(m) if m["id"] == "srvtoolu_1" && !m.contains_key("type"))
+        );
+    }
+
+    #[test]
+    fn thinking_variants() {
+        let table = [
+            (json!({"type":"enabled","budget_tokens":1024}), Thinking::Enabled { budget_tokens: 1024 }),
+            (json!({"type":"disabled"}), Thinking::Disabled),
+            (json!({"type":"adaptive"}), Thinking::Adaptive),
+            (json!({"type":"something_new","level":3}), Thinking::Other),
+        ];
+        for (wire, expected) in table {
+            let request =
+                parse(json!({"model":"m","messages":[{"role":"user","content":"x"}],"thinking":wire})).unwrap();
+            assert_eq!(request.thinking, Some(expected));
+        }
+    }
+
+    #[test]
+    fn serializes_blocks_back_with_their_type() {
+        let request = parse(json!({"model":"m","messages":[{"role":"assistant","content":[
+            {"type":"text","text":"a"},
+            {"type":"tool_use","id":"t","name":"n","input":{}},
+            {"type":"mystery","x":1}
+        ]}]}))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&request.messages[0].content).unwrap(),
+            json!([{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"n","input":{}},{"type":"mystery","x":1}])
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let table: [(&[u8], &str); 2] =
+            [(b"{not json", "request body is not valid JSON: "), (b"", "request body is not valid JSON: ")];
+        for (body, prefix) in table {
+            let error = parse_messages_request(body).unwrap_err();
+            assert!(error.message.starts_with(prefix), "{body:?} gave {:?}", error.message);
+        }
+        let table = [
+            (json!({"messages":[{"role":"user","content":"x"}]}), "missing field `model`"),
+            (json!({"model":"m","messages":"hi"}), "messages: invalid type: string \"hi\", expected a sequence"),
+            (json!({"model":"m","messages":[{"role":"user","content":3}]}), "messages[0].content: invalid type"),
+            (
+                json!({"model":"m","messages":[{"role":"system","content":"x"}]}),
+                "messages[0].role: unknown variant `system`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"tool_use","name":"n","input":{}}]}]}),
+                "messages[0].content[1]: missing field `id`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","data":"x"}}]}]}),
+                "messages[0].content[0]: source: missing field `media_type`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"text":"a"}]}]}),
+                "messages[0].content[0]: missing field `type`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":["a"]}]}),
+                "messages[0].content[0]: invalid type: string \"a\", expected a content block",
+            ),
+            (json!({"model":"m","messages":[],"tools":[{"description":"no name"}]}), "tools[0]: missing field `name`"),
+            (
+                json!({"model":"m","messages":[],"thinking":{"type":"enabled"}}),
+                "thinking: missing field `budget_tokens`",
+            ),
+            (
+                json!({"model":"m","messages":[],"tool_choice":{"type":"sometimes"}}),
+                "tool_choice.type: unknown variant `sometimes`",
+            ),
+            (json!({"model":"","messages":[{"role":"user","content":"x"}]}), "model: must name a model"),
+            (json!({"model":"m","messages":[]}), "messages: at least one message is required"),
+        ];
+        for (body, expected) in table {
+            let message = error_message(body.clone());
+            assert!(message.contains(expected), "{body}\n gave {message:?}\n wanted {expected:?}");
+        }
+    }
+}

@@ -1,1 +1,1031 @@
-//! (to be written)
+//! Anthropic Messages request → Codex Responses request.
+//!
+//! [`translate_request`] is the whole job; the helpers below each own one
+//! piece of it (system prompt, messages, tools, tool choice, effort). It is
+//! pure: the same request and settings always give the same output.
+//!
+//! What is deliberately *not* forwarded: `max_tokens`, `temperature`, `top_p`,
+//! `top_k`, `stop_sequences` and `metadata` (the backend rejects most of
+//! them, and the Codex request type has no field for any of them).
+
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+
+use crate::anthropic::request::{
+    ContentBlock, DocumentBlock, DocumentSource, ImageSource, InputMessage, MessageContent, MessagesRequest, Role,
+    System, Thinking, ThinkingBlock, Tool as AnthropicTool, ToolChoice as AnthropicToolChoice, ToolChoiceKind,
+    ToolResultBlock, WebSearchTool,
+};
+use crate::anthropic::ApiError;
+use crate::codex::request::{
+    ContentPart, Effort, FunctionOutput, InputItem, MessageRole, Reasoning, ResponsesRequest, SummaryText,
+    TextControls, Tool, ToolChoice, Verbosity, WebSearchFilters,
+};
+use crate::config::Settings;
+use crate::translate::{model, schema};
+
+/// Instructions sent when the client gave no system prompt: the backend
+/// refuses a missing or empty `instructions`.
+pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
+
+/// Marks a thinking-block `signature` made by codexd. The stream side signs
+/// each thinking block as `SIGNATURE_PREFIX + encrypted_content`; when such a
+/// block comes back in the history it is replayed as a `reasoning` item.
+/// Signatures without this prefix (from Anthropic, or forged) are dropped.
+pub const SIGNATURE_PREFIX: &str = "codexd.v1.";
+
+/// Output given to a tool call that has no result anywhere later in the history.
+pub const INTERRUPTED_TOOL_OUTPUT: &str = "Tool call was interrupted before it returned a result.";
+
+/// `include` entry that makes the backend return replayable reasoning.
+pub const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
+
+/// `reasoning.summary` we always ask for, so thinking can be streamed back.
+pub const REASONING_SUMMARY: &str = "auto";
+
+/// A request that is valid JSON but cannot be expressed for the Codex backend.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    #[error("{at}.source: image source type {kind:?} is not supported; send the image as a base64 or url source")]
+    UnsupportedImageSource { at: String, kind: String },
+    #[error(
+        "{at}.source: document source type {kind:?} is not supported; send the document as a text, content, url or base64 source"
+    )]
+    UnsupportedDocumentSource { at: String, kind: String },
+    #[error("tool_choice: type \"tool\" needs the `name` of the tool to call")]
+    ToolChoiceWithoutName,
+}
+
+impl From<TranslateError> for ApiError {
+    fn from(error: TranslateError) -> Self {
+        ApiError::invalid_request(error.to_string())
+    }
+}
+
+/// Translates a Messages request into the Responses request sent upstream.
+///
+/// - `system` → `instructions` (blocks joined with a blank line, `cache_control`
+///   dropped; [`DEFAULT_INSTRUCTIONS`] when empty).
+/// - `messages` → `input` items in order (per block type: see `translate_message`), then
+///   [`repair_history`] so every call has exactly the output the backend wants.
+/// - `tools` → function tools with [`schema::normalize`]d parameters and
+///   `strict: false`; a `web_search_*` server tool → `{"type":"web_search"}`;
+///   other typed tools are dropped. Names longer than 64 characters are sent
+///   as they are.
+/// - `tool_choice`: auto → `"auto"`, any → `"required"`, none → `"none"`,
+///   tool → `{"type":"function","name":…}`, absent → `"auto"`;
+///   `parallel_tool_calls` is `!disable_parallel_tool_use`.
+/// - model and effort: see [`model::route`] and [`reasoning_effort`].
+/// - always `store: false`, `stream: true`, `include:
+///   ["reasoning.encrypted_content"]`, `text.verbosity: medium`, and
+///   `prompt_cache_key` = [`conversation_key`].
+pub fn translate_request(request: &MessagesRequest, settings: &Settings) -> Result<ResponsesRequest, TranslateError> {
+    let route = model::route(&request.model, settings);
+    let input = repair_history(translate_messages(&request.messages)?);
+    Ok(ResponsesRequest {
+        model: route.model,
+        instructions: instructions(request.system.as_ref()),
+        input,
+        tools: translate_tools(request.tools.as_deref().unwrap_or_default()),
+        tool_choice: translate_tool_choice(request.tool_choice.as_ref())?,
+        parallel_tool_calls: !request.tool_choice.as_ref().and_then(|c| c.disable_parallel_tool_use).unwrap_or(false),
+        reasoning: Some(Reasoning {
+            effort: reasoning_effort(route.effort, request),
+            summary: Some(REASONING_SUMMARY.to_owned()),
+        }),
+        store: false,
+        stream: true,
+        include: vec![INCLUDE_ENCRYPTED_REASONING.to_owned()],
+        prompt_cache_key: Some(conversation_key(request)),
+        text: Some(TextControls { verbosity: Some(Verbosity::Medium) }),
+    })
+}
+
+/// The system prompt, or [`DEFAULT_INSTRUCTIONS`] when there is none.
+fn instructions(system: Option<&System>) -> String {
+    let text = system.map(System::text).unwrap_or_default();
+    if text.trim().is_empty() {
+        DEFAULT_INSTRUCTIONS.to_owned()
+    } else {
+        text
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+fn translate_messages(messages: &[InputMessage]) -> Result<Vec<InputItem>, TranslateError> {
+    let mut items = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        items.extend(translate_message(message, &format!("messages.{index}.content"))?);
+    }
+    Ok(items)
+}
+
+/// Translates one message into input items. `at` is its content's JSON path,
+/// used in error messages.
+///
+/// - Text → `input_text` (user) or `output_text` (assistant) parts; runs of
+///   text and image parts stay together in one `message` item.
+/// - Images (user): base64 → `data:{media_type};base64,{data}`; url → the URL.
+/// - Documents (user): see [`document_text`].
+/// - `tool_use` → `function_call` with the input serialised as a JSON string.
+/// - `tool_result` → `function_call_output` (see [`tool_output`]). In a user
+///   message these come first, before the message's other content, because
+///   they answer the calls the assistant made just before.
+/// - `thinking` signed by codexd → a `reasoning` item in place (see
+///   [`replayed_reasoning`]); other thinking is dropped.
+/// - Dropped: `redacted_thinking` (Anthropic's, unreadable upstream),
+///   `server_tool_use` and `web_search_tool_result` (the hosted search is not
+///   replayed yet), images and documents in assistant messages (the Responses
+///   API has no assistant image part), and unknown block types.
+fn translate_message(message: &InputMessage, at: &str) -> Result<Vec<InputItem>, TranslateError> {
+    let mut items = MessageItems::new(message.role);
+    let blocks = match &message.content {
+        MessageContent::Text(text) => {
+            items.push_text(text);
+            return Ok(items.finish());
+        }
+        MessageContent::Blocks(blocks) => blocks,
+    };
+    for (index, block) in blocks.iter().enumerate() {
+        let at = format!("{at}.{index}");
+        match block {
+            ContentBlock::Text(block) => items.push_text(&block.text),
+            ContentBlock::Image(block) if message.role == Role::User => {
+                items.push_part(image_part(&block.source, &at)?);
+            }
+            ContentBlock::Document(block) if message.role == Role::User => {
+                items.push_part(ContentPart::InputText { text: document_text(block, &at)? });
+            }
+            ContentBlock::ToolUse(block) => items.push_item(InputItem::FunctionCall {
+                call_id: block.id.clone(),
+                name: block.name.clone(),
+                arguments: block.input.to_string(),
+            }),
+            ContentBlock::ToolResult(block) => items.push_tool_output(InputItem::FunctionCallOutput {
+                call_id: block.tool_use_id.clone(),
+                output: tool_output(block, &at)?,
+            }),
+            ContentBlock::Thinking(block) => {
+                if let Some(item) = replayed_reasoning(block) {
+                    items.push_item(item);
+                }
+            }
+            ContentBlock::Image(_)
+            | ContentBlock::Document(_)
+            | ContentBlock::RedactedThinking(_)
+            | ContentBlock::ServerToolUse(_)
+            | ContentBlock::WebSearchToolResult(_)
+            | ContentBlock::Unknown(_) => {}
+        }
+    }
+    Ok(items.finish())
+}
+
+/// Collects the items of one message: tool outputs (user messages only) ahead
+/// of the body, and consecutive text/image parts merged into one `message`.
+struct MessageItems {
+    role: Role,
+    tool_outputs: Vec<InputItem>,
+    body: Vec<InputItem>,
+}
+
+impl MessageItems {
+    fn new(role: Role) -> Self {
+        MessageItems { role, tool_outputs: Vec::new(), body: Vec::new() }
+    }
+
+    /// Adds text as the role's text part; empty text adds nothing.
+    fn push_text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let text = text.to_owned();
+        self.push_part(match self.role {
+            Role::User => ContentPart::InputText { text },
+            Role::Assistant => ContentPart::OutputText { text },
+        });
+    }
+
+    /// Appends a part to the open message item, or opens one.
+    fn push_part(&mut self, part: ContentPart) {
+        if let Some(InputItem::Message { content, .. }) = self.body.last_mut() {
+            content.push(part);
+            return;
+        }
+        let role = match self.role {
+            Role::User => MessageRole::User,
+            Role::Assistant => MessageRole::Assistant,
+        };
+        self.body.push(InputItem::Message { role, content: vec![part] });
+    }
+
+    /// Appends an item in order, closing the open message item.
+    fn push_item(&mut self, item: InputItem) {
+        self.body.push(item);
+    }
+
+    /// Tool outputs lead a user message; elsewhere they stay in order.
+    fn push_tool_output(&mut self, item: InputItem) {
+        match self.role {
+            Role::User => self.tool_outputs.push(item),
+            Role::Assistant => self.body.push(item),
+        }
+    }
+
+    fn finish(self) -> Vec<InputItem> {
+        let mut items = self.tool_outputs;
+        items.extend(self.body);
+        items
+    }
+}
+
+fn image_part(source: &ImageSource, at: &str) -> Result<ContentPart, TranslateError> {
+    let image_url = match source {
+        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        ImageSource::Url { url } => url.clone(),
+        ImageSource::Other(raw) => {
+            return Err(TranslateError::UnsupportedImageSource { at: at.to_owned(), kind: source_kind(raw) });
+        }
+    };
+    Ok(ContentPart::InputImage { image_url, detail: None })
+}
+
+/// A document as text for the model.
+///
+/// Text and content sources become their text, headed by the title and
+/// context when present. The Codex backend takes no file inputs for ChatGPT
+/// accounts, so a base64 source (a PDF) or a URL source becomes a bracketed
+/// placeholder that names the document, telling the model it was omitted.
+fn document_text(document: &DocumentBlock, at: &str) -> Result<String, TranslateError> {
+    let body = match &document.source {
+        DocumentSource::Text { data, .. } => data.clone(),
+        DocumentSource::Content { content } => content.text(),
+        DocumentSource::Base64 { media_type, .. } => {
+            let name = document.title.as_deref().unwrap_or("untitled");
+            return Ok(format!(
+                "[Document omitted: \"{name}\" ({media_type}). codexd cannot forward binary documents to the Codex backend.]"
+            ));
+        }
+        DocumentSource::Url { url } => {
+            let name = document.title.as_deref().unwrap_or("untitled");
+            return Ok(format!(
+                "[Document omitted: \"{name}\" at {url}. codexd cannot forward documents by URL to the Codex backend.]"
+            ));
+        }
+        DocumentSource::Other(raw) => {
+            return Err(TranslateError::UnsupportedDocumentSource { at: at.to_owned(), kind: source_kind(raw) });
+        }
+    };
+    let mut text = String::new();
+    if let Some(title) = &document.title {
+        text.push_str(&format!("Document: {title}\n"));
+    }
+    if let Some(context) = &document.context {
+        text.push_str(&format!("Context: {context}\n"));
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&body);
+    Ok(text)
+}
+
+fn source_kind(raw: &serde_json::Value) -> String {
+    raw.get("type").and_then(serde_json::Value::as_str).unwrap_or("(none)").to_owned()
+}
+
+/// A tool result as `function_call_output.output`.
+///
+/// Text-only results become one string (blocks joined with a blank line);
+/// results with images become a list of `input_text`/`input_image` parts.
+/// `is_error: true` prefixes the text with `"Error: "` (or is the text
+/// `"Error"` when there is none), since the Responses API has no error flag.
+fn tool_output(result: &ToolResultBlock, at: &str) -> Result<FunctionOutput, TranslateError> {
+    let mut parts = match &result.content {
+        None => Vec::new(),
+        Some(MessageContent::Text(text)) => vec![ContentPart::InputText { text: text.clone() }],
+        Some(MessageContent::Blocks(blocks)) => tool_result_parts(blocks, &format!("{at}.content"))?,
+    };
+    if result.is_error == Some(true) {
+        mark_error(&mut parts);
+    }
+    if parts.iter().any(|part| matches!(part, ContentPart::InputImage { .. })) {
+        return Ok(FunctionOutput::Parts(parts));
+    }
+    let texts: Vec<&str> = parts
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::InputText { text } | ContentPart::OutputText { text } => Some(text.as_str()),
+            ContentPart::InputImage { .. } => None,
+        })
+        .collect();
+    Ok(FunctionOutput::Text(texts.join("\n\n")))
+}
+
+/// Text, image and document blocks of a tool result; other blocks are dropped.
+fn tool_result_parts(blocks: &[ContentBlock], at: &str) -> Result<Vec<ContentPart>, TranslateError> {
+    let mut parts = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        let at = format!("{at}.{index}");
+        match block {
+            ContentBlock::Text(block) => parts.push(ContentPart::InputText { text: block.text.clone() }),
+            ContentBlock::Image(block) => parts.push(image_part(&block.source, &at)?),
+            ContentBlock::Document(block) => parts.push(ContentPart::InputText { text: document_text(block, &at)? }),
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+fn mark_error(parts: &mut Vec<ContentPart>) {
+    match parts.first_mut() {
+        Some(ContentPart::InputText { text }) if !text.is_empty() => *text = format!("Error: {text}"),
+        Some(ContentPart::InputText { text }) => *text = "Error".to_owned(),
+        _ => parts.insert(0, ContentPart::InputText { text: "Error".to_owned() }),
+    }
+}
+
+/// A `reasoning` item for a thinking block codexd signed, else `None`.
+///
+/// The signature after [`SIGNATURE_PREFIX`] is the encrypted content; the
+/// thinking text becomes the one summary part. The item never has an `id`.
+fn replayed_reasoning(block: &ThinkingBlock) -> Option<InputItem> {
+    let encrypted = block.signature.strip_prefix(SIGNATURE_PREFIX).filter(|rest| !rest.is_empty())?;
+    let summary =
+        if block.thinking.is_empty() { Vec::new() } else { vec![SummaryText { text: block.thinking.clone() }] };
+    Some(InputItem::Reasoning { summary, encrypted_content: Some(encrypted.to_owned()) })
+}
+
+// ---------------------------------------------------------------------------
+// History repair
+// ---------------------------------------------------------------------------
+
+/// Makes calls and outputs pair up, as the backend demands.
+///
+/// - A `function_call_output` whose `call_id` has no earlier `function_call`
+///   becomes a user message: `"Result of tool call {id}: {output}"` (with any
+///   image parts kept after the text).
+/// - A `function_call` with no `function_call_output` later on gets one right
+///   after it, with [`INTERRUPTED_TOOL_OUTPUT`].
+///
+/// Everything else keeps its order, so the result is deterministic.
+pub fn repair_history(items: Vec<InputItem>) -> Vec<InputItem> {
+    let items = demote_orphan_outputs(items);
+    let unanswered = unanswered_calls(&items);
+    let mut repaired = Vec::with_capacity(items.len() + unanswered.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let interrupted = match &item {
+            InputItem::FunctionCall { call_id, .. } if unanswered.contains(&index) => Some(call_id.clone()),
+            _ => None,
+        };
+        repaired.push(item);
+        if let Some(call_id) = interrupted {
+            repaired.push(InputItem::FunctionCallOutput {
+                call_id,
+                output: FunctionOutput::Text(INTERRUPTED_TOOL_OUTPUT.to_owned()),
+            });
+        }
+    }
+    repaired
+}
+
+fn demote_orphan_outputs(items: Vec<InputItem>) -> Vec<InputItem> {
+    let mut calls_seen: HashSet<String> = HashSet::new();
+    items
+        .into_iter()
+        .map(|item| match item {
+            InputItem::FunctionCall { ref call_id, .. } => {
+                calls_seen.insert(call_id.clone());
+                item
+            }
+            InputItem::FunctionCallOutput { call_id, output } if !calls_seen.contains(&call_id) => {
+                orphan_result_message(&call_id, output)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// Indices of function calls with no output after them.
+fn unanswered_calls(items: &[InputItem]) -> HashSet<usize> {
+    let mut outputs_after: HashSet<&str> = HashSet::new();
+    let mut unanswered = HashSet::new();
+    for (index, item) in items.iter().enumerate().rev() {
+        match item {
+            InputItem::FunctionCallOutput { call_id, .. } => {
+                outputs_after.insert(call_id);
+            }
+            InputItem::FunctionCall { call_id, .. } if !outputs_after.contains(call_id.as_str()) => {
+                unanswered.insert(index);
+            }
+            _ => {}
+        }
+    }
+    unanswered
+}
+
+fn orphan_result_message(call_id: &str, output: FunctionOutput) -> InputItem {
+    let intro = format!("Result of tool call {call_id}:");
+    let content = match output {
+        FunctionOutput::Text(text) => vec![ContentPart::InputText { text: format!("{intro} {text}") }],
+        FunctionOutput::Parts(parts) => std::iter::once(ContentPart::InputText { text: intro }).chain(parts).collect(),
+    };
+    InputItem::Message { role: MessageRole::User, content }
+}
+
+// ---------------------------------------------------------------------------
+// Tools, tool choice, effort
+// ---------------------------------------------------------------------------
+
+fn translate_tools(tools: &[AnthropicTool]) -> Vec<Tool> {
+    tools
+        .iter()
+        .filter_map(|tool| match tool {
+            AnthropicTool::Custom(tool) => Some(Tool::Function {
+                name: tool.name.clone(),
+                description: tool.description.clone().unwrap_or_default(),
+                strict: false,
+                parameters: schema::normalize(&tool.input_schema),
+            }),
+            AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
+            AnthropicTool::Unknown(_) => None,
+        })
+        .collect()
+}
+
+/// `allowed_domains` → `filters.allowed_domains`. `blocked_domains` and
+/// `max_uses` have no Responses API equivalent and are dropped.
+fn web_search_filters(tool: &WebSearchTool) -> Option<WebSearchFilters> {
+    let allowed = tool.allowed_domains.clone().unwrap_or_default();
+    (!allowed.is_empty()).then_some(WebSearchFilters { allowed_domains: allowed })
+}
+
+fn translate_tool_choice(choice: Option<&AnthropicToolChoice>) -> Result<ToolChoice, TranslateError> {
+    let Some(choice) = choice else {
+        return Ok(ToolChoice::Auto);
+    };
+    Ok(match choice.kind {
+        ToolChoiceKind::Auto => ToolChoice::Auto,
+        ToolChoiceKind::Any => ToolChoice::Required,
+        ToolChoiceKind::None => ToolChoice::None,
+        ToolChoiceKind::Tool => match choice.name.as_deref().filter(|name| !name.is_empty()) {
+            Some(name) => ToolChoice::Function { name: name.to_owned() },
+            None => return Err(TranslateError::ToolChoiceWithoutName),
+        },
+    })
+}
+
+/// The `reasoning.effort` to send; the first rule that gives one wins:
+///
+/// | source | value | effort |
+/// |---|---|---|
+/// | model-name suffix (see [`model::route`]) | `-minimal` … `-xhigh` | that effort |
+/// | `output_config.effort` | `low` / `medium` / `high` / `max` | low / medium / high / xhigh |
+/// | `thinking` | `enabled`, `budget_tokens` < 4000 | low |
+/// | `thinking` | `enabled`, `budget_tokens` < 16000 | medium |
+/// | `thinking` | `enabled`, larger budget | high |
+/// | `thinking` | `disabled` / `adaptive` / absent | none: the backend's default |
+///
+/// `output_config.effort` also takes the Codex names `minimal` and `xhigh`;
+/// unknown values are ignored.
+pub fn reasoning_effort(suffix_effort: Option<Effort>, request: &MessagesRequest) -> Option<Effort> {
+    let from_output_config = || {
+        let name = request.output_config.as_ref()?.effort.as_deref()?.to_ascii_lowercase();
+        match name.as_str() {
+            "max" => Some(Effort::Xhigh),
+            other => Effort::from_name(other),
+        }
+    };
+    let from_thinking = || match request.thinking.as_ref()? {
+        Thinking::Enabled { budget_tokens } if *budget_tokens < 4_000 => Some(Effort::Low),
+        Thinking::Enabled { budget_tokens } if *budget_tokens < 16_000 => Some(Effort::Medium),
+        Thinking::Enabled { .. } => Some(Effort::High),
+        Thinking::Disabled | Thinking::Adaptive | Thinking::Other => None,
+    };
+    suffix_effort.or_else(from_output_config).or_else(from_thinking)
+}
+
+// ---------------------------------------------------------------------------
+// Conversation key
+// ---------------------------------------------------------------------------
+
+/// A stable id for the conversation a request belongs to, used as
+/// `prompt_cache_key` and as the `session_id` header.
+///
+/// Claude Code's `metadata.user_id` carries the session
+/// (`user_<hash>_account_<x>_session_<uuid>`, or a JSON object with a
+/// `session_id`); that UUID is used when present. Otherwise the key is a
+/// UUID-shaped digest (SHA-256) of the system prompt and the first user
+/// message's text: the same for every turn of one conversation, different
+/// across conversations.
+pub fn conversation_key(request: &MessagesRequest) -> String {
+    request
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.user_id.as_deref())
+        .and_then(session_from_user_id)
+        .unwrap_or_else(|| digest_key(request))
+}
+
+fn session_from_user_id(user_id: &str) -> Option<String> {
+    const MARKER: &str = "session_";
+    let from_marker = user_id.match_indices(MARKER).find_map(|(at, _)| {
+        let start = at + MARKER.len();
+        user_id.get(start..start + 36).and_then(parse_uuid)
+    });
+    from_marker.or_else(|| {
+        let object: serde_json::Value = serde_json::from_str(user_id).ok()?;
+        object.get("session_id")?.as_str().and_then(parse_uuid)
+    })
+}
+
+fn parse_uuid(text: &str) -> Option<String> {
+    uuid::Uuid::try_parse(text).ok().map(|id| id.hyphenated().to_string())
+}
+
+fn digest_key(request: &MessagesRequest) -> String {
+    let system = request.system.as_ref().map(System::text).unwrap_or_default();
+    let first_user = request
+        .messages
+        .iter()
+        .find(|message| message.role == Role::User)
+        .map(|message| message.content.text())
+        .unwrap_or_default();
+    let digest = Sha256::new().chain_update(system).chain_update([0u8]).chain_update(first_user).finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid().hyphenated().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anthropic::request::parse_messages_request;
+    use crate::anthropic::ErrorKind;
+    use serde_json::{json, Value};
+
+    fn parse(body: &str) -> MessagesRequest {
+        parse_messages_request(body.as_bytes()).expect("fixture parses")
+    }
+
+    fn request(value: Value) -> MessagesRequest {
+        parse(&value.to_string())
+    }
+
+    fn translate(value: Value) -> Result<ResponsesRequest, TranslateError> {
+        translate_request(&request(value), &Settings::defaults())
+    }
+
+    /// The `input` items for these messages, as JSON.
+    fn input_of(messages: Value) -> Value {
+        let translated = translate(json!({"model":"claude-sonnet-4-5","messages":messages})).unwrap();
+        serde_json::to_value(translated.input).unwrap()
+    }
+
+    fn snapshot_of(fixture: &str) -> Value {
+        serde_json::to_value(translate_request(&parse(fixture), &Settings::defaults()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn snapshot_simple_text() {
+        insta::assert_json_snapshot!(snapshot_of(include_str!("../../tests/fixtures/requests/simple_text.json")));
+    }
+
+    #[test]
+    fn snapshot_claude_code_large() {
+        insta::assert_json_snapshot!(snapshot_of(include_str!("../../tests/fixtures/requests/claude_code_large.json")));
+    }
+
+    #[test]
+    fn snapshot_orphan_repair() {
+        insta::assert_json_snapshot!(snapshot_of(include_str!("../../tests/fixtures/requests/orphans.json")));
+    }
+
+    #[test]
+    fn fixed_fields_and_dropped_parameters() {
+        let out = serde_json::to_value(
+            translate(json!({
+                "model":"claude-sonnet-4-5","max_tokens":10,"temperature":0.2,"top_p":0.5,"top_k":3,
+                "stop_sequences":["x"],"metadata":{"user_id":"u"},"messages":[{"role":"user","content":"hi"}]
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        for dropped in
+            ["max_tokens", "max_output_tokens", "temperature", "top_p", "top_k", "stop_sequences", "metadata"]
+        {
+            assert!(out.get(dropped).is_none(), "{dropped} must not be forwarded");
+        }
+        assert_eq!(out["store"], json!(false));
+        assert_eq!(out["stream"], json!(true));
+        assert_eq!(out["include"], json!(["reasoning.encrypted_content"]));
+        assert_eq!(out["text"], json!({"verbosity":"medium"}));
+        assert_eq!(out["reasoning"]["summary"], json!("auto"));
+        assert_eq!(out["tool_choice"], json!("auto"));
+        assert_eq!(out["parallel_tool_calls"], json!(true));
+        assert_eq!(out["tools"], json!([]));
+    }
+
+    #[test]
+    fn instructions_table() {
+        let table = [
+            (json!(null), DEFAULT_INSTRUCTIONS),
+            (json!(""), DEFAULT_INSTRUCTIONS),
+            (json!("  \n"), DEFAULT_INSTRUCTIONS),
+            (json!([]), DEFAULT_INSTRUCTIONS),
+            (json!("Be brief."), "Be brief."),
+            (
+                json!([{"type":"text","text":"One.","cache_control":{"type":"ephemeral"}},{"type":"text","text":"Two."}]),
+                "One.\n\nTwo.",
+            ),
+        ];
+        for (system, expected) in table {
+            let out =
+                translate(json!({"model":"m","system":system,"messages":[{"role":"user","content":"hi"}]})).unwrap();
+            assert_eq!(out.instructions, expected, "system {system}");
+        }
+    }
+
+    #[test]
+    fn message_layout_table() {
+        let png = json!({"type":"base64","media_type":"image/png","data":"AAAA"});
+        let table = [
+            (
+                "string content",
+                json!([{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]),
+                json!([
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}]}
+                ]),
+            ),
+            (
+                "text and images share one message; empty text is skipped",
+                json!([{"role":"user","content":[
+                    {"type":"text","text":"look"},{"type":"text","text":""},{"type":"image","source":png},
+                    {"type":"image","source":{"type":"url","url":"https://x/y.png"}}
+                ]}]),
+                json!([{"type":"message","role":"user","content":[
+                    {"type":"input_text","text":"look"},
+                    {"type":"input_image","image_url":"data:image/png;base64,AAAA"},
+                    {"type":"input_image","image_url":"https://x/y.png"}
+                ]}]),
+            ),
+            (
+                "assistant blocks stay in order; a call splits the text",
+                json!([{"role":"user","content":"go"},{"role":"assistant","content":[
+                    {"type":"text","text":"a"},{"type":"text","text":"b"},
+                    {"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}},
+                    {"type":"text","text":"c"}
+                ]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]),
+                json!([
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"go"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"a"},{"type":"output_text","text":"b"}]},
+                    {"type":"function_call","call_id":"t1","name":"Bash","arguments":"{\"command\":\"ls\"}"},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"c"}]},
+                    {"type":"function_call_output","call_id":"t1","output":"ok"}
+                ]),
+            ),
+            (
+                "tool results lead the user message",
+                json!([{"role":"assistant","content":[
+                    {"type":"tool_use","id":"t1","name":"A","input":{}},{"type":"tool_use","id":"t2","name":"B","input":{"x":[1,2]}}
+                ]},{"role":"user","content":[
+                    {"type":"text","text":"before"},
+                    {"type":"tool_result","tool_use_id":"t1","content":"one"},
+                    {"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"two"}]},
+                    {"type":"text","text":"after"}
+                ]}]),
+                json!([
+                    {"type":"function_call","call_id":"t1","name":"A","arguments":"{}"},
+                    {"type":"function_call","call_id":"t2","name":"B","arguments":"{\"x\":[1,2]}"},
+                    {"type":"function_call_output","call_id":"t1","output":"one"},
+                    {"type":"function_call_output","call_id":"t2","output":"two"},
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"before"},{"type":"input_text","text":"after"}]}
+                ]),
+            ),
+            (
+                "dropped blocks: foreign thinking, redacted, server tools, unknown, assistant images",
+                json!([{"role":"user","content":"q"},{"role":"assistant","content":[
+                    {"type":"thinking","thinking":"t","signature":"EqQBforeign"},
+                    {"type":"thinking","thinking":"t","signature":SIGNATURE_PREFIX},
+                    {"type":"redacted_thinking","data":"x"},
+                    {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
+                    {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]},
+                    {"type":"image","source":png},
+                    {"type":"mystery_block","x":1},
+                    {"type":"text","text":"answer"}
+                ]}]),
+                json!([
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"q"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"answer"}]}
+                ]),
+            ),
+            (
+                "codexd-signed thinking replays as reasoning, in place",
+                json!([{"role":"user","content":"q"},{"role":"assistant","content":[
+                    {"type":"text","text":"first"},
+                    {"type":"thinking","thinking":"why","signature":format!("{SIGNATURE_PREFIX}gAAAenc")},
+                    {"type":"thinking","thinking":"","signature":format!("{SIGNATURE_PREFIX}gAAAempty")},
+                    {"type":"text","text":"then"}
+                ]}]),
+                json!([
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"q"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"first"}]},
+                    {"type":"reasoning","summary":[{"type":"summary_text","text":"why"}],"encrypted_content":"gAAAenc"},
+                    {"type":"reasoning","summary":[],"encrypted_content":"gAAAempty"},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"then"}]}
+                ]),
+            ),
+            (
+                "documents become text or a placeholder",
+                json!([{"role":"user","content":[
+                    {"type":"document","source":{"type":"text","media_type":"text/plain","data":"body"},"title":"T","context":"C"},
+                    {"type":"document","source":{"type":"text","data":"plain"}},
+                    {"type":"document","source":{"type":"content","content":[{"type":"text","text":"x"},{"type":"text","text":"y"}]}},
+                    {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBE"},"title":"spec.pdf"},
+                    {"type":"document","source":{"type":"url","url":"https://x/a.pdf"}}
+                ]}]),
+                json!([{"type":"message","role":"user","content":[
+                    {"type":"input_text","text":"Document: T\nContext: C\n\nbody"},
+                    {"type":"input_text","text":"plain"},
+                    {"type":"input_text","text":"x\n\ny"},
+                    {"type":"input_text","text":"[Document omitted: \"spec.pdf\" (application/pdf). codexd cannot forward binary documents to the Codex backend.]"},
+                    {"type":"input_text","text":"[Document omitted: \"untitled\" at https://x/a.pdf. codexd cannot forward documents by URL to the Codex backend.]"}
+                ]}]),
+            ),
+        ];
+        for (why, messages, expected) in table {
+            assert_eq!(input_of(messages), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn tool_output_table() {
+        let image = json!({"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/"}});
+        let table = [
+            ("string", json!({"content":"out"}), json!("out")),
+            ("absent content", json!({}), json!("")),
+            (
+                "text blocks joined",
+                json!({"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}),
+                json!("a\n\nb"),
+            ),
+            ("error string", json!({"content":"boom","is_error":true}), json!("Error: boom")),
+            ("error without content", json!({"is_error":true}), json!("Error")),
+            ("error with empty text", json!({"content":"","is_error":true}), json!("Error")),
+            ("not an error", json!({"content":"fine","is_error":false}), json!("fine")),
+            (
+                "image makes parts",
+                json!({"content":[{"type":"text","text":"see"},image]}),
+                json!([{"type":"input_text","text":"see"},{"type":"input_image","image_url":"data:image/jpeg;base64,/9j/"}]),
+            ),
+            (
+                "error with only an image",
+                json!({"content":[image],"is_error":true}),
+                json!([{"type":"input_text","text":"Error"},{"type":"input_image","image_url":"data:image/jpeg;base64,/9j/"}]),
+            ),
+            (
+                "unknown blocks in a result are dropped",
+                json!({"content":[{"type":"search_result","x":1},{"type":"text","text":"kept"}]}),
+                json!("kept"),
+            ),
+        ];
+        for (why, fields, expected) in table {
+            let mut result = json!({"type":"tool_result","tool_use_id":"t1"});
+            result.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+            let input = input_of(json!([
+                {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"n","input":{}}]},
+                {"role":"user","content":[result]}
+            ]));
+            assert_eq!(input[1]["output"], expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn history_repair_table() {
+        let call = |id: &str| json!({"type":"tool_use","id":id,"name":"n","input":{}});
+        let result = |id: &str| json!({"type":"tool_result","tool_use_id":id,"content":"r"});
+        let fc = |id: &str| json!({"type":"function_call","call_id":id,"name":"n","arguments":"{}"});
+        let out = |id: &str, text: &str| json!({"type":"function_call_output","call_id":id,"output":text});
+        let table = [
+            (
+                "paired calls untouched",
+                json!([{"role":"assistant","content":[call("a")]},{"role":"user","content":[result("a")]}]),
+                json!([fc("a"), out("a", "r")]),
+            ),
+            (
+                "call without result gets one right after it",
+                json!([{"role":"assistant","content":[call("a"),call("b")]},{"role":"user","content":[result("b")]}]),
+                json!([fc("a"), out("a", INTERRUPTED_TOOL_OUTPUT), fc("b"), out("b", "r")]),
+            ),
+            (
+                "call at the very end",
+                json!([{"role":"user","content":"go"},{"role":"assistant","content":[call("a")]}]),
+                json!([
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"go"}]},
+                    fc("a"), out("a", INTERRUPTED_TOOL_OUTPUT)
+                ]),
+            ),
+            (
+                "result without call becomes user text",
+                json!([{"role":"user","content":[result("ghost")]}]),
+                json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"Result of tool call ghost: r"}]}]),
+            ),
+            (
+                "result before its call: demoted, and the call is interrupted",
+                json!([{"role":"user","content":[result("a")]},{"role":"assistant","content":[call("a")]}]),
+                json!([
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"Result of tool call a: r"}]},
+                    fc("a"), out("a", INTERRUPTED_TOOL_OUTPUT)
+                ]),
+            ),
+        ];
+        for (why, messages, expected) in table {
+            assert_eq!(input_of(messages), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn orphan_result_with_image_keeps_parts() {
+        let input = input_of(json!([{"role":"user","content":[{"type":"tool_result","tool_use_id":"x","content":[
+            {"type":"image","source":{"type":"url","url":"https://x/i.png"}}
+        ]}]}]));
+        assert_eq!(
+            input,
+            json!([{"type":"message","role":"user","content":[
+                {"type":"input_text","text":"Result of tool call x:"},
+                {"type":"input_image","image_url":"https://x/i.png"}
+            ]}])
+        );
+    }
+
+    #[test]
+    fn tools_table() {
+        let out = translate(json!({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[
+            {"name":"Bash","description":"Run","input_schema":{"$schema":"x","type":"object","properties":{"c":{"type":"string"}}}},
+            {"type":"custom","name":"NoDesc","input_schema":{"type":"object"}},
+            {"name":"NoSchema"},
+            {"type":"web_search_20250305","name":"web_search","max_uses":3},
+            {"type":"web_search_20260101","name":"web_search","allowed_domains":["docs.rs"],"blocked_domains":["x.com"]},
+            {"type":"bash_20250124","name":"bash"}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(out.tools).unwrap(),
+            json!([
+                {"type":"function","name":"Bash","description":"Run","strict":false,
+                 "parameters":{"type":"object","properties":{"c":{"type":"string"}}}},
+                {"type":"function","name":"NoDesc","description":"","strict":false,"parameters":{"type":"object","properties":{}}},
+                {"type":"function","name":"NoSchema","description":"","strict":false,"parameters":{"type":"object","properties":{}}},
+                {"type":"web_search"},
+                {"type":"web_search","filters":{"allowed_domains":["docs.rs"]}}
+            ])
+        );
+    }
+
+    #[test]
+    fn tool_choice_table() {
+        let table = [
+            (json!(null), json!("auto"), true),
+            (json!({"type":"auto"}), json!("auto"), true),
+            (json!({"type":"any"}), json!("required"), true),
+            (json!({"type":"none"}), json!("none"), true),
+            (json!({"type":"tool","name":"Bash"}), json!({"type":"function","name":"Bash"}), true),
+            (json!({"type":"auto","disable_parallel_tool_use":true}), json!("auto"), false),
+            (json!({"type":"any","disable_parallel_tool_use":false}), json!("required"), true),
+        ];
+        for (choice, expected, parallel) in table {
+            let out = translate(json!({"model":"m","messages":[{"role":"user","content":"hi"}],"tool_choice":choice}))
+                .unwrap();
+            assert_eq!(serde_json::to_value(&out.tool_choice).unwrap(), expected, "{choice}");
+            assert_eq!(out.parallel_tool_calls, parallel, "{choice}");
+        }
+    }
+
+    #[test]
+    fn effort_table() {
+        use Effort::*;
+        let table: [(&str, Value, Value, Option<Effort>); 14] = [
+            ("claude-sonnet-4-5", json!(null), json!(null), None),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":1024}), Some(Low)),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":3999}), Some(Low)),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":4000}), Some(Medium)),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":15999}), Some(Medium)),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":16000}), Some(High)),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"disabled"}), None),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"adaptive"}), None),
+            ("claude-sonnet-4-5", json!({"effort":"low"}), json!({"type":"enabled","budget_tokens":31999}), Some(Low)),
+            ("claude-sonnet-4-5", json!({"effort":"max"}), json!(null), Some(Xhigh)),
+            ("claude-sonnet-4-5", json!({"effort":"HIGH"}), json!(null), Some(High)),
+            (
+                "claude-sonnet-4-5",
+                json!({"effort":"extreme"}),
+                json!({"type":"enabled","budget_tokens":5000}),
+                Some(Medium),
+            ),
+            // The model-name suffix wins over both (opus maps to gpt-5.3-codex-xhigh).
+            ("claude-opus-4-1", json!({"effort":"low"}), json!({"type":"enabled","budget_tokens":1024}), Some(Xhigh)),
+            ("gpt-5.2-minimal", json!({"effort":"max"}), json!(null), Some(Minimal)),
+        ];
+        for (model, output_config, thinking, expected) in table {
+            let out = translate(json!({"model":model,"messages":[{"role":"user","content":"hi"}],
+                                       "output_config":output_config,"thinking":thinking}))
+            .unwrap();
+            let effort = out.reasoning.and_then(|r| r.effort);
+            assert_eq!(effort, expected, "{model} {output_config} {thinking}");
+        }
+    }
+
+    #[test]
+    fn model_is_routed() {
+        let out =
+            translate(json!({"model":"claude-opus-4-1[1m]","messages":[{"role":"user","content":"hi"}]})).unwrap();
+        assert_eq!(out.model, "gpt-5.3-codex");
+        let out = translate(json!({"model":"gpt-5.2-high","messages":[{"role":"user","content":"hi"}]})).unwrap();
+        assert_eq!(out.model, "gpt-5.2");
+    }
+
+    #[test]
+    fn conversation_key_from_session() {
+        let uuid = "0b7e7a3c-1f3e-4d6a-9c55-2f0e7c1d9a10";
+        let table = [
+            (format!("user_abc_account__session_{uuid}"), Some(uuid)),
+            (format!("user_abc_account_acct-1_session_{}", uuid.to_uppercase()), Some(uuid)),
+            (format!(r#"{{"device_id":"d","account_uuid":"","session_id":"{uuid}"}}"#), Some(uuid)),
+            ("user_abc_account__session_not-a-uuid".to_string(), None),
+            ("session_".to_string(), None),
+            ("plain user id".to_string(), None),
+        ];
+        for (user_id, expected) in table {
+            let req = request(
+                json!({"model":"m","metadata":{"user_id":user_id},"messages":[{"role":"user","content":"hi"}]}),
+            );
+            let key = conversation_key(&req);
+            match expected {
+                Some(session) => assert_eq!(key, session, "{user_id}"),
+                None => assert_eq!(
+                    key,
+                    conversation_key(&request(json!({"model":"m","messages":[{"role":"user","content":"hi"}]}))),
+                    "{user_id}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn conversation_key_digest_is_stable_per_conversation() {
+        let first = json!({"model":"m","system":"S","messages":[{"role":"user","content":"start"}]});
+        let later = json!({"model":"m2","system":[{"type":"text","text":"S"}],"messages":[
+            {"role":"user","content":[{"type":"text","text":"start"}]},
+            {"role":"assistant","content":"reply"},
+            {"role":"user","content":"more"}
+        ]});
+        let key = conversation_key(&request(first));
+        assert_eq!(key, conversation_key(&request(later)), "same conversation, later turn");
+        assert!(uuid::Uuid::try_parse(&key).is_ok(), "{key} is UUID-shaped");
+        let others = [
+            json!({"model":"m","system":"S","messages":[{"role":"user","content":"other start"}]}),
+            json!({"model":"m","system":"T","messages":[{"role":"user","content":"start"}]}),
+            json!({"model":"m","system":"Sstart","messages":[{"role":"user","content":""}]}),
+        ];
+        for other in others {
+            assert_ne!(conversation_key(&request(other.clone())), key, "{other}");
+        }
+    }
+
+    #[test]
+    fn errors_table() {
+        let table = [
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":[
+                    {"type":"text","text":"x"},{"type":"image","source":{"type":"file","file_id":"f"}}]}]}),
+                "messages.1.content.1.source: image source type \"file\" is not supported",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"n","input":{}}]},
+                    {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[
+                        {"type":"image","source":{"type":"file_ref"}}]}]}]}),
+                "messages.1.content.0.content.0.source: image source type \"file_ref\" is not supported",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"file","file_id":"f"}}]}]}),
+                "messages.0.content.0.source: document source type \"file\" is not supported",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"a"}],"tool_choice":{"type":"tool"}}),
+                "tool_choice: type \"tool\" needs the `name`",
+            ),
+        ];
+        for (body, expected) in table {
+            let error = translate(body.clone()).expect_err("translation should fail");
+            let api: ApiError = error.into();
+            assert_eq!(api.kind, ErrorKind::InvalidRequestError);
+            assert_eq!(api.status, 400);
+            assert!(api.message.starts_with(expected), "{body}\n gave {:?}", api.message);
+        }
+    }
+}

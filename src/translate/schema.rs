@@ -1,1 +1,307 @@
-//! (to be written)
+//! Tool JSON-schema normalisation: turns the schemas Claude tools carry into
+//! ones the Codex backend accepts as `parameters`.
+//!
+//! The backend wants `{"type":"object","properties":{…}}` at the top and has
+//! rejected `$schema`, top-level combinators (`oneOf`/`anyOf`/`allOf`/`enum`/
+//! `not`), regex `pattern`s its engine cannot parse, and duplicate `required`
+//! entries. [`normalize`] fixes exactly those and keeps everything else
+//! (`format`, `description`, `enum` inside properties, `additionalProperties`…).
+
+use serde_json::{Map, Value};
+
+/// Keys removed from the top level of a tool schema.
+const TOP_LEVEL_REJECTED: [&str; 8] = ["$schema", "$id", "$comment", "oneOf", "anyOf", "allOf", "enum", "not"];
+
+/// Top-level combinators whose branches' `properties` are folded into the top.
+const COMBINATORS: [&str; 3] = ["anyOf", "oneOf", "allOf"];
+
+/// Keys whose value is one schema.
+const SINGLE_SCHEMA_KEYS: [&str; 10] = [
+    "items",
+    "additionalProperties",
+    "additionalItems",
+    "unevaluatedProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+];
+
+/// Keys whose value is a list of schemas (`items` appears in both lists: it
+/// may be one schema or, in older drafts, a list).
+const SCHEMA_LIST_KEYS: [&str; 5] = ["anyOf", "oneOf", "allOf", "prefixItems", "items"];
+
+/// Keys whose value maps names to schemas.
+const SCHEMA_MAP_KEYS: [&str; 5] = ["properties", "$defs", "definitions", "dependentSchemas", "patternProperties"];
+
+/// Returns a copy of a tool's `input_schema` the Codex backend accepts.
+///
+/// - Anything but a JSON object becomes `{"type":"object","properties":{}}`.
+/// - At the top: `type` is forced to `object`; `$schema`, `$id`, `$comment`,
+///   `oneOf`, `anyOf`, `allOf`, `enum` and `not` are removed, and the
+///   `properties` of `anyOf`/`oneOf`/`allOf` branches are folded into the
+///   top-level `properties` (existing ones win) so the model still sees them.
+/// - Everywhere (properties, items, additionalProperties, combinator
+///   branches, `$defs`/`definitions`, …): `$schema` is removed; an object
+///   schema without `properties` gets an empty one; a `pattern` using regex
+///   features the backend cannot parse is dropped (see [`is_portable_regex`]);
+///   `required` is deduplicated and, where the schema has `properties`,
+///   limited to names listed there (an empty `required` is removed).
+pub fn normalize(schema: &Value) -> Value {
+    let Value::Object(source) = schema else {
+        return empty_object_schema();
+    };
+    let mut top = Map::new();
+    top.insert("type".into(), Value::from("object"));
+    for (key, value) in source {
+        if key != "type" && !TOP_LEVEL_REJECTED.contains(&key.as_str()) {
+            top.insert(key.clone(), value.clone());
+        }
+    }
+    fold_combinator_properties(source, &mut top);
+    normalize_node(&mut top);
+    Value::Object(top)
+}
+
+/// `{"type":"object","properties":{}}`.
+fn empty_object_schema() -> Value {
+    serde_json::json!({"type": "object", "properties": {}})
+}
+
+/// Adds the `properties` of top-level combinator branches to `top`.
+fn fold_combinator_properties(source: &Map<String, Value>, top: &mut Map<String, Value>) {
+    let branch_properties: Vec<(&String, &Value)> = COMBINATORS
+        .iter()
+        .filter_map(|key| source.get(*key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|branch| branch.get("properties").and_then(Value::as_object))
+        .flatten()
+        .collect();
+    if branch_properties.is_empty() {
+        return;
+    }
+    let properties = top.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(properties) = properties {
+        for (name, schema) in branch_properties {
+            properties.entry(name.clone()).or_insert_with(|| schema.clone());
+        }
+    }
+}
+
+/// Normalises one schema object in place, then its sub-schemas.
+fn normalize_node(node: &mut Map<String, Value>) {
+    node.remove("$schema");
+    if node.get("pattern").and_then(Value::as_str).is_some_and(|p| !is_portable_regex(p)) {
+        node.remove("pattern");
+    }
+    if let Some(Value::Object(patterns)) = node.get_mut("patternProperties") {
+        patterns.retain(|pattern, _| is_portable_regex(pattern));
+    }
+    normalize_children(node);
+    if is_object_schema(node) && !node.get("properties").is_some_and(Value::is_object) {
+        node.insert("properties".into(), Value::Object(Map::new()));
+    }
+    clean_required(node);
+}
+
+fn normalize_children(node: &mut Map<String, Value>) {
+    for key in SINGLE_SCHEMA_KEYS {
+        if let Some(Value::Object(child)) = node.get_mut(key) {
+            normalize_node(child);
+        }
+    }
+    for key in SCHEMA_LIST_KEYS {
+        if let Some(Value::Array(children)) = node.get_mut(key) {
+            children.iter_mut().filter_map(Value::as_object_mut).for_each(normalize_node);
+        }
+    }
+    for key in SCHEMA_MAP_KEYS {
+        if let Some(Value::Object(children)) = node.get_mut(key) {
+            children.values_mut().filter_map(Value::as_object_mut).for_each(normalize_node);
+        }
+    }
+}
+
+/// `type: "object"` or a type list that includes `"object"`.
+fn is_object_schema(node: &Map<String, Value>) -> bool {
+    match node.get("type") {
+        Some(Value::String(kind)) => kind == "object",
+        Some(Value::Array(kinds)) => kinds.iter().any(|k| k == "object"),
+        _ => false,
+    }
+}
+
+/// Dedupes `required`, keeps only names in `properties` (when there is a
+/// `properties` object), and removes it when nothing is left.
+fn clean_required(node: &mut Map<String, Value>) {
+    let Some(Value::Array(required)) = node.get("required") else {
+        return;
+    };
+    let properties = node.get("properties").and_then(Value::as_object);
+    let mut kept: Vec<Value> = Vec::with_capacity(required.len());
+    for name in required.iter().filter_map(Value::as_str) {
+        let known = properties.is_none_or(|p| p.contains_key(name));
+        if known && !kept.iter().any(|k| k == name) {
+            kept.push(Value::from(name));
+        }
+    }
+    if kept.is_empty() {
+        node.remove("required");
+    } else {
+        node.insert("required".into(), Value::Array(kept));
+    }
+}
+
+/// Whether a regex avoids the features the backend's engine cannot parse:
+/// Unicode classes (`\p{…}`, `\P{…}`), lookahead (`(?=`, `(?!`), lookbehind
+/// (`(?<=`, `(?<!`) and backreferences (`\1`…`\9`, `\k<name>`).
+pub fn is_portable_regex(pattern: &str) -> bool {
+    const LOOKAROUNDS: [&str; 4] = ["(?=", "(?!", "(?<=", "(?<!"];
+    let mut chars = pattern.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next().map(|(_, escaped)| escaped) {
+                Some('p' | 'P' | '1'..='9') => return false,
+                Some('k') if chars.peek().is_some_and(|&(_, next)| next == '<') => return false,
+                _ => {}
+            },
+            '(' if LOOKAROUNDS.iter().any(|look| pattern[at..].starts_with(look)) => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn normalisation_table() {
+        let table = [
+            ("null", json!(null), json!({"type":"object","properties":{}})),
+            ("string", json!("nope"), json!({"type":"object","properties":{}})),
+            ("empty object", json!({}), json!({"type":"object","properties":{}})),
+            ("missing properties", json!({"type":"object"}), json!({"type":"object","properties":{}})),
+            (
+                "missing type, $schema/$id/$comment removed",
+                json!({"$schema":"http://json-schema.org/draft-07/schema#","$id":"x","$comment":"c","properties":{"a":{"type":"string"}}}),
+                json!({"type":"object","properties":{"a":{"type":"string"}}}),
+            ),
+            (
+                "top-level type forced",
+                json!({"type":["object","null"],"properties":{}}),
+                json!({"type":"object","properties":{}}),
+            ),
+            (
+                "top-level combinators dropped, branch properties folded in",
+                json!({"type":"object","properties":{"mode":{"type":"string"}},
+                       "anyOf":[{"properties":{"a":{"type":"string"},"mode":{"const":"x"}},"required":["a"]},
+                                {"properties":{"b":{"type":"number"}}}],
+                       "oneOf":[{"required":["mode"]}], "allOf":[], "enum":[1], "not":{"required":["z"]}}),
+                json!({"type":"object","properties":{"mode":{"type":"string"},"a":{"type":"string"},"b":{"type":"number"}}}),
+            ),
+            (
+                "nested $schema removed, nested objects get properties",
+                json!({"type":"object","properties":{
+                    "opts":{"$schema":"x","type":"object","additionalProperties":{"type":"object"}},
+                    "list":{"type":"array","items":{"type":"object","properties":{"n":{"type":"integer"}},"required":["n","n"]}},
+                    "either":{"anyOf":[{"type":"object"},{"type":"null","$schema":"y"}]}
+                }}),
+                json!({"type":"object","properties":{
+                    "opts":{"type":"object","additionalProperties":{"type":"object","properties":{}},"properties":{}},
+                    "list":{"type":"array","items":{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}},
+                    "either":{"anyOf":[{"type":"object","properties":{}},{"type":"null"}]}
+                }}),
+            ),
+            (
+                "required deduped and limited to properties",
+                json!({"type":"object","properties":{"a":{},"b":{}},"required":["a","ghost","a","b",7]}),
+                json!({"type":"object","properties":{"a":{},"b":{}},"required":["a","b"]}),
+            ),
+            (
+                "required with nothing left is removed",
+                json!({"type":"object","required":["ghost"]}),
+                json!({"type":"object","properties":{}}),
+            ),
+            (
+                "required in a branch without properties is only deduped",
+                json!({"type":"object","properties":{"x":{"type":"object","properties":{"a":{},"b":{}},
+                       "anyOf":[{"required":["a","a"]},{"required":["b"]}]}}}),
+                json!({"type":"object","properties":{"x":{"type":"object","properties":{"a":{},"b":{}},
+                       "anyOf":[{"required":["a"]},{"required":["b"]}]}}}),
+            ),
+            (
+                "unparseable patterns dropped, others and format/enum kept",
+                json!({"type":"object","properties":{
+                    "name":{"type":"string","pattern":"^\\p{L}+$"},
+                    "id":{"type":"string","pattern":"^[a-z0-9_-]{1,64}$","format":"uuid"},
+                    "pw":{"type":"string","pattern":"^(?=.*\\d).{8,}$"},
+                    "kind":{"type":"string","enum":["a","b"],"description":"which"},
+                    "pattern":{"type":"string","description":"a property called pattern"}
+                }}),
+                json!({"type":"object","properties":{
+                    "name":{"type":"string"},
+                    "id":{"type":"string","pattern":"^[a-z0-9_-]{1,64}$","format":"uuid"},
+                    "pw":{"type":"string"},
+                    "kind":{"type":"string","enum":["a","b"],"description":"which"},
+                    "pattern":{"type":"string","description":"a property called pattern"}
+                }}),
+            ),
+            (
+                "$defs and definitions normalised",
+                json!({"type":"object","properties":{"p":{"$ref":"#/$defs/P"}},
+                       "$defs":{"P":{"type":"object","$schema":"x"}},"definitions":{"Q":{"type":"object","required":["q","q"],"properties":{"q":{}}}}}),
+                json!({"type":"object","properties":{"p":{"$ref":"#/$defs/P"}},
+                       "$defs":{"P":{"type":"object","properties":{}}},"definitions":{"Q":{"type":"object","required":["q"],"properties":{"q":{}}}}}),
+            ),
+            (
+                "patternProperties with unparseable keys dropped",
+                json!({"type":"object","patternProperties":{"^\\p{Lu}":{"type":"string"},"^x-":{"type":"object"}}}),
+                json!({"type":"object","patternProperties":{"^x-":{"type":"object","properties":{}}},"properties":{}}),
+            ),
+            (
+                "boolean sub-schemas kept",
+                json!({"type":"object","properties":{"a":true},"additionalProperties":false}),
+                json!({"type":"object","properties":{"a":true},"additionalProperties":false}),
+            ),
+        ];
+        for (why, input, expected) in table {
+            assert_eq!(normalize(&input), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn output_is_stable() {
+        let input = json!({"anyOf":[{"properties":{"a":{"type":"object"}}}],"required":["a","a"]});
+        let once = normalize(&input);
+        assert_eq!(normalize(&once), once);
+    }
+
+    #[test]
+    fn regex_portability_table() {
+        let table = [
+            ("^[a-z]+$", true),
+            ("^\\d{3}-\\d{4}$", true),
+            ("\\\\p{not a class}", true),
+            ("(?:group)", true),
+            ("(?<name>x)", true),
+            ("\\p{L}", false),
+            ("\\P{Lu}", false),
+            ("\\pL", false),
+            ("foo(?=bar)", false),
+            ("foo(?!bar)", false),
+            ("(?<=a)b", false),
+            ("(?<!a)b", false),
+            ("(a)\\1", false),
+            ("(?<q>a)\\k<q>", false),
+            ("trailing backslash \\", true),
+        ];
+        for (pattern, portable) in table {
+            assert_eq!(is_portable_regex(pattern), portable, "{pattern}");
+        }
+    }
+}
