@@ -476,10 +476,8 @@ impl Item {
             return;
         }
         match (&self.state, item) {
-            (ItemState::Message { has_text }, OutputItem::Message { content, .. }) => {
-                if !has_text {
-                    self.message_content(content);
-                }
+            (ItemState::Message { has_text: false }, OutputItem::Message { content, .. }) => {
+                self.message_content(content);
             }
             (ItemState::Reasoning { has_thinking, .. }, OutputItem::Reasoning { summary, encrypted_content, .. }) => {
                 if !has_thinking {
@@ -1018,7 +1016,7 @@ mod tests {
                 },
             };
             let expected = StreamEvent::error(&ApiError::new(kind, "upstream says no"));
-            assert_eq!(translator().on_event(failed), [expected.clone()], "{code:?} via response.failed");
+            assert_eq!(translator().on_event(failed), std::slice::from_ref(&expected), "{code:?} via response.failed");
             let error_event = CodexEvent::Error { code: error.code, message: Some(error.message), param: None, error: None };
             assert_eq!(translator().on_event(error_event), [expected], "{code:?} via error");
         }
