@@ -188,7 +188,8 @@ impl CodexEvent {
 /// The response object carried by `response.created/in_progress/completed/…`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseObject {
-    /// `resp_…`.
+    /// `resp_…` (unused by codexd, so tolerated when missing).
+    #[serde(default)]
     pub id: String,
     /// `in_progress`, `completed`, `incomplete`, `failed`, …
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -187,22 +187,15 @@ impl StreamTranslator {
             let known = delta_usage(Some(usage));
             message.usage = Usage {
                 input_tokens: known.input_tokens,
-                output_tokens: 0,
-                cache_creation_input_tokens: 0,
                 cache_read_input_tokens: known.cache_read_input_tokens,
+                ..Usage::default()
             };
         }
         out.push(StreamEvent::MessageStart { message });
     }
 
     fn item_added(&mut self, output_index: u32, item: OutputItem) {
-        let state = match &item {
-            OutputItem::Message { .. } => ItemState::message(),
-            OutputItem::Reasoning { .. } => ItemState::reasoning(),
-            OutputItem::FunctionCall { .. } => ItemState::FunctionCall { has_arguments: false },
-            OutputItem::WebSearchCall { .. } => ItemState::WebSearch,
-            OutputItem::Unknown => ItemState::Other,
-        };
+        let state = ItemState::for_item(&item);
         self.with_item(output_index, || state, |entry| {
             if let OutputItem::FunctionCall { call_id, name, .. } = item {
                 entry.open(tool_use_block(call_id, name));
@@ -211,13 +204,7 @@ impl StreamTranslator {
     }
 
     fn item_done(&mut self, output_index: u32, item: OutputItem) {
-        let state = match &item {
-            OutputItem::Message { .. } => ItemState::message(),
-            OutputItem::Reasoning { .. } => ItemState::reasoning(),
-            OutputItem::FunctionCall { .. } => ItemState::FunctionCall { has_arguments: false },
-            OutputItem::WebSearchCall { .. } => ItemState::WebSearch,
-            OutputItem::Unknown => ItemState::Other,
-        };
+        let state = ItemState::for_item(&item);
         self.with_item(output_index, || state, |entry| entry.done_with(item, output_index));
     }
 
@@ -375,6 +362,17 @@ enum ItemState {
 }
 
 impl ItemState {
+    /// The fresh state for an item first seen as `item`.
+    fn for_item(item: &OutputItem) -> Self {
+        match item {
+            OutputItem::Message { .. } => ItemState::message(),
+            OutputItem::Reasoning { .. } => ItemState::reasoning(),
+            OutputItem::FunctionCall { .. } => ItemState::FunctionCall { has_arguments: false },
+            OutputItem::WebSearchCall { .. } => ItemState::WebSearch,
+            OutputItem::Unknown => ItemState::Other,
+        }
+    }
+
     fn message() -> Self {
         ItemState::Message { has_text: false }
     }
@@ -1054,6 +1052,47 @@ mod tests {
         let odd = events::Usage { input_tokens: 10, input_tokens_details: Some(events::InputTokensDetails { cached_tokens: 50 }), ..usage };
         assert_eq!(delta_usage(Some(&odd)).input_tokens, 0, "cached above total never underflows");
         assert_eq!(delta_usage(None), MessageDeltaUsage::default());
+    }
+
+    #[test]
+    fn message_start_carries_usage_known_at_creation() {
+        let created = json!({"type":"response.created","response":{"id":"resp_1",
+            "usage":{"input_tokens":100,"input_tokens_details":{"cached_tokens":60},"output_tokens":0}}});
+        let out = translator().on_event(serde_json::from_value(created).unwrap());
+        let [StreamEvent::MessageStart { message }] = &out[..] else { panic!("{out:?}") };
+        assert_eq!(message.usage, Usage { input_tokens: 40, cache_read_input_tokens: 60, ..Usage::default() });
+    }
+
+    #[test]
+    fn events_for_a_finished_item_are_ignored() {
+        let mut t = translator();
+        let events = parse_events(&[
+            json!({"type":"response.output_item.added","output_index":0,"item":{"type":"message","content":[]}}),
+            json!({"type":"response.output_text.delta","output_index":0,"delta":"Hi"}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"type":"message","content":[]}}),
+        ]);
+        let out: Vec<StreamEvent> = events.into_iter().flat_map(|e| t.on_event(e)).collect();
+        assert_eq!(out.last(), Some(&StreamEvent::ContentBlockStop { index: 0 }));
+        let late = json!({"type":"response.output_text.delta","output_index":0,"delta":"late"});
+        assert_eq!(t.on_event(serde_json::from_value(late).unwrap()), []);
+    }
+
+    #[test]
+    fn web_search_queries_are_found_in_either_action_shape() {
+        let table = [
+            (json!({"type":"search","query":"rust"}), Some("rust")),
+            (json!({"type":"search","queries":["first","second"]}), Some("first")),
+            (json!({"type":"open_page","url":"https://e.com"}), None),
+            (json!({"type":"search","query":7}), None),
+        ];
+        for (action, expected) in table {
+            assert_eq!(search_query(&action).as_deref(), expected, "{action}");
+        }
+        let mut t = translator();
+        let open_page = json!({"type":"response.output_item.done","output_index":0,
+            "item":{"type":"web_search_call","id":"ws_1","action":{"type":"open_page","url":"https://e.com"}}});
+        let out = t.on_event(serde_json::from_value(open_page).unwrap());
+        assert!(!t.has_content(), "a search without a query shows no block: {out:?}");
     }
 
     #[test]
