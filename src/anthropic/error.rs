@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// The Anthropic error `type`s, each with the HTTP status the API uses for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     InvalidRequestError,
