@@ -390,3 +390,138 @@ pub fn parse_bool(v: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
+        pairs.iter().copied().collect()
+    }
+
+    fn with_file(contents: &str) -> (tempfile::NamedTempFile, Overrides) {
+        let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        file.write_all(contents.as_bytes()).unwrap();
+        let overrides = Overrides { config: Some(file.path().to_path_buf()), ..Overrides::default() };
+        (file, overrides)
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let (_f, o) = with_file("");
+        let s = load_with(&o, &env(&[])).unwrap();
+        assert_eq!(s.host, "127.0.0.1");
+        assert_eq!(s.port, 19080);
+        assert_eq!(s.codex_base_url, "https://chatgpt.com/backend-api");
+        assert!(s.passthrough);
+        assert_eq!(s.models, ModelMap::default());
+        assert_eq!(s.log_file, PathBuf::from("/tmp/chatgpt-codex-proxy.log"));
+    }
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        let (_f, mut o) = with_file(
+            r#"
+            port = 1000
+            passthrough = false
+            codex_base_url = "http://file.example/"
+            request_timeout = 30
+            [models]
+            sonnet = "file-sonnet"
+            "claude-opus-4-1" = "gpt-exact"
+            "#,
+        );
+        let from_file = load_with(&o, &env(&[])).unwrap();
+        assert_eq!(from_file.port, 1000);
+        assert!(!from_file.passthrough);
+        assert_eq!(from_file.codex_base_url, "http://file.example", "trailing slash trimmed");
+        assert_eq!(from_file.request_timeout, Duration::from_secs(30));
+        assert_eq!(from_file.models.sonnet, "file-sonnet");
+        assert_eq!(from_file.models.exact.get("claude-opus-4-1").map(String::as_str), Some("gpt-exact"));
+
+        let e = env(&[("PORT", "2000"), ("PASSTHROUGH_MODE", "yes"), ("ANTHROPIC_DEFAULT_SONNET_MODEL", "env-sonnet")]);
+        let from_env = load_with(&o, &e).unwrap();
+        assert_eq!(from_env.port, 2000);
+        assert!(from_env.passthrough);
+        assert_eq!(from_env.models.env.sonnet.as_deref(), Some("env-sonnet"));
+        assert_eq!(from_env.models.sonnet, "file-sonnet", "file value kept; env override is separate");
+
+        o.port = Some(3000);
+        o.passthrough = Some(false);
+        let from_flags = load_with(&o, &e).unwrap();
+        assert_eq!(from_flags.port, 3000);
+        assert!(!from_flags.passthrough);
+    }
+
+    #[test]
+    fn passthrough_mode_spellings() {
+        for (value, want) in [("true", true), ("1", true), ("YES", true), ("on", true), ("false", false), ("0", false), ("no", false), ("Off", false)] {
+            assert_eq!(parse_bool(value), Some(want), "{value}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn bad_values_name_their_origin() {
+        let (_f, o) = with_file("");
+        let err = load_with(&o, &env(&[("PORT", "abc")])).unwrap_err();
+        assert!(err.to_string().contains("PORT=\"abc\""), "{err}");
+        assert!(err.to_string().contains("port number"), "{err}");
+
+        let err = load_with(&o, &env(&[("PASSTHROUGH_MODE", "perhaps")])).unwrap_err();
+        assert!(err.to_string().contains("PASSTHROUGH_MODE"), "{err}");
+
+        let err = load_with(&o, &env(&[("CODEX_BASE_URL", "chatgpt.com")])).unwrap_err();
+        assert!(err.to_string().contains("codex_base_url"), "{err}");
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_key() {
+        let cases = [
+            ("port = \"abc\"", "port"),
+            ("prot = 1", "prot"),
+            ("port = [", ""),
+            ("port = 0", "port"),
+            ("[models]\nsonnet = 5", "sonnet"),
+            ("log_level = \"loud!!\"", "log_level"),
+        ];
+        for (contents, key) in cases {
+            let (f, o) = with_file(contents);
+            let err = load_with(&o, &env(&[])).unwrap_err().to_string();
+            assert!(err.contains(key), "{contents:?}: {err}");
+            if !contents.starts_with("log_level") {
+                assert!(err.contains(&f.path().display().to_string()), "{contents:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_named_missing_file_is_an_error_but_the_default_one_is_not() {
+        let o = Overrides { config: Some(PathBuf::from("/nonexistent/codexd.toml")), ..Overrides::default() };
+        let err = load_with(&o, &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/codexd.toml"));
+        let dir = tempfile::tempdir().unwrap();
+        let e: BTreeMap<&str, &str> = BTreeMap::new();
+        // The default location is derived from XDG_CONFIG_HOME of the process; just check absence is fine.
+        assert!(read_file(&dir.path().join("absent.toml"), false).unwrap().is_none());
+        let _ = e;
+    }
+
+    #[test]
+    fn codexd_config_env_names_the_file() {
+        let (f, _) = with_file("port = 4242");
+        let path = f.path().display().to_string();
+        let e: BTreeMap<&str, &str> = [("CODEXD_CONFIG", path.as_str())].into_iter().collect();
+        assert_eq!(load_with(&Overrides::default(), &e).unwrap().port, 4242);
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid_and_matches_the_defaults() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/codexd.toml");
+        let o = Overrides { config: Some(PathBuf::from(example)), ..Overrides::default() };
+        let mut s = load_with(&o, &env(&[])).unwrap();
+        s.config_file = None;
+        assert_eq!(s, Settings::defaults());
+    }
+}

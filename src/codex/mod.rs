@@ -6,6 +6,7 @@
 //! - [`client`]: the awc client that posts to `{base}/codex/responses`.
 
 pub mod client;
+pub mod error;
 pub mod events;
 pub mod request;
 pub mod sse;

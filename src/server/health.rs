@@ -9,5 +9,6 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
+        "logged_in": state.auth.logged_in(),
     }))
 }

@@ -6,6 +6,13 @@
 //! - [`stream`]: Codex events → Anthropic events, one state machine.
 //! - [`response`]: Anthropic events → one aggregated Anthropic message.
 
+/// Marks a thinking block's `signature` as ours: the rest of it is the
+/// upstream reasoning item's `encrypted_content`. The stream side writes it
+/// (`translate::stream`), the request side reads it back to replay the
+/// reasoning (`translate::request`); a signature without it is foreign and
+/// dropped.
+pub const SIGNATURE_PREFIX: &str = "codexd.v1.";
+
 pub mod model;
 pub mod request;
 pub mod response;

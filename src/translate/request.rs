@@ -29,11 +29,7 @@ use crate::translate::{model, schema};
 /// refuses a missing or empty `instructions`.
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 
-/// Marks a thinking-block `signature` made by codexd. The stream side signs
-/// each thinking block as `SIGNATURE_PREFIX + encrypted_content`; when such a
-/// block comes back in the history it is replayed as a `reasoning` item.
-/// Signatures without this prefix (from Anthropic, or forged) are dropped.
-pub const SIGNATURE_PREFIX: &str = "codexd.v1.";
+use super::SIGNATURE_PREFIX;
 
 /// Output given to a tool call that has no result anywhere later in the history.
 pub const INTERRUPTED_TOOL_OUTPUT: &str = "Tool call was interrupted before it returned a result.";

@@ -29,9 +29,7 @@ use crate::anthropic::response::{
 use crate::codex::events::{self, Annotation, CodexEvent, OutputContent, OutputItem, ResponseError, ResponseObject};
 use crate::codex::sse::SseError;
 
-/// Prefix of the `signature` of a thinking block; what follows it is the
-/// Codex `encrypted_content`, so the request side can replay the reasoning.
-pub const SIGNATURE_PREFIX: &str = "codexd.v1.";
+use super::SIGNATURE_PREFIX;
 
 /// The error reported when the upstream stream ends without a terminal event.
 pub const CUT_SHORT: &str = "upstream stream ended before the response completed";

@@ -1,0 +1,301 @@
+//! Driving one upstream answer to the client: the decoded Codex events go
+//! through the [`StreamTranslator`], and come out either as Anthropic SSE
+//! (streaming clients) or folded into one message (non-streaming clients).
+//!
+//! A streaming answer is *committed* — status 200 and headers sent — only
+//! once the translator has produced content, or after [`COMMIT_AFTER`]. An
+//! upstream failure before that point becomes a proper HTTP error with the
+//! right status; after it, an Anthropic `error` event that ends the stream.
+//! Bytes go out as events come in through a small bounded channel, so a slow
+//! client slows the upstream read (back-pressure), and a client that goes
+//! away ends the pump at once, which drops — and so cancels — the upstream
+//! request.
+
+use std::time::{Duration, Instant};
+
+use actix_web::HttpResponse;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::anthropic::response::StreamEvent;
+use crate::anthropic::{sse, ApiError};
+use crate::codex::client::UpstreamResponse;
+use crate::codex::events::CodexEvent;
+use crate::codex::sse::{decode, SseError};
+use crate::translate::response::Accumulator;
+use crate::translate::stream::StreamTranslator;
+
+/// Commit a stream that has produced no content after this long, so pings can flow.
+pub const COMMIT_AFTER: Duration = Duration::from_secs(5);
+/// Send a `ping` when the client has heard nothing for this long.
+pub const PING_EVERY: Duration = Duration::from_secs(10);
+/// Give up on an upstream that sends nothing for this long.
+pub const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Encoded events buffered between the pump and the client.
+const CHANNEL_DEPTH: usize = 32;
+
+/// Who asked for what, for logging and echoing the model name.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub request_id: String,
+    pub started: Instant,
+    pub client_model: String,
+    pub upstream_model: String,
+}
+
+impl Exchange {
+    fn message_id(&self) -> String {
+        format!("msg_{}", uuid::Uuid::new_v4().simple())
+    }
+
+    fn log_done(&self, outcome: &Outcome) {
+        let latency_ms = self.started.elapsed().as_millis() as u64;
+        match outcome {
+            Outcome::Completed { input_tokens, output_tokens, cache_read_tokens } => tracing::info!(
+                request_id = %self.request_id,
+                model = %self.client_model,
+                upstream_model = %self.upstream_model,
+                status = 200,
+                latency_ms,
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                "request completed"
+            ),
+            Outcome::Failed(err) => tracing::warn!(
+                request_id = %self.request_id,
+                model = %self.client_model,
+                upstream_model = %self.upstream_model,
+                status = err.status,
+                latency_ms,
+                error = %err.message,
+                "request failed upstream"
+            ),
+            Outcome::ClientGone => tracing::info!(
+                request_id = %self.request_id,
+                model = %self.client_model,
+                latency_ms,
+                "client disconnected; upstream request cancelled"
+            ),
+        }
+    }
+}
+
+enum Outcome {
+    Completed { input_tokens: u64, output_tokens: u64, cache_read_tokens: u64 },
+    Failed(ApiError),
+    ClientGone,
+}
+
+/// Upstream events, with silence and transport trouble turned into the
+/// reason the stream ended.
+struct Upstream<S> {
+    events: S,
+    /// When the upstream counts as silent; moved on by every event, not by
+    /// our own pings.
+    deadline: tokio::time::Instant,
+}
+
+enum Next {
+    Event(CodexEvent),
+    /// The body ended: `None` normally, `Some(reason)` on trouble.
+    End(Option<String>),
+}
+
+impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
+    fn new(events: S) -> Self {
+        Upstream { events, deadline: tokio::time::Instant::now() + UPSTREAM_IDLE_TIMEOUT }
+    }
+
+    /// Cancel-safe: an interrupted call loses nothing and keeps the deadline.
+    async fn next(&mut self) -> Next {
+        let next = tokio::time::timeout_at(self.deadline, self.events.next()).await;
+        self.deadline = tokio::time::Instant::now() + UPSTREAM_IDLE_TIMEOUT;
+        match next {
+            Err(_) => Next::End(Some(format!(
+                "the Codex backend sent nothing for {} s",
+                UPSTREAM_IDLE_TIMEOUT.as_secs()
+            ))),
+            Ok(None) => Next::End(None),
+            Ok(Some(Ok(event))) => Next::Event(event),
+            Ok(Some(Err(err))) => Next::End(Some(err.to_string())),
+        }
+    }
+}
+
+/// Collect the whole answer into one Anthropic message.
+pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
+    let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
+    let mut upstream = Upstream::new(Box::pin(decode(upstream)));
+    let mut accumulator = Accumulator::new();
+    while !translator.is_finished() {
+        let events = match upstream.next().await {
+            Next::Event(event) => translator.on_event(event),
+            Next::End(reason) => translator.finish(reason),
+        };
+        for event in &events {
+            accumulator.push(event);
+        }
+    }
+    match accumulator.finish() {
+        Ok(message) => {
+            exchange.log_done(&Outcome::Completed {
+                input_tokens: message.usage.input_tokens,
+                output_tokens: message.usage.output_tokens,
+                cache_read_tokens: message.usage.cache_read_input_tokens,
+            });
+            Ok(HttpResponse::Ok().json(message))
+        }
+        Err(err) => {
+            exchange.log_done(&Outcome::Failed(err.clone()));
+            Err(err)
+        }
+    }
+}
+
+/// Stream the answer as Anthropic SSE.
+pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
+    let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+    let (commit_tx, commit_rx) = oneshot::channel();
+    actix_web::rt::spawn(pump(upstream, exchange, tx, commit_tx));
+    match commit_rx.await {
+        Ok(Ok(())) => {
+            let body = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|bytes| (Ok::<_, actix_web::Error>(bytes), rx))
+            });
+            Ok(HttpResponse::Ok()
+                .content_type("text/event-stream; charset=utf-8")
+                .insert_header(("cache-control", "no-cache"))
+                .insert_header(("x-accel-buffering", "no"))
+                .streaming(body))
+        }
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(ApiError::api("the stream ended before it started")),
+    }
+}
+
+/// Where translated events go: held back until the stream is committed,
+/// then encoded and sent.
+struct Sink {
+    tx: mpsc::Sender<Bytes>,
+    commit: Option<oneshot::Sender<Result<(), ApiError>>>,
+    held: Vec<StreamEvent>,
+    usage: (u64, u64, u64),
+}
+
+impl Sink {
+    fn committed(&self) -> bool {
+        self.commit.is_none()
+    }
+
+    /// Send the headers and whatever was held back. `false`: the client is gone.
+    async fn commit(&mut self) -> bool {
+        if let Some(commit) = self.commit.take() {
+            if commit.send(Ok(())).is_err() {
+                return false;
+            }
+            let held = std::mem::take(&mut self.held);
+            for event in &held {
+                if !self.send(event).await {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    async fn send(&mut self, event: &StreamEvent) -> bool {
+        self.tx.send(sse::encode(event)).await.is_ok()
+    }
+
+    /// Deliver events; `false`: the client is gone.
+    async fn deliver(&mut self, events: Vec<StreamEvent>, has_content: bool) -> Result<bool, ApiError> {
+        for event in &events {
+            if let StreamEvent::MessageDelta { usage, .. } = event {
+                self.usage = (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens);
+            }
+        }
+        if self.committed() {
+            for event in &events {
+                if !self.send(event).await {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        // Not committed yet: a failure can still be a real HTTP error.
+        if let Some(err) = events.iter().find_map(error_of) {
+            return Err(err);
+        }
+        self.held.extend(events);
+        if has_content {
+            return Ok(self.commit().await);
+        }
+        Ok(true)
+    }
+}
+
+fn error_of(event: &StreamEvent) -> Option<ApiError> {
+    match event {
+        StreamEvent::Error { error } => Some(ApiError::new(error.kind, error.message.clone())),
+        _ => None,
+    }
+}
+
+async fn pump(
+    upstream: UpstreamResponse,
+    exchange: Exchange,
+    tx: mpsc::Sender<Bytes>,
+    commit: oneshot::Sender<Result<(), ApiError>>,
+) {
+    let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
+    let mut upstream = Upstream::new(Box::pin(decode(upstream)));
+    let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), usage: (0, 0, 0) };
+    let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
+    tokio::pin!(commit_deadline);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+
+    let outcome = loop {
+        let events = tokio::select! {
+            next = upstream.next() => match next {
+                Next::Event(event) => translator.on_event(event),
+                Next::End(reason) => translator.finish(reason),
+            },
+            _ = &mut commit_deadline, if !sink.committed() => {
+                if !sink.commit().await { break Outcome::ClientGone; }
+                continue;
+            }
+            _ = ping.tick(), if sink.committed() => {
+                if !sink.send(&StreamEvent::Ping).await { break Outcome::ClientGone; }
+                continue;
+            }
+            _ = tx.closed() => break Outcome::ClientGone,
+        };
+        let failure = events.iter().find_map(error_of);
+        let has_content = translator.has_content() || translator.is_finished();
+        if !events.is_empty() {
+            ping.reset();
+        }
+        match sink.deliver(events, has_content).await {
+            Err(err) => {
+                if let Some(commit) = sink.commit.take() {
+                    let _ = commit.send(Err(err.clone()));
+                }
+                break Outcome::Failed(err);
+            }
+            Ok(false) => break Outcome::ClientGone,
+            Ok(true) => {}
+        }
+        if translator.is_finished() {
+            break match failure {
+                Some(err) => Outcome::Failed(err),
+                None => {
+                    let (input_tokens, output_tokens, cache_read_tokens) = sink.usage;
+                    Outcome::Completed { input_tokens, output_tokens, cache_read_tokens }
+                }
+            };
+        }
+    };
+    exchange.log_done(&outcome);
+}

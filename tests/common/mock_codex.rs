@@ -1,0 +1,442 @@
+//! A mock ChatGPT Codex backend on 127.0.0.1, as strict as the real one.
+//!
+//! It checks what codexd sends the way the backend does (path, auth and
+//! protocol headers, `instructions`, `store:false`, `stream:true`, refused
+//! parameters, tool schemas, function-call pairing) and answers refusals
+//! with the backend's status and `{"detail": …}` body. Accepted requests get
+//! the next scripted [`Reply`], or, when the script is empty, an automatic
+//! answer: a function call to the first tool when tools are offered and the
+//! last item is not a tool output, otherwise a text reply. Every request is
+//! recorded for assertions, and a streamed reply that the client abandons is
+//! recorded as cancelled.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use futures_util::stream;
+use serde_json::{json, Value};
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A 200 SSE body sent in one piece.
+    Sse(String),
+    /// A 200 SSE body sent as chunks, each after its delay.
+    Chunks(Vec<(Duration, String)>),
+    /// Any status with headers and body.
+    Http { status: u16, headers: Vec<(String, String)>, body: String },
+}
+
+/// A request the mock accepted or refused.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+    /// `None` when accepted, else the refusal detail.
+    pub refused: Option<String>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    token: Mutex<String>,
+    account: Mutex<String>,
+    script: Mutex<VecDeque<Reply>>,
+    recorded: Mutex<Vec<Recorded>>,
+    cancelled: AtomicUsize,
+    completed: AtomicUsize,
+}
+
+/// A running mock; dropped with the test's actix system.
+#[derive(Clone)]
+pub struct MockCodex {
+    pub base_url: String,
+    state: Arc<State>,
+}
+
+pub const MOCK_TOKEN: &str = "mock-access-token";
+pub const MOCK_ACCOUNT: &str = "acct-mock-1234";
+
+impl MockCodex {
+    /// Start on an ephemeral port inside the current actix system.
+    pub fn start() -> Self {
+        let state = Arc::new(State::default());
+        *state.token.lock().unwrap() = MOCK_TOKEN.into();
+        *state.account.lock().unwrap() = MOCK_ACCOUNT.into();
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+                .route("/backend-api/codex/responses", web::post().to(responses))
+                .default_service(web::to(|| async { HttpResponse::NotFound().json(json!({"detail":"Not Found"})) }))
+        })
+        .workers(2)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .expect("bind mock upstream");
+        let addr = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        MockCodex { base_url: format!("http://{addr}/backend-api"), state }
+    }
+
+    /// Queue answers for the next requests, in order.
+    pub fn push(&self, reply: Reply) {
+        self.state.script.lock().unwrap().push_back(reply);
+    }
+
+    /// Accept only this bearer token from now on.
+    pub fn set_token(&self, token: &str) {
+        *self.state.token.lock().unwrap() = token.into();
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.recorded.lock().unwrap().clone()
+    }
+
+    pub fn last_request(&self) -> Recorded {
+        self.requests().pop().expect("the mock received no request")
+    }
+
+    /// Streams the client dropped before their last chunk.
+    pub fn cancelled(&self) -> usize {
+        self.state.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Streams sent to the end.
+    pub fn completed(&self) -> usize {
+        self.state.completed.load(Ordering::SeqCst)
+    }
+}
+
+async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let verdict = check(&req, &parsed, &state);
+    state.recorded.lock().unwrap().push(Recorded {
+        headers,
+        body: parsed.clone(),
+        refused: verdict.as_ref().err().map(|(_, d)| d.clone()),
+    });
+    if let Err((status, detail)) = verdict {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({ "detail": detail }));
+    }
+    let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| auto_reply(&parsed));
+    respond(reply, state.into_inner())
+}
+
+/// The backend's checks, in the order it makes them.
+fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, String)> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let expected = format!("Bearer {}", state.token.lock().unwrap());
+    if header("authorization") != Some(expected.as_str()) {
+        return Err((401, "Could not validate your credentials".into()));
+    }
+    if header("chatgpt-account-id") != Some(state.account.lock().unwrap().as_str()) {
+        return Err((403, "chatgpt-account-id header missing or wrong".into()));
+    }
+    for (name, want) in [("openai-beta", "responses=experimental"), ("originator", "codex_cli_rs"), ("accept", "text/event-stream")] {
+        if header(name) != Some(want) {
+            return Err((400, format!("header {name} must be {want}")));
+        }
+    }
+    if header("session_id").is_none_or(str::is_empty) {
+        return Err((400, "session_id header missing".into()));
+    }
+    if !header("user-agent").is_some_and(|ua| ua.starts_with("codexd/")) {
+        return Err((400, "user-agent missing".into()));
+    }
+    if !header("content-type").is_some_and(|ct| ct.starts_with("application/json")) {
+        return Err((400, "content-type must be application/json".into()));
+    }
+    let obj = body.as_object().ok_or((400, "body is not a JSON object".to_string()))?;
+    for refused in ["max_output_tokens", "max_tokens", "temperature", "top_p", "top_k", "metadata", "previous_response_id", "truncation", "stop", "stop_sequences"] {
+        if obj.contains_key(refused) {
+            return Err((400, format!("Unsupported parameter: {refused}")));
+        }
+    }
+    match obj.get("instructions").and_then(Value::as_str) {
+        Some(s) if !s.trim().is_empty() => {}
+        Some(_) => return Err((400, "Instructions are not valid".into())),
+        None => return Err((400, "Instructions are required".into())),
+    }
+    if obj.get("store") != Some(&Value::Bool(false)) {
+        return Err((400, "Store must be set to false".into()));
+    }
+    if obj.get("stream") != Some(&Value::Bool(true)) {
+        return Err((400, "Stream must be set to true".into()));
+    }
+    if !obj.get("model").is_some_and(Value::is_string) {
+        return Err((400, "model is required".into()));
+    }
+    let input = obj.get("input").and_then(Value::as_array).ok_or((400, "input must be a list".to_string()))?;
+    check_input(input)?;
+    if let Some(tools) = obj.get("tools") {
+        let tools = tools.as_array().ok_or((400, "tools must be a list".to_string()))?;
+        for tool in tools {
+            check_tool(tool)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_input(input: &[Value]) -> Result<(), (u16, String)> {
+    let ids = |kind: &str| -> Vec<String> {
+        input
+            .iter()
+            .filter(|i| i["type"] == kind)
+            .filter_map(|i| i["call_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let calls = ids("function_call");
+    let outputs = ids("function_call_output");
+    if let Some(call) = calls.iter().find(|c| !outputs.contains(c)) {
+        return Err((400, format!("No tool output found for function call {call}.")));
+    }
+    if let Some(out) = outputs.iter().find(|o| !calls.contains(o)) {
+        return Err((400, format!("No tool call found for function call output with call_id {out}.")));
+    }
+    for item in input {
+        match item["type"].as_str() {
+            Some("message") => {
+                if !matches!(item["role"].as_str(), Some("user" | "assistant" | "developer" | "system")) {
+                    return Err((400, "message role is invalid".into()));
+                }
+                let parts = item["content"].as_array().ok_or((400, "message content must be a list".to_string()))?;
+                for part in parts {
+                    let ok = match part["type"].as_str() {
+                        Some("input_text" | "output_text") => part["text"].is_string(),
+                        Some("input_image") => part["image_url"].as_str().is_some_and(|u| u.starts_with("data:") || u.starts_with("http")),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err((400, format!("Invalid content part: {part}")));
+                    }
+                }
+            }
+            Some("function_call") => {
+                if !item["arguments"].is_string() || !item["name"].is_string() {
+                    return Err((400, "function_call needs name and string arguments".into()));
+                }
+            }
+            Some("function_call_output") => {
+                if !(item["output"].is_string() || item["output"].is_array()) {
+                    return Err((400, "function_call_output.output must be a string or list".into()));
+                }
+            }
+            Some("reasoning") => {
+                if let Some(id) = item.get("id") {
+                    return Err((404, format!("Item with id {id} not found. Items are not persisted when `store` is set to false.")));
+                }
+            }
+            Some("web_search_call") => {}
+            other => return Err((400, format!("Invalid input item type: {other:?}"))),
+        }
+    }
+    Ok(())
+}
+
+fn check_tool(tool: &Value) -> Result<(), (u16, String)> {
+    match tool["type"].as_str() {
+        Some("function") => {
+            let name = tool["name"].as_str().unwrap_or("");
+            let valid_name = !name.is_empty()
+                && name.len() <= 64
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid_name {
+                return Err((400, format!("Invalid tool name: {name:?}")));
+            }
+            let params = &tool["parameters"];
+            if params["type"] != "object" || !params["properties"].is_object() {
+                return Err((400, format!("Invalid schema for function '{name}': schema must be a JSON Schema of 'type: \"object\"' with 'properties'")));
+            }
+            for key in ["$schema", "oneOf", "anyOf", "allOf", "enum", "not"] {
+                if params.get(key).is_some() {
+                    return Err((400, format!("Invalid schema for function '{name}': '{key}' is not permitted at the top level")));
+                }
+            }
+            Ok(())
+        }
+        Some("web_search") => Ok(()),
+        other => Err((400, format!("Invalid tool type: {other:?}"))),
+    }
+}
+
+fn respond(reply: Reply, state: Arc<State>) -> HttpResponse {
+    match reply {
+        Reply::Http { status, headers, body } => {
+            let mut resp = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+            for (k, v) in headers {
+                resp.insert_header((k, v));
+            }
+            resp.body(body)
+        }
+        Reply::Sse(body) => {
+            state.completed.fetch_add(1, Ordering::SeqCst);
+            sse_response().body(body)
+        }
+        Reply::Chunks(chunks) => {
+            let guard = StreamGuard { state, finished: false };
+            let body = stream::unfold((VecDeque::from(chunks), guard), |(mut rest, mut guard)| async move {
+                match rest.pop_front() {
+                    Some((delay, chunk)) => {
+                        actix_web::rt::time::sleep(delay).await;
+                        if rest.is_empty() {
+                            guard.finished = true;
+                        }
+                        Some((Ok::<_, actix_web::Error>(Bytes::from(chunk)), (rest, guard)))
+                    }
+                    None => None,
+                }
+            });
+            sse_response().streaming(body)
+        }
+    }
+}
+
+/// Counts a stream as completed or cancelled when the server drops it.
+struct StreamGuard {
+    state: Arc<State>,
+    finished: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let counter = if self.finished { &self.state.completed } else { &self.state.cancelled };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn sse_response() -> actix_web::HttpResponseBuilder {
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("text/event-stream")
+        .insert_header(("x-codex-primary-used-percent", "12"))
+        .insert_header(("x-codex-primary-window-minutes", "300"))
+        .insert_header(("x-codex-primary-reset-after-seconds", "9000"))
+        .insert_header(("x-codex-secondary-used-percent", "3"))
+        .insert_header(("x-codex-secondary-window-minutes", "10080"))
+        .insert_header(("x-codex-secondary-reset-after-seconds", "500000"));
+    resp
+}
+
+/// The automatic answer for an unscripted request.
+fn auto_reply(body: &Value) -> Reply {
+    let input = body["input"].as_array().cloned().unwrap_or_default();
+    let last = input.last().cloned().unwrap_or(Value::Null);
+    let model = body["model"].as_str().unwrap_or("gpt-5.2-codex");
+    let tools = body["tools"].as_array().cloned().unwrap_or_default();
+    let first_function = tools.iter().find(|t| t["type"] == "function");
+    if last["type"] == "function_call_output" {
+        let output = match &last["output"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        return Reply::Sse(text_stream(model, &format!("The tool said: {output}")));
+    }
+    if let (Some(tool), false) = (first_function, body["tool_choice"] == "none") {
+        let name = tool["name"].as_str().unwrap_or("tool");
+        let args = sample_arguments(&tool["parameters"]);
+        return Reply::Sse(tool_call_stream(model, &[("call_mock_1", name, &args.to_string())]));
+    }
+    let said = last["content"][0]["text"].as_str().unwrap_or("");
+    Reply::Sse(text_stream(model, &format!("Hello from the mock. You said: {said}")))
+}
+
+/// Arguments that satisfy the required string/number/bool properties of a schema.
+fn sample_arguments(schema: &Value) -> Value {
+    let mut args = serde_json::Map::new();
+    let required = schema["required"].as_array().cloned().unwrap_or_default();
+    for name in required.iter().filter_map(Value::as_str) {
+        let value = match schema["properties"][name]["type"].as_str() {
+            Some("number" | "integer") => json!(1),
+            Some("boolean") => json!(true),
+            Some("array") => json!([]),
+            Some("object") => json!({}),
+            _ => json!("Paris"),
+        };
+        args.insert(name.to_owned(), value);
+    }
+    Value::Object(args)
+}
+
+/// Frame `(event, data)` pairs as SSE, numbering `sequence_number`.
+pub fn sse(events: &[Value]) -> String {
+    let mut out = String::new();
+    for (seq, event) in events.iter().enumerate() {
+        let mut event = event.clone();
+        event["sequence_number"] = json!(seq);
+        let kind = event["type"].as_str().unwrap_or("unknown").to_owned();
+        out.push_str(&format!("event: {kind}\ndata: {event}\n\n"));
+    }
+    out
+}
+
+fn usage(input: u64, cached: u64, output: u64) -> Value {
+    json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": cached},
+           "output_tokens": output, "output_tokens_details": {"reasoning_tokens": 0},
+           "total_tokens": input + output})
+}
+
+/// The events of a streamed text answer, split into word-sized deltas.
+pub fn text_events(model: &str, text: &str) -> Vec<Value> {
+    let mut events = vec![
+        json!({"type":"response.created","response":{"id":"resp_mock","object":"response","status":"in_progress","model":model,"output":[]}}),
+        json!({"type":"response.output_item.added","output_index":0,"item":{"id":"msg_mock","type":"message","status":"in_progress","role":"assistant","content":[]}}),
+        json!({"type":"response.content_part.added","item_id":"msg_mock","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}),
+    ];
+    for piece in text.split_inclusive(' ') {
+        events.push(json!({"type":"response.output_text.delta","item_id":"msg_mock","output_index":0,"content_index":0,"delta":piece}));
+    }
+    let item = json!({"id":"msg_mock","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":text,"annotations":[]}]});
+    events.extend([
+        json!({"type":"response.output_text.done","item_id":"msg_mock","output_index":0,"content_index":0,"text":text}),
+        json!({"type":"response.output_item.done","output_index":0,"item":item}),
+        json!({"type":"response.completed","response":{"id":"resp_mock","object":"response","status":"completed","model":model,"output":[item],"usage":usage(120, 64, 9)}}),
+    ]);
+    events
+}
+
+pub fn text_stream(model: &str, text: &str) -> String {
+    sse(&text_events(model, text))
+}
+
+/// The events of parallel function calls `(call_id, name, arguments)`.
+pub fn tool_call_stream(model: &str, calls: &[(&str, &str, &str)]) -> String {
+    let mut events = vec![json!({"type":"response.created","response":{"id":"resp_tool","object":"response","status":"in_progress","model":model,"output":[]}})];
+    for (index, (call_id, name, args)) in calls.iter().enumerate() {
+        let id = format!("fc_{index}");
+        events.push(json!({"type":"response.output_item.added","output_index":index,"item":{"id":id,"type":"function_call","status":"in_progress","call_id":call_id,"name":name,"arguments":""}}));
+        let mid = args.len() / 2;
+        let split = (0..=mid).rev().find(|i| args.is_char_boundary(*i)).unwrap_or(0);
+        for delta in [&args[..split], &args[split..]] {
+            events.push(json!({"type":"response.function_call_arguments.delta","item_id":id,"output_index":index,"delta":delta}));
+        }
+        events.push(json!({"type":"response.function_call_arguments.done","item_id":id,"output_index":index,"arguments":args}));
+        events.push(json!({"type":"response.output_item.done","output_index":index,"item":{"id":id,"type":"function_call","status":"completed","call_id":call_id,"name":name,"arguments":args}}));
+    }
+    events.push(json!({"type":"response.completed","response":{"id":"resp_tool","object":"response","status":"completed","model":model,"usage":usage(300, 0, 20)}}));
+    sse(&events)
+}
+
+/// `response.failed` inside a 200, as the backend reports overloads.
+pub fn failed_stream(code: &str, message: &str) -> String {
+    sse(&[
+        json!({"type":"response.created","response":{"id":"resp_fail","object":"response","status":"in_progress","model":"gpt-5.2-codex","output":[]}}),
+        json!({"type":"response.failed","response":{"id":"resp_fail","object":"response","status":"failed","model":"gpt-5.2-codex","error":{"code":code,"message":message}}}),
+    ])
+}

@@ -1,0 +1,128 @@
+"""Drive a running codexd with the official Anthropic Python SDK.
+
+Run by tests/python_sdk.rs against codexd + the mock Codex upstream:
+    python tests/sdk/anthropic_sdk_check.py --base-url http://127.0.0.1:PORT
+Each check prints PASS/FAIL; the exit code is the number of failures.
+"""
+
+import argparse
+import sys
+import traceback
+
+import anthropic
+
+MODEL = "claude-sonnet-4-5-20250929"
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Current weather for a city",
+    "input_schema": {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+def check_non_stream(client):
+    msg = client.messages.create(
+        model=MODEL,
+        max_tokens=256,
+        temperature=0.2,
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "ping"}],
+    )
+    assert msg.type == "message" and msg.role == "assistant", msg
+    assert msg.model == MODEL, f"model not echoed: {msg.model}"
+    assert msg.stop_reason == "end_turn", msg.stop_reason
+    assert msg.content[0].type == "text", msg.content
+    assert "You said: ping" in msg.content[0].text, msg.content[0].text
+    assert msg.usage.output_tokens > 0, msg.usage
+    assert msg.usage.cache_read_input_tokens == 64, msg.usage
+    assert msg.usage.input_tokens == 120 - 64, msg.usage
+
+
+def check_stream(client):
+    pieces = []
+    with client.messages.stream(
+        model=MODEL, max_tokens=256, messages=[{"role": "user", "content": "stream please"}]
+    ) as stream:
+        for text in stream.text_stream:
+            pieces.append(text)
+        final = stream.get_final_message()
+    assert len(pieces) > 1, f"expected several deltas, got {pieces}"
+    assert "".join(pieces) == final.content[0].text, (pieces, final.content)
+    assert "You said: stream please" in final.content[0].text
+    assert final.stop_reason == "end_turn", final.stop_reason
+    assert final.usage.output_tokens > 0
+
+
+def check_tool_round_trip(client, stream):
+    messages = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
+    kwargs = dict(model=MODEL, max_tokens=512, tools=[WEATHER_TOOL], messages=messages)
+    if stream:
+        with client.messages.stream(**kwargs) as s:
+            first = s.get_final_message()
+    else:
+        first = client.messages.create(**kwargs)
+    assert first.stop_reason == "tool_use", first.stop_reason
+    uses = [b for b in first.content if b.type == "tool_use"]
+    assert len(uses) == 1 and uses[0].name == "get_weather", first.content
+    assert uses[0].input == {"city": "Paris"}, uses[0].input
+
+    messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]})
+    messages.append(
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": uses[0].id, "content": "18C and sunny"}],
+        }
+    )
+    kwargs["messages"] = messages
+    if stream:
+        with client.messages.stream(**kwargs) as s:
+            second = s.get_final_message()
+    else:
+        second = client.messages.create(**kwargs)
+    assert second.stop_reason == "end_turn", second.stop_reason
+    assert "18C and sunny" in second.content[0].text, second.content
+
+
+def check_bad_request(client):
+    try:
+        client.messages.create(model=MODEL, max_tokens=10, messages="not a list")
+    except anthropic.BadRequestError as err:
+        assert err.status_code == 400
+        body = err.body
+        assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error", body
+        assert "messages" in body["error"]["message"], body
+        return
+    raise AssertionError("expected a 400")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", required=True)
+    args = parser.parse_args()
+    client = anthropic.Anthropic(base_url=args.base_url, api_key="unused-local-key", max_retries=0)
+    checks = [
+        ("non-stream text", lambda: check_non_stream(client)),
+        ("stream text", lambda: check_stream(client)),
+        ("tool round trip (non-stream)", lambda: check_tool_round_trip(client, stream=False)),
+        ("tool round trip (stream)", lambda: check_tool_round_trip(client, stream=True)),
+        ("bad request is a typed 400", lambda: check_bad_request(client)),
+    ]
+    failures = 0
+    for name, check in checks:
+        try:
+            check()
+            print(f"PASS {name}")
+        except Exception:  # noqa: BLE001 - report every failure
+            failures += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+    print(f"sdk: {len(checks) - failures} passed, {failures} failed")
+    sys.exit(failures)
+
+
+if __name__ == "__main__":
+    main()
