@@ -1,3 +1,7 @@
-//! Login, token store and refresh (being written on the `auth` branch).
+//! Login, token store and refresh: everything that turns a ChatGPT sign-in
+//! into the Bearer token and account id each upstream request needs.
 
+mod claims;
 pub mod commands;
+mod store;
+mod tokens;
