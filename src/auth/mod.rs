@@ -5,3 +5,5 @@ mod claims;
 pub mod commands;
 mod store;
 mod tokens;
+mod http;
+mod oauth;
