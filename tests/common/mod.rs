@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mock_codex;
+pub mod mock_oauth;
 
 use std::path::Path;
 

@@ -1,0 +1,354 @@
+//! The OAuth side of the ChatGPT login (codex.md §5), built on the `oauth2`
+//! crate: the public Codex CLI client, the authorize URL with PKCE S256 and
+//! OpenAI's extra parameters, the code exchange and the refresh.
+//!
+//! OpenAI's token endpoint differs from RFC 6749 in two ways handled here:
+//! answers carry an `id_token` and may omit `token_type` ([`TokenAnswer`]),
+//! and errors come either as `{"error":"invalid_grant"}` or as
+//! `{"error":{"code":"refresh_token_expired","message":…}}`
+//! ([`TokenEndpointError`]).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::{
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardRevocableToken, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use super::http::{HttpClient, HttpError};
+use super::tokens::IssuedTokens;
+
+/// The Codex CLI's public OAuth client.
+pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+/// Scopes asked for at login.
+pub const LOGIN_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Scopes sent with a refresh, as the Codex CLI does.
+pub const REFRESH_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+/// Token-endpoint error codes after which only a new login helps.
+const PERMANENT_ERRORS: [&str; 4] =
+    ["invalid_grant", "refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"];
+
+type ConfiguredClient = oauth2::Client<
+    TokenEndpointError,
+    TokenAnswer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// The issuer's OAuth endpoints for the Codex client. `Send + Sync`.
+#[derive(Clone)]
+pub struct OAuth {
+    issuer: String,
+    client: ConfiguredClient,
+}
+
+/// A started browser login: the URL to open and what the callback must match.
+pub struct Authorization {
+    pub url: String,
+    pub state: CsrfToken,
+    pub verifier: PkceCodeVerifier,
+    pub redirect_uri: String,
+}
+
+/// Why the token endpoint gave no tokens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenFailure {
+    /// The issuer refused; `permanent` when only a new login helps.
+    #[error("the sign-in server refused: {error}")]
+    Refused { error: TokenEndpointError, permanent: bool },
+    /// No answer (network, timeout).
+    #[error("{0}")]
+    Unreachable(String),
+    /// An answer that is not a token response.
+    #[error("the sign-in server gave an unexpected answer: {0}")]
+    BadAnswer(String),
+}
+
+impl TokenFailure {
+    /// True when retrying cannot help and the user must log in again.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TokenFailure::Refused { permanent: true, .. })
+    }
+}
+
+impl OAuth {
+    /// The endpoints under `issuer` (`settings.auth_issuer`, no trailing slash).
+    pub fn new(issuer: &str) -> Result<Self, String> {
+        let issuer = issuer.trim_end_matches('/').to_string();
+        let auth_url = AuthUrl::new(format!("{issuer}/oauth/authorize")).map_err(|e| format!("bad auth issuer URL: {e}"))?;
+        let token_url = TokenUrl::new(format!("{issuer}/oauth/token")).map_err(|e| format!("bad auth issuer URL: {e}"))?;
+        let client = oauth2::Client::new(ClientId::new(CLIENT_ID.into()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(auth_url)
+            .set_token_uri(token_url);
+        Ok(OAuth { issuer, client })
+    }
+
+    /// The issuer base URL.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A new authorize URL with a fresh state and PKCE pair.
+    pub fn authorize(&self, redirect_uri: &str) -> Result<Authorization, String> {
+        let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| format!("bad redirect URI: {e}"))?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .set_redirect_uri(Cow::Owned(redirect))
+            .add_scopes(LOGIN_SCOPES.iter().map(|s| Scope::new(s.to_string())))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("id_token_add_organizations", "true")
+            .add_extra_param("codex_cli_simplified_flow", "true")
+            .add_extra_param("originator", "codex_cli_rs")
+            .url();
+        Ok(Authorization { url: url.to_string(), state, verifier, redirect_uri: redirect_uri.to_string() })
+    }
+
+    /// Exchange an authorization code (browser or device flow) for tokens.
+    pub async fn exchange_code(
+        &self,
+        http: &HttpClient,
+        code: &str,
+        verifier: PkceCodeVerifier,
+        redirect_uri: &str,
+    ) -> Result<IssuedTokens, TokenFailure> {
+        let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| TokenFailure::BadAnswer(e.to_string()))?;
+        self.client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(verifier)
+            .set_redirect_uri(Cow::Owned(redirect))
+            .request_async(http)
+            .await
+            .map(TokenAnswer::into_issued)
+            .map_err(classify)
+    }
+
+    /// Trade a refresh token for new tokens.
+    pub async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<IssuedTokens, TokenFailure> {
+        let token = RefreshToken::new(refresh_token.to_string());
+        self.client
+            .exchange_refresh_token(&token)
+            .add_scopes(REFRESH_SCOPES.iter().map(|s| Scope::new(s.to_string())))
+            .request_async(http)
+            .await
+            .map(TokenAnswer::into_issued)
+            .map_err(classify)
+    }
+}
+
+/// Sort an `oauth2` error into what the caller acts on. Never keeps the raw
+/// body: a 200 answer that failed to parse may hold tokens.
+fn classify(err: RequestTokenError<HttpError, TokenEndpointError>) -> TokenFailure {
+    match err {
+        RequestTokenError::ServerResponse(error) => {
+            let permanent = PERMANENT_ERRORS.iter().any(|c| error.code().eq_ignore_ascii_case(c));
+            TokenFailure::Refused { error, permanent }
+        }
+        RequestTokenError::Request(e) => TokenFailure::Unreachable(e.to_string()),
+        RequestTokenError::Parse(e, _body) => TokenFailure::BadAnswer(format!("{:?} error at `{}`", e.inner().classify(), e.path())),
+        RequestTokenError::Other(message) => TokenFailure::BadAnswer(message),
+    }
+}
+
+/// The token endpoint's success answer. Only `access_token` is required.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenAnswer {
+    access_token: AccessToken,
+    #[serde(default = "bearer")]
+    token_type: BasicTokenType,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    id_token: Option<String>,
+    /// Scopes are not used; the answer's `scope` string is ignored.
+    #[serde(skip)]
+    scopes: Option<Vec<Scope>>,
+}
+
+fn bearer() -> BasicTokenType {
+    BasicTokenType::Bearer
+}
+
+impl TokenAnswer {
+    fn into_issued(self) -> IssuedTokens {
+        IssuedTokens {
+            access_token: self.access_token.secret().clone(),
+            refresh_token: self.refresh_token.map(|t| t.secret().clone()),
+            id_token: self.id_token,
+            expires_in: self.expires_in.map(Duration::from_secs),
+            account_id: None,
+        }
+    }
+}
+
+impl TokenResponse for TokenAnswer {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in.map(Duration::from_secs)
+    }
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
+    }
+}
+
+/// An error answer from the token endpoint, in either shape OpenAI uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEndpointError {
+    error: ErrorField,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error_description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum ErrorField {
+    /// RFC 6749: `"error": "invalid_grant"`.
+    Code(String),
+    /// OpenAI: `"error": {"code": …, "message": …}`.
+    Detailed {
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+    },
+}
+
+impl TokenEndpointError {
+    /// The machine-readable code, e.g. `invalid_grant` or `refresh_token_expired`.
+    pub fn code(&self) -> &str {
+        match &self.error {
+            ErrorField::Code(code) => code,
+            ErrorField::Detailed { code, kind, .. } => code.as_deref().or(kind.as_deref()).unwrap_or("unknown_error"),
+        }
+    }
+
+    /// The human-readable explanation, when the server gave one.
+    pub fn message(&self) -> Option<&str> {
+        match &self.error {
+            ErrorField::Code(_) => self.error_description.as_deref(),
+            ErrorField::Detailed { message, .. } => message.as_deref().or(self.error_description.as_deref()),
+        }
+    }
+}
+
+impl fmt::Display for TokenEndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(message) => write!(f, "{message} ({})", self.code()),
+            None => f.write_str(self.code()),
+        }
+    }
+}
+
+impl oauth2::ErrorResponse for TokenEndpointError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authorize_url_carries_every_parameter_the_issuer_expects() {
+        let oauth = OAuth::new("https://auth.example.test/").unwrap();
+        let auth = oauth.authorize("http://localhost:1455/auth/callback").unwrap();
+        let url = oauth2::url::Url::parse(&auth.url).unwrap();
+        assert_eq!(url.path(), "/oauth/authorize");
+        let query: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        let expect = [
+            ("response_type", "code"),
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", "http://localhost:1455/auth/callback"),
+            ("scope", "openid profile email offline_access"),
+            ("code_challenge_method", "S256"),
+            ("id_token_add_organizations", "true"),
+            ("codex_cli_simplified_flow", "true"),
+            ("originator", "codex_cli_rs"),
+        ];
+        for (key, value) in expect {
+            assert_eq!(query.get(key).map(String::as_str), Some(value), "{key}");
+        }
+        assert_eq!(query.get("state"), Some(auth.state.secret()));
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&auth.verifier);
+        assert_eq!(query.get("code_challenge"), Some(challenge.as_str().to_string()).as_ref());
+    }
+
+    #[test]
+    fn every_login_gets_its_own_state_and_verifier() {
+        let oauth = OAuth::new("https://auth.example.test").unwrap();
+        let a = oauth.authorize("http://localhost:1455/auth/callback").unwrap();
+        let b = oauth.authorize("http://localhost:1455/auth/callback").unwrap();
+        assert_ne!(a.state.secret(), b.state.secret());
+        assert_ne!(a.verifier.secret(), b.verifier.secret());
+    }
+
+    #[test]
+    fn token_endpoint_errors_in_both_shapes() {
+        let table = [
+            (r#"{"error":"invalid_grant","error_description":"Refresh token is invalid"}"#, "invalid_grant", true, "Refresh token is invalid (invalid_grant)"),
+            (r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#, "refresh_token_expired", true, "expired (refresh_token_expired)"),
+            (r#"{"error":{"code":"refresh_token_reused"}}"#, "refresh_token_reused", true, "refresh_token_reused"),
+            (r#"{"error":{"code":"refresh_token_invalidated","message":"m"}}"#, "refresh_token_invalidated", true, "m (refresh_token_invalidated)"),
+            (r#"{"error":"temporarily_unavailable"}"#, "temporarily_unavailable", false, "temporarily_unavailable"),
+            (r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#, "server_error", false, "boom (server_error)"),
+        ];
+        for (body, code, permanent, shown) in table {
+            let error: TokenEndpointError = serde_json::from_str(body).unwrap();
+            assert_eq!(error.code(), code, "{body}");
+            assert_eq!(error.to_string(), shown, "{body}");
+            let failure = classify(RequestTokenError::ServerResponse(error));
+            assert_eq!(failure.is_permanent(), permanent, "{body}");
+        }
+    }
+
+    #[test]
+    fn parse_failures_never_keep_the_body() {
+        let body = br#"{"access_token": 12, "refresh_token": "very-secret"}"#.to_vec();
+        let mut de = serde_json::Deserializer::from_slice(&body);
+        let err = serde_path_to_error::deserialize::<_, TokenAnswer>(&mut de).unwrap_err();
+        let failure = classify(RequestTokenError::Parse(err, body));
+        let shown = format!("{failure} {failure:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(!failure.is_permanent());
+    }
+
+    #[test]
+    fn token_answers_need_only_an_access_token() {
+        let answer: TokenAnswer = serde_json::from_str(r#"{"access_token":"a"}"#).unwrap();
+        let issued = answer.into_issued();
+        assert_eq!(issued.access_token, "a");
+        assert_eq!(issued.refresh_token, None);
+        let full: TokenAnswer = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r","id_token":"i","scope":"openid"}"#,
+        )
+        .unwrap();
+        let issued = full.into_issued();
+        assert_eq!((issued.refresh_token.as_deref(), issued.id_token.as_deref()), (Some("r"), Some("i")));
+        assert_eq!(issued.expires_in, Some(Duration::from_secs(3600)));
+    }
+}
