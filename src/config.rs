@@ -360,7 +360,7 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
     if s.host.trim().is_empty() {
         return Err(ConfigError::Invalid { origin: origin(), key: "host", message: "must not be empty".into() });
     }
-    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
+    if !is_log_filter(&s.log_level) {
         return Err(ConfigError::Invalid {
             origin: origin(),
             key: "log_level",
@@ -373,6 +373,21 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
         return Err(ConfigError::Invalid { origin: origin(), key: "models", message: "model names must not be empty".into() });
     }
     Ok(s)
+}
+
+/// A level (`info`) or tracing directives (`codexd=debug,actix_web=warn`).
+/// Stricter than `EnvFilter`, which takes any word as a target name, so a
+/// typo such as `inof` is caught instead of silencing every log line.
+fn is_log_filter(filter: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |s: &str| LEVELS.contains(&s.to_ascii_lowercase().as_str());
+    let is_target = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-');
+    !filter.trim().is_empty()
+        && filter.split(',').map(str::trim).all(|directive| match directive.split_once('=') {
+            Some((target, level)) => is_target(target) && is_level(level),
+            None => is_level(directive),
+        })
+        && tracing_subscriber::EnvFilter::try_new(filter).is_ok()
 }
 
 fn parse_port(v: &str) -> Result<u16, String> {
@@ -455,6 +470,16 @@ mod tests {
     }
 
     #[test]
+    fn log_filters() {
+        for ok in ["info", "DEBUG", "codexd=debug", "codexd=trace,actix_web=warn", "off"] {
+            assert!(is_log_filter(ok), "{ok}");
+        }
+        for bad in ["", "inof", "loud!!", "codexd=loud", "=info"] {
+            assert!(!is_log_filter(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn passthrough_mode_spellings() {
         for (value, want) in [("true", true), ("1", true), ("YES", true), ("on", true), ("false", false), ("0", false), ("no", false), ("Off", false)] {
             assert_eq!(parse_bool(value), Some(want), "{value}");
@@ -483,7 +508,7 @@ mod tests {
             ("prot = 1", "prot"),
             ("port = [", ""),
             ("port = 0", "port"),
-            ("[models]\nsonnet = 5", "sonnet"),
+            ("[models]\nsonnet = [1]", "sonnet"),
             ("log_level = \"loud!!\"", "log_level"),
         ];
         for (contents, key) in cases {

@@ -28,7 +28,7 @@ def check_non_stream(client):
     msg = client.messages.create(
         model=MODEL,
         max_tokens=256,
-        temperature=0.2,
+        extra_body={"temperature": 0.2, "metadata": {"user_id": "user_x_account__session_3b0e5d9c-1111-4222-8333-944455556666"}},
         system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
         messages=[{"role": "user", "content": "ping"}],
     )
