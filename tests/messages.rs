@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::mock_codex::{self, MockCodex, Reply};
 use common::{client, parse_sse, start_daemon};
+use codexd::server::MAX_ATTEMPTS;
 use serde_json::{json, Value};
 
 const FIXTURE_TEXT: &str = include_str!("fixtures/codex-text.sse");
@@ -234,7 +235,11 @@ async fn upstream_http_errors_map_to_anthropic_errors() {
     let daemon = start_daemon(&upstream);
     for (reply, status, kind, retry_after) in cases {
         for stream in [false, true] {
-            upstream.push(reply.clone());
+            // Transient failures are retried: script one failure per try.
+            let tries = if status >= 500 { MAX_ATTEMPTS } else { 1 };
+            for _ in 0..tries {
+                upstream.push(reply.clone());
+            }
             let (got, headers, raw) = post(&daemon, &hello(stream)).await;
             assert_eq!(got, status, "{kind} stream={stream}: {}", String::from_utf8_lossy(&raw));
             let err = json_of(&raw);
@@ -251,8 +256,9 @@ async fn upstream_http_errors_map_to_anthropic_errors() {
 #[actix_web::test]
 async fn an_overload_before_any_content_is_an_http_529() {
     let upstream = MockCodex::start();
-    upstream.push(Reply::Sse(FIXTURE_FAILED.into()));
-    upstream.push(Reply::Sse(FIXTURE_FAILED.into()));
+    for _ in 0..2 * MAX_ATTEMPTS {
+        upstream.push(Reply::Sse(FIXTURE_FAILED.into()));
+    }
     let daemon = start_daemon(&upstream);
     for stream in [false, true] {
         let (status, _, raw) = post(&daemon, &hello(stream)).await;
@@ -291,8 +297,9 @@ async fn a_stream_cut_before_completion_is_reported_not_truncated() {
     let upstream = MockCodex::start();
     let mut events = mock_codex::text_events("gpt-5.2-codex", "this will be cut off");
     events.truncate(5);
-    upstream.push(Reply::Sse(mock_codex::sse(&events)));
-    upstream.push(Reply::Sse(mock_codex::sse(&events)));
+    for _ in 0..1 + MAX_ATTEMPTS {
+        upstream.push(Reply::Sse(mock_codex::sse(&events)));
+    }
     let daemon = start_daemon(&upstream);
 
     let (_, _, raw) = post(&daemon, &hello(true)).await;

@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use crate::anthropic::ApiError;
 use crate::codex::error::{map_upstream_error, UpstreamFailure};
+use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
 /// The streaming answer of a successful request.
@@ -25,6 +26,13 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// `originator` header value: the backend checks for a known originator.
 const ORIGINATOR: &str = "codex_cli_rs";
+
+/// An HTTP answer: the usage windows it reported, and either the stream
+/// (2xx) or the client's error.
+pub struct Answer {
+    pub limits: Option<RateLimits>,
+    pub result: Result<UpstreamResponse, ApiError>,
+}
 
 /// What identifies the caller upstream, besides the body.
 #[derive(Clone, Copy)]
@@ -76,8 +84,8 @@ impl CodexClient {
     }
 
     /// POST the (already serialised) request body. A non-2xx answer becomes
-    /// the matching client error; `Ok` is a 2xx whose body is the SSE stream.
-    pub async fn send(&self, body: Bytes, ctx: CallContext<'_>) -> Result<Result<UpstreamResponse, ApiError>, SendError> {
+    /// the matching client error; a 2xx carries the SSE stream.
+    pub async fn send(&self, body: Bytes, ctx: CallContext<'_>) -> Result<Answer, SendError> {
         let mut request = self
             .http
             .post(&self.endpoint)
@@ -95,11 +103,10 @@ impl CodexClient {
             awc::error::SendRequestError::Timeout => SendError::Timeout(self.timeout),
             other => SendError::Connect { endpoint: self.endpoint.clone(), reason: other.to_string() },
         })?;
-        if response.status().is_success() {
-            Ok(Ok(response))
-        } else {
-            Ok(Err(error_from(response).await))
-        }
+        let now = chrono::Utc::now();
+        let limits = RateLimits::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()), now);
+        let result = if response.status().is_success() { Ok(response) } else { Err(error_from(response).await) };
+        Ok(Answer { limits, result })
     }
 }
 

@@ -1,4 +1,5 @@
-//! `GET /health`: liveness, version, uptime and whether a login is stored. No secrets.
+//! `GET /health`: liveness, version, uptime, whether a login is stored, and
+//! the ChatGPT usage windows last reported upstream. No secrets.
 
 use actix_web::{web, HttpResponse};
 
@@ -10,5 +11,6 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
         "logged_in": state.auth.logged_in(),
+        "rate_limits": state.limits(),
     }))
 }

@@ -1,7 +1,12 @@
 //! `POST /v1/messages`: parse, translate, call upstream (refreshing the login
 //! once on a 401), then answer as a stream or as one message.
+//!
+//! Transient upstream trouble — connection errors, 5xx, overloads, including
+//! an overload reported inside a 200 stream — is retried with backoff as
+//! long as nothing has reached the client yet. After the first byte, a
+//! failure becomes an Anthropic `error` event instead (see `stream`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
@@ -14,6 +19,13 @@ use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
 use crate::codex::client::{CallContext, CodexClient, UpstreamResponse};
 use crate::translate::request::{conversation_key, translate_request};
+
+/// Tries per request, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Wait before the second try; doubled for each further try.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// A `retry-after` longer than this goes to the client instead of being waited out.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(8);
 
 pub async fn create_message(
     req: HttpRequest,
@@ -51,15 +63,53 @@ async fn handle(
         client_model: request.model.clone(),
         upstream_model: upstream_request.model.clone(),
     };
-    let upstream = open_upstream(state, client, upstream_body, &session_id).await?;
-    if request.stream.unwrap_or(false) {
-        stream::respond_streaming(upstream, exchange).await
-    } else {
-        stream::respond_whole(upstream, exchange).await
+    let streaming = request.stream.unwrap_or(false);
+    let mut attempt = 1;
+    loop {
+        let result = async {
+            let upstream = open_upstream(state, client, upstream_body.clone(), &session_id).await?;
+            if streaming {
+                stream::respond_streaming(upstream, exchange.clone()).await
+            } else {
+                stream::respond_whole(upstream, exchange.clone()).await
+            }
+        }
+        .await;
+        match result {
+            Err(err) if attempt < MAX_ATTEMPTS => match retry_delay(&err, attempt) {
+                Some(delay) => {
+                    tracing::warn!(request_id = %exchange.request_id, attempt, error = %err.message, ?delay, "upstream failed before any byte reached the client; retrying");
+                    actix_web::rt::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                None => return Err(err),
+            },
+            other => return other,
+        }
+    }
+}
+
+/// How long to wait before trying again after `err`, or `None` when it is
+/// not worth another try (the client's own mistake, the login, a usage limit).
+pub fn retry_delay(err: &ApiError, attempt: u32) -> Option<Duration> {
+    let transient = match err.kind {
+        ErrorKind::OverloadedError => true,
+        ErrorKind::ApiError => err.status >= 500,
+        _ => false,
+    };
+    if !transient {
+        return None;
+    }
+    let backoff = FIRST_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
+    match err.retry_after.map(Duration::from_secs) {
+        Some(wait) if wait > MAX_RETRY_WAIT => None,
+        Some(wait) => Some(wait.max(backoff)),
+        None => Some(backoff),
     }
 }
 
 /// Send the request; on a 401, refresh the login once and send it again.
+/// Every answer's usage windows are recorded for `/health` and `status`.
 async fn open_upstream(
     state: &AppState,
     client: &CodexClient,
@@ -67,12 +117,15 @@ async fn open_upstream(
     session_id: &str,
 ) -> Result<UpstreamResponse, ApiError> {
     let credentials = state.auth.credentials().await?;
-    let first = client.send(body.clone(), call_context(&credentials, session_id)).await?;
-    match first {
+    let answer = client.send(body.clone(), call_context(&credentials, session_id)).await?;
+    state.record_limits(answer.limits);
+    match answer.result {
         Err(err) if err.kind == ErrorKind::AuthenticationError => {
             tracing::info!("upstream answered 401; refreshing the login and retrying once");
             let fresh = state.auth.refresh_after_unauthorized(&credentials).await?;
-            client.send(body, call_context(&fresh, session_id)).await?
+            let answer = client.send(body, call_context(&fresh, session_id)).await?;
+            state.record_limits(answer.limits);
+            answer.result
         }
         other => other,
     }
@@ -100,4 +153,27 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, Api
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_failures_are_retried_with_growing_backoff() {
+        let table = [
+            (ApiError::overloaded("busy"), 1, Some(FIRST_BACKOFF)),
+            (ApiError::overloaded("busy"), 2, Some(FIRST_BACKOFF * 2)),
+            (ApiError::api("boom"), 1, Some(FIRST_BACKOFF)),
+            (ApiError::api("bad gateway").with_status(502), 1, Some(FIRST_BACKOFF)),
+            (ApiError::overloaded("busy").with_retry_after(2), 1, Some(Duration::from_secs(2))),
+            (ApiError::overloaded("busy").with_retry_after(600), 1, None),
+            (ApiError::invalid_request("bad"), 1, None),
+            (ApiError::authentication("login"), 1, None),
+            (ApiError::new(ErrorKind::RateLimitError, "limit").with_retry_after(1), 1, None),
+        ];
+        for (err, attempt, want) in table {
+            assert_eq!(retry_delay(&err, attempt), want, "{err} attempt {attempt}");
+        }
+    }
 }

@@ -10,7 +10,10 @@ mod messages;
 mod models;
 mod stream;
 
+pub use messages::{FIRST_BACKOFF, MAX_ATTEMPTS};
+
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -23,6 +26,7 @@ use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer, Re
 use crate::anthropic::ApiError;
 use crate::auth::Auth;
 use crate::codex::client::CodexClient;
+use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
 /// Largest request body accepted (Claude Code sends images inline).
@@ -33,6 +37,26 @@ pub struct AppState {
     pub settings: Settings,
     pub auth: Auth,
     pub started: Instant,
+    /// The usage windows of the latest upstream answer that reported them.
+    limits: Mutex<Option<RateLimits>>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> Self {
+        let auth = Auth::new(&settings);
+        AppState { settings, auth, started: Instant::now(), limits: Mutex::new(None) }
+    }
+
+    /// Keep the newest usage windows (an answer without them changes nothing).
+    pub fn record_limits(&self, limits: Option<RateLimits>) {
+        if let Some(limits) = limits {
+            *self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(limits);
+        }
+    }
+
+    pub fn limits(&self) -> Option<RateLimits> {
+        self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
 }
 
 /// The id of one request, as sent in the `request-id` header and logged.
@@ -54,8 +78,7 @@ pub struct Bound {
 /// Bind the listening socket and build the server.
 pub fn bind(settings: Settings, workers: Option<usize>) -> anyhow::Result<Bound> {
     let addr = (settings.host.clone(), settings.port);
-    let auth = Auth::new(&settings);
-    let state = web::Data::new(AppState { settings, auth, started: Instant::now() });
+    let state = web::Data::new(AppState::new(settings));
     let factory_state = state.clone();
     let mut server = HttpServer::new(move || {
         let client = web::Data::new(CodexClient::new(&factory_state.settings));

@@ -1,0 +1,154 @@
+//! Retries before the first byte, usage windows, and the endpoints around
+//! `/v1/messages` that Claude Code also calls.
+
+mod common;
+
+use common::mock_codex::{self, MockCodex, Reply};
+use common::{client, parse_sse, start_daemon};
+use serde_json::{json, Value};
+
+fn ask(stream: bool) -> Value {
+    json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": stream,
+           "messages": [{"role": "user", "content": "hi"}]})
+}
+
+async fn post(daemon: &common::Daemon, body: &Value) -> (u16, Vec<u8>) {
+    let mut resp = client().post(daemon.url("/v1/messages")).send_json(body).await.unwrap();
+    let body = resp.body().limit(1 << 24).await.unwrap();
+    (resp.status().as_u16(), body.to_vec())
+}
+
+async fn get_json(daemon: &common::Daemon, path: &str) -> (u16, Value) {
+    let mut resp = client().get(daemon.url(path)).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[actix_web::test]
+async fn an_overload_inside_a_200_is_retried_before_the_first_byte() {
+    let upstream = MockCodex::start();
+    let failed = mock_codex::failed_stream("server_is_overloaded", "Our servers are currently overloaded.");
+    for stream in [false, true] {
+        upstream.push(Reply::Sse(failed.clone()));
+        let daemon = start_daemon(&upstream);
+        let before = upstream.requests().len();
+        let (status, raw) = post(&daemon, &ask(stream)).await;
+        assert_eq!(status, 200, "stream={stream}: {}", String::from_utf8_lossy(&raw));
+        assert_eq!(upstream.requests().len() - before, 2, "one failure, one success");
+        let text = if stream {
+            let events = parse_sse(&raw);
+            assert!(events.iter().all(|(name, _)| name != "error"), "the client never saw the failed try");
+            events.iter().filter_map(|(_, d)| d["delta"]["text"].as_str()).collect::<String>()
+        } else {
+            let msg: Value = serde_json::from_slice(&raw).unwrap();
+            msg["content"][0]["text"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(text, "Hello from the mock. You said: hi");
+    }
+}
+
+#[actix_web::test]
+async fn http_5xx_and_overloads_are_retried_then_reported() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    upstream.push(Reply::Http { status: 502, headers: vec![], body: "bad gateway".into() });
+    upstream.push(Reply::Http { status: 503, headers: vec![], body: "busy".into() });
+    let (status, _) = post(&daemon, &ask(true)).await;
+    assert_eq!(status, 200, "third try succeeds");
+    assert_eq!(upstream.requests().len(), 3);
+
+    for _ in 0..codexd::server::MAX_ATTEMPTS {
+        upstream.push(Reply::Http { status: 503, headers: vec![], body: "busy".into() });
+    }
+    let (status, raw) = post(&daemon, &ask(false)).await;
+    assert_eq!(status, 529, "{}", String::from_utf8_lossy(&raw));
+    assert_eq!(upstream.requests().len(), 3 + codexd::server::MAX_ATTEMPTS as usize, "gave up after the last try");
+}
+
+#[actix_web::test]
+async fn client_errors_and_usage_limits_are_not_retried() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    upstream.push(Reply::Http { status: 400, headers: vec![], body: r#"{"detail":"nope"}"#.into() });
+    upstream.push(Reply::Http {
+        status: 429,
+        headers: vec![],
+        body: r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_in_seconds":60}}"#.into(),
+    });
+    assert_eq!(post(&daemon, &ask(false)).await.0, 400);
+    assert_eq!(post(&daemon, &ask(false)).await.0, 429);
+    assert_eq!(upstream.requests().len(), 2);
+}
+
+#[actix_web::test]
+async fn usage_windows_from_upstream_headers_show_in_health() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let (_, health) = get_json(&daemon, "/health").await;
+    assert_eq!(health["rate_limits"], Value::Null, "nothing seen yet");
+
+    assert_eq!(post(&daemon, &ask(false)).await.0, 200);
+    let (_, health) = get_json(&daemon, "/health").await;
+    let limits = &health["rate_limits"];
+    assert_eq!(limits["primary"]["used_percent"], 12.0);
+    assert_eq!(limits["primary"]["window_minutes"], 300);
+    assert_eq!(limits["secondary"]["used_percent"], 3.0);
+    assert!(limits["primary"]["resets_at"].is_string());
+}
+
+#[actix_web::test]
+async fn models_are_listed_in_anthropic_format() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let (status, list) = get_json(&daemon, "/v1/models").await;
+    assert_eq!(status, 200);
+    let data = list["data"].as_array().unwrap();
+    assert!(data.iter().all(|m| m["type"] == "model" && m["display_name"].is_string() && m["created_at"].is_string()));
+    assert!(data.iter().any(|m| m["id"] == "claude-sonnet-4-5-20250929"));
+    assert!(data.iter().any(|m| m["id"] == "gpt-5.2-codex"));
+    assert_eq!(list["has_more"], false);
+    assert_eq!(list["first_id"], data[0]["id"]);
+
+    let (status, page) = get_json(&daemon, "/v1/models?limit=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["has_more"], true);
+    let (_, next) = get_json(&daemon, &format!("/v1/models?limit=2&after_id={}", page["last_id"].as_str().unwrap())).await;
+    assert_eq!(next["data"][0]["id"], data[2]["id"]);
+
+    let (status, one) = get_json(&daemon, "/v1/models/claude-opus-4-1-20250805").await;
+    assert_eq!(status, 200);
+    assert!(one["display_name"].as_str().unwrap().contains("GPT-5.3 Codex"), "{one}");
+    let (status, err) = get_json(&daemon, "/v1/models/not-a-model").await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"]["type"], "not_found_error");
+}
+
+#[actix_web::test]
+async fn claude_code_side_traffic_succeeds() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let cases = [
+        // The /model probe: non-streaming, max_tokens 1.
+        (json!({"model": "claude-opus-4-1-20250805", "max_tokens": 1, "messages": [{"role": "user", "content": "quota"}]}), "gpt-5.3-codex", Some("xhigh")),
+        // Title generation on a haiku model.
+        (json!({"model": "claude-3-5-haiku-20241022", "max_tokens": 512, "system": "Write a 5-word title.", "messages": [{"role": "user", "content": "fix the bug"}], "stream": true}), "gpt-5.3-codex-spark", None),
+        // A 1M-context model name.
+        (json!({"model": "claude-sonnet-4-5-20250929[1m]", "max_tokens": 32000, "messages": [{"role": "user", "content": "hi"}], "stream": true}), "gpt-5.2-codex", None),
+    ];
+    for (body, model, effort) in cases {
+        let (status, raw) = post(&daemon, &body).await;
+        assert_eq!(status, 200, "{body}: {}", String::from_utf8_lossy(&raw));
+        if body["stream"] == true {
+            let events = parse_sse(&raw);
+            assert_eq!(events.last().unwrap().0, "message_stop");
+            assert_eq!(events[0].1["message"]["model"], body["model"]);
+        } else {
+            let msg: Value = serde_json::from_slice(&raw).unwrap();
+            assert_eq!(msg["model"], body["model"]);
+        }
+        let sent = upstream.last_request();
+        assert_eq!(sent.body["model"], model, "{body}");
+        assert_eq!(sent.body["reasoning"]["effort"].as_str(), effort, "{body}");
+    }
+}
