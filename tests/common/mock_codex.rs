@@ -348,13 +348,20 @@ fn auto_reply(body: &Value) -> Reply {
         };
         return Reply::Sse(text_stream(model, &format!("The tool said: {output}")));
     }
+    if tools.iter().any(|t| t["type"] == "web_search") && first_function.is_none() {
+        return Reply::Sse(include_str!("../fixtures/streams/web-search.sse").into());
+    }
     if let (Some(tool), false) = (first_function, body["tool_choice"] == "none") {
         let name = tool["name"].as_str().unwrap_or("tool");
         let args = sample_arguments(&tool["parameters"]);
         return Reply::Sse(tool_call_stream(model, &[("call_mock_1", name, &args.to_string())]));
     }
     let said = last["content"][0]["text"].as_str().unwrap_or("");
-    Reply::Sse(text_stream(model, &format!("Hello from the mock. You said: {said}")))
+    let text = format!("Hello from the mock. You said: {said}");
+    if body["reasoning"]["effort"].is_string() {
+        return Reply::Sse(reasoning_text_stream(model, "Thinking about the greeting.", "gAAAAmockEncryptedReasoning==", &text));
+    }
+    Reply::Sse(text_stream(model, &text))
 }
 
 /// Arguments that satisfy the required string/number/bool properties of a schema.
@@ -413,6 +420,25 @@ pub fn text_events(model: &str, text: &str) -> Vec<Value> {
 
 pub fn text_stream(model: &str, text: &str) -> String {
     sse(&text_events(model, text))
+}
+
+/// A reasoning item (summary + encrypted content), then a text answer.
+pub fn reasoning_text_stream(model: &str, summary: &str, encrypted: &str, text: &str) -> String {
+    let mut events = vec![
+        json!({"type":"response.created","response":{"id":"resp_mock","object":"response","status":"in_progress","model":model,"output":[]}}),
+        json!({"type":"response.output_item.added","output_index":0,"item":{"id":"rs_mock","type":"reasoning","summary":[]}}),
+        json!({"type":"response.reasoning_summary_part.added","item_id":"rs_mock","output_index":0,"summary_index":0,"part":{"type":"summary_text","text":""}}),
+        json!({"type":"response.reasoning_summary_text.delta","item_id":"rs_mock","output_index":0,"summary_index":0,"delta":summary}),
+        json!({"type":"response.reasoning_summary_text.done","item_id":"rs_mock","output_index":0,"summary_index":0,"text":summary}),
+        json!({"type":"response.output_item.done","output_index":0,"item":{"id":"rs_mock","type":"reasoning","summary":[{"type":"summary_text","text":summary}],"encrypted_content":encrypted}}),
+    ];
+    for mut event in text_events(model, text).into_iter().skip(1) {
+        if let Some(index) = event.get_mut("output_index") {
+            *index = json!(1);
+        }
+        events.push(event);
+    }
+    sse(&events)
 }
 
 /// The events of parallel function calls `(call_id, name, arguments)`.

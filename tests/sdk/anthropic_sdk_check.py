@@ -87,6 +87,44 @@ def check_tool_round_trip(client, stream):
     assert "18C and sunny" in second.content[0].text, second.content
 
 
+def check_thinking(client):
+    kwargs = dict(
+        model=MODEL,
+        max_tokens=16000,
+        thinking={"type": "enabled", "budget_tokens": 10000},
+        messages=[{"role": "user", "content": "think first"}],
+    )
+    with client.messages.stream(**kwargs) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert "thinking" in kinds and "signature" in kinds, kinds
+    thinking, text = final.content
+    assert thinking.type == "thinking" and thinking.thinking == "Thinking about the greeting.", thinking
+    assert thinking.signature.startswith("codexd.v1."), thinking.signature
+    assert text.type == "text" and "You said: think first" in text.text, text
+    # The signed thinking block goes back on the next turn without complaint.
+    kwargs["messages"] = kwargs["messages"] + [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in final.content]},
+        {"role": "user", "content": "again"},
+    ]
+    again = client.messages.create(**kwargs)
+    assert again.content[-1].type == "text", again.content
+
+
+def check_web_search(client):
+    msg = client.messages.create(
+        model=MODEL,
+        max_tokens=1000,
+        tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
+        messages=[{"role": "user", "content": "latest rust release?"}],
+    )
+    kinds = [b.type for b in msg.content]
+    assert kinds == ["server_tool_use", "web_search_tool_result", "text"], kinds
+    assert msg.content[0].name == "web_search" and msg.content[0].input == {"query": "latest rust release"}
+    assert msg.content[1].tool_use_id == msg.content[0].id
+    assert msg.content[2].citations, "citations parsed"
+
+
 def check_bad_request(client):
     try:
         client.messages.create(model=MODEL, max_tokens=10, messages="not a list")
@@ -109,6 +147,8 @@ def main():
         ("stream text", lambda: check_stream(client)),
         ("tool round trip (non-stream)", lambda: check_tool_round_trip(client, stream=False)),
         ("tool round trip (stream)", lambda: check_tool_round_trip(client, stream=True)),
+        ("thinking blocks with signatures", lambda: check_thinking(client)),
+        ("web search blocks", lambda: check_web_search(client)),
         ("bad request is a typed 400", lambda: check_bad_request(client)),
     ]
     failures = 0
