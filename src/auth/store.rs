@@ -129,9 +129,12 @@ impl TokenStore {
     }
 
     /// The current version of the file, `None` when there is none.
-    pub fn stamp(&self) -> Option<FileStamp> {
-        let meta = fs::metadata(&self.path).ok()?;
-        Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode: inode(&meta) })
+    pub fn stamp(&self) -> Result<Option<FileStamp>, StoreError> {
+        match fs::metadata(&self.path) {
+            Ok(meta) => Ok(Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode: inode(&meta) })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io("look at", &self.path, e)),
+        }
     }
 
     /// Take the cross-process lock, waiting up to `wait` without blocking the thread.
@@ -327,9 +330,11 @@ mod tests {
         let (_dir, store) = store();
         let lock = store.lock(LOCK_WAIT).await.unwrap();
         store.save(&lock, &sample()).unwrap();
-        let first = store.stamp().unwrap();
+        let first = store.stamp().unwrap().unwrap();
         store.save(&lock, &sample()).unwrap();
-        assert_ne!(store.stamp().unwrap(), first);
+        assert_ne!(store.stamp().unwrap().unwrap(), first);
+        store.remove(&lock).unwrap();
+        assert_eq!(store.stamp().unwrap(), None);
     }
 
     #[actix_web::test]
