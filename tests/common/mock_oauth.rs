@@ -80,8 +80,14 @@ impl Minted {
             "email": self.person.email,
             "plan": self.person.plan,
             "expires_at": chrono::DateTime::from_timestamp(self.expires_at, 0).unwrap().to_rfc3339(),
-            "last_refresh": chrono::Utc::now().to_rfc3339(),
+            "last_refresh": self.issued_at(),
         })
+    }
+
+    /// When these tokens were (said to be) obtained: an hour ago, as if
+    /// signed in earlier (codexd spaces proactive refreshes a minute apart).
+    fn issued_at(&self) -> String {
+        (chrono::Utc::now() - chrono::TimeDelta::hours(1)).to_rfc3339()
     }
 
     /// The content of a Codex CLI `auth.json` holding these tokens.
@@ -94,7 +100,7 @@ impl Minted {
                 "refresh_token": self.refresh_token,
                 "account_id": self.person.account_id,
             },
-            "last_refresh": chrono::Utc::now().to_rfc3339(),
+            "last_refresh": self.issued_at(),
         })
     }
 }
