@@ -214,9 +214,21 @@ fn logout_removes_the_tokens_and_says_so() {
     assert!(!tokens_file(home.path()).exists());
     assert_eq!(mock.run(home.path(), &["status"]).code, Some(1));
 
+    ran.assert_no_secrets(&mock, &[]);
+
     let again = mock.run(home.path(), &["logout"]);
     assert!(again.success());
     assert!(again.stdout.starts_with("Not signed in: there were no stored tokens"), "{}", again.stdout);
+}
+
+#[test]
+fn logout_on_a_fresh_machine_creates_nothing() {
+    let mock = MockOAuth::start();
+    let home = tempfile::tempdir().unwrap();
+    let ran = mock.run(home.path(), &["logout"]);
+    assert!(ran.success(), "{ran:?}");
+    assert!(ran.stdout.starts_with("Not signed in"), "{}", ran.stdout);
+    assert!(!codexd_dir(home.path()).exists());
 }
 
 #[test]

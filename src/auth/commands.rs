@@ -13,7 +13,7 @@ use super::codex_import;
 use super::device;
 use super::error::AuthError;
 use super::http::HttpClient;
-use super::login::{LoginContext, SavedLogin};
+use super::login::{save_login, LoginContext, SavedLogin};
 use super::manager::Auth;
 use super::store::{TokenStore, LOCK_WAIT};
 use super::tokens::StoredTokens;
@@ -54,18 +54,19 @@ pub struct StatusArgs {
 /// `codexd login`: sign in one of three ways and store the tokens.
 pub async fn login(settings: &Settings, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let ctx = LoginContext::new(settings)?;
-    let saved = match args.from_codex {
+    let (saved, notice) = match args.from_codex {
         Some(path) => {
             let path = path.unwrap_or_else(codex_import::default_path);
-            let saved = super::login::save_login(&ctx.store, codex_import::read(&path)?).await?;
-            print_signed_in(&saved, ctx.store.path());
-            println!("{}", import_notice(&path));
-            return Ok(ExitCode::SUCCESS);
+            let saved = save_login(&ctx.store, codex_import::read(&path)?).await?;
+            (saved, Some(import_notice(&path)))
         }
-        None if args.device => login_with_device_code(&ctx).await?,
-        None => login_in_browser(&ctx, !args.no_browser).await?,
+        None if args.device => (login_with_device_code(&ctx).await?, None),
+        None => (login_in_browser(&ctx, !args.no_browser).await?, None),
     };
     print_signed_in(&saved, ctx.store.path());
+    if let Some(notice) = notice {
+        println!("{notice}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -136,8 +137,13 @@ fn describe_identity(tokens: &StoredTokens) -> String {
 /// `codexd logout`: remove the stored tokens.
 pub async fn logout(settings: &Settings, _args: LogoutArgs) -> anyhow::Result<ExitCode> {
     let store = TokenStore::new(settings.tokens_path());
-    let lock = store.lock(LOCK_WAIT).await?;
-    if store.remove(&lock)? {
+    // Nothing to lock (or create) where codexd never stored anything.
+    let removed = if store.path().parent().is_some_and(|dir| dir.exists()) {
+        store.remove(&store.lock(LOCK_WAIT).await?)?
+    } else {
+        false
+    };
+    if removed {
         println!("Signed out: removed the ChatGPT tokens from {}.", store.path().display());
         println!("A running codexd answers requests with an authentication error until you run `codexd login` again.");
     } else {

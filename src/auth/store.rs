@@ -141,7 +141,7 @@ impl TokenStore {
     pub async fn lock(&self, wait: Duration) -> Result<StoreLock, StoreError> {
         self.ensure_dir()?;
         let path = self.lock_path();
-        let file = open_private(&path, false).map_err(|e| StoreError::io("open the lock file", &path, e))?;
+        let file = open_private(&path).map_err(|e| StoreError::io("open the lock file", &path, e))?;
         let started = Instant::now();
         loop {
             match fs4::FileExt::try_lock(&file) {
@@ -238,9 +238,9 @@ fn inode(_meta: &fs::Metadata) -> u64 {
 }
 
 /// Open (creating if needed) a file that only the owner may read.
-fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
+fn open_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(truncate);
+    options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
