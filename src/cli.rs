@@ -42,11 +42,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy in the foreground until interrupted.
     Serve(ServeArgs),
-    /// Sign in with your ChatGPT account and store the tokens.
+    /// Sign in with your ChatGPT Plus/Pro account and store the tokens.
+    ///
+    /// Opens the sign-in page in your browser (--no-browser only prints its link), or
+    /// signs in with a one-time code typed on another device (--device), or imports the
+    /// Codex CLI's login once (--from-codex). The tokens are kept in
+    /// ~/.chatgpt-codex-proxy/tokens.json ($CODEXD_HOME/tokens.json) and refreshed by codexd.
     Login(crate::auth::commands::LoginArgs),
-    /// Forget the stored ChatGPT tokens.
+    /// Remove the stored ChatGPT tokens.
     Logout(crate::auth::commands::LogoutArgs),
     /// Show who is signed in, token expiry, and whether the daemon answers.
+    ///
+    /// Refreshes the token first when it is about to expire. Exits with status 1 when
+    /// not signed in (or when the login must be renewed with `codexd login`).
     Status(crate::auth::commands::StatusArgs),
 }
 

@@ -138,7 +138,7 @@ impl Auth {
     /// The stored login as it is on disk now (cached while the file is unchanged).
     pub(crate) fn stored(&self) -> Result<Option<StoredTokens>, AuthError> {
         let store = &self.inner.store;
-        let Some(stamp) = store.stamp() else {
+        let Some(stamp) = store.stamp()? else {
             *self.cache() = None;
             return Ok(None);
         };
@@ -167,7 +167,7 @@ impl Auth {
     }
 
     fn remember(&self, tokens: &StoredTokens) {
-        let stamp = self.inner.store.stamp();
+        let stamp = self.inner.store.stamp().ok().flatten();
         *self.cache() = stamp.map(|s| (s, tokens.clone()));
     }
 

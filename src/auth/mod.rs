@@ -6,12 +6,19 @@
 //! - `tokens.rs` / `store.rs`: the `tokens.json` record and its locked, atomic file.
 //! - `oauth.rs` / `http.rs`: the issuer's endpoints through the `oauth2` crate on awc.
 //! - `claims.rs`: identity and expiry out of the JWTs.
+//! - `login.rs` with `browser.rs` (PKCE on a loopback callback), `device.rs`
+//!   (one-time code) and `codex_import.rs` (the Codex CLI's auth.json): the
+//!   three ways in.
 //! - [`commands`]: `codexd login`, `logout`, `status`.
 
+mod browser;
 mod claims;
+mod codex_import;
 pub mod commands;
+mod device;
 mod error;
 mod http;
+mod login;
 mod manager;
 mod oauth;
 mod store;

@@ -129,16 +129,19 @@ impl TokenStore {
     }
 
     /// The current version of the file, `None` when there is none.
-    pub fn stamp(&self) -> Option<FileStamp> {
-        let meta = fs::metadata(&self.path).ok()?;
-        Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode: inode(&meta) })
+    pub fn stamp(&self) -> Result<Option<FileStamp>, StoreError> {
+        match fs::metadata(&self.path) {
+            Ok(meta) => Ok(Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode: inode(&meta) })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io("look at", &self.path, e)),
+        }
     }
 
     /// Take the cross-process lock, waiting up to `wait` without blocking the thread.
     pub async fn lock(&self, wait: Duration) -> Result<StoreLock, StoreError> {
         self.ensure_dir()?;
         let path = self.lock_path();
-        let file = open_private(&path, false).map_err(|e| StoreError::io("open the lock file", &path, e))?;
+        let file = open_private(&path).map_err(|e| StoreError::io("open the lock file", &path, e))?;
         let started = Instant::now();
         loop {
             match fs4::FileExt::try_lock(&file) {
@@ -235,9 +238,9 @@ fn inode(_meta: &fs::Metadata) -> u64 {
 }
 
 /// Open (creating if needed) a file that only the owner may read.
-fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
+fn open_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(truncate);
+    options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
@@ -327,9 +330,11 @@ mod tests {
         let (_dir, store) = store();
         let lock = store.lock(LOCK_WAIT).await.unwrap();
         store.save(&lock, &sample()).unwrap();
-        let first = store.stamp().unwrap();
+        let first = store.stamp().unwrap().unwrap();
         store.save(&lock, &sample()).unwrap();
-        assert_ne!(store.stamp().unwrap(), first);
+        assert_ne!(store.stamp().unwrap().unwrap(), first);
+        store.remove(&lock).unwrap();
+        assert_eq!(store.stamp().unwrap(), None);
     }
 
     #[actix_web::test]

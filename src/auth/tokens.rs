@@ -19,6 +19,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// A token is refreshed once it is this close to its expiry.
 pub const REFRESH_MARGIN: TimeDelta = TimeDelta::minutes(5);
 
+/// Proactive refreshes are at least this far apart, so a clock running ahead
+/// (every token then looks due) cannot turn each request into a refresh.
+pub const MIN_REFRESH_SPACING: TimeDelta = TimeDelta::seconds(60);
+
 /// What a request needs to call the Codex backend. `Debug` redacts the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -143,9 +147,12 @@ impl StoredTokens {
         self.expires_at.map(|at| at - REFRESH_MARGIN)
     }
 
-    /// True once `now` is within [`REFRESH_MARGIN`] of the expiry.
+    /// True once `now` is within [`REFRESH_MARGIN`] of the expiry, unless the
+    /// last refresh was less than [`MIN_REFRESH_SPACING`] ago.
     pub fn needs_refresh(&self, now: DateTime<Utc>) -> bool {
-        self.refresh_due_at().is_some_and(|due| now >= due)
+        let due = self.refresh_due_at().is_some_and(|due| now >= due);
+        let spaced = self.last_refresh.is_none_or(|last| now - last >= MIN_REFRESH_SPACING);
+        due && spaced
     }
 
     /// True while the access token itself still works (or its expiry is unknown).
@@ -269,6 +276,9 @@ mod tests {
             assert_eq!(t.needs_refresh(at(now)), due, "{now}");
             assert_eq!(t.is_unexpired(at(now)), unexpired, "{now}");
         }
+        let just_refreshed = StoredTokens { last_refresh: Some(at("2026-11-24T09:59:30Z")), ..t.clone() };
+        assert!(!just_refreshed.needs_refresh(at("2026-11-24T10:00:00Z")), "a clock running ahead must not cause a refresh storm");
+        assert!(just_refreshed.needs_refresh(at("2026-11-24T10:00:30Z")));
         let unknown = StoredTokens { expires_at: None, ..t };
         assert!(!unknown.needs_refresh(at("2100-01-01T00:00:00Z")));
         assert!(unknown.is_unexpired(at("2100-01-01T00:00:00Z")));

@@ -80,8 +80,14 @@ impl Minted {
             "email": self.person.email,
             "plan": self.person.plan,
             "expires_at": chrono::DateTime::from_timestamp(self.expires_at, 0).unwrap().to_rfc3339(),
-            "last_refresh": chrono::Utc::now().to_rfc3339(),
+            "last_refresh": self.issued_at(),
         })
+    }
+
+    /// When these tokens were (said to be) obtained: an hour ago, as if
+    /// signed in earlier (codexd spaces proactive refreshes a minute apart).
+    fn issued_at(&self) -> String {
+        (chrono::Utc::now() - chrono::TimeDelta::hours(1)).to_rfc3339()
     }
 
     /// The content of a Codex CLI `auth.json` holding these tokens.
@@ -94,7 +100,7 @@ impl Minted {
                 "refresh_token": self.refresh_token,
                 "account_id": self.person.account_id,
             },
-            "last_refresh": chrono::Utc::now().to_rfc3339(),
+            "last_refresh": self.issued_at(),
         })
     }
 }
@@ -300,6 +306,48 @@ impl MockOAuth {
             // No browser may ever be launched by a test.
             .env("BROWSER", "true");
         cmd
+    }
+}
+
+/// What a finished `codexd` run printed and how it exited.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panic if any token the mock minted (or any of `more`) appears in the output.
+    pub fn assert_no_secrets(&self, mock: &MockOAuth, more: &[&str]) {
+        let both = format!("{}\n{}", self.stdout, self.stderr);
+        if let Some(secret) = mock.leaks_a_secret(&both) {
+            panic!("a token was printed: {secret}\n{both}");
+        }
+        for secret in more {
+            assert!(!both.contains(secret), "{secret} was printed:\n{both}");
+        }
+    }
+}
+
+impl MockOAuth {
+    /// Run `codexd ARGS` against this mock with `home` as its world.
+    pub fn run(&self, home: &Path, args: &[&str]) -> Ran {
+        run(self.codexd(home).args(args))
+    }
+}
+
+/// Run a command to the end and capture its output.
+pub fn run(cmd: &mut Command) -> Ran {
+    let out = cmd.output().expect("codexd could not be started");
+    Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
