@@ -48,9 +48,32 @@ impl Recorded {
     }
 }
 
+/// Which bearer tokens the mock accepts.
+#[derive(Clone, Debug)]
+pub enum TokenRule {
+    Exactly(String),
+    /// Any token but these (revoked ones), for tokens minted elsewhere.
+    AnyBut(Vec<String>),
+}
+
+impl Default for TokenRule {
+    fn default() -> Self {
+        TokenRule::Exactly(MOCK_TOKEN.into())
+    }
+}
+
+impl TokenRule {
+    fn accepts(&self, token: &str) -> bool {
+        match self {
+            TokenRule::Exactly(want) => token == want,
+            TokenRule::AnyBut(revoked) => !token.is_empty() && !revoked.iter().any(|r| r == token),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    token: Mutex<String>,
+    token: Mutex<TokenRule>,
     account: Mutex<String>,
     script: Mutex<VecDeque<Reply>>,
     recorded: Mutex<Vec<Recorded>>,
@@ -72,7 +95,6 @@ impl MockCodex {
     /// Start on an ephemeral port inside the current actix system.
     pub fn start() -> Self {
         let state = Arc::new(State::default());
-        *state.token.lock().unwrap() = MOCK_TOKEN.into();
         *state.account.lock().unwrap() = MOCK_ACCOUNT.into();
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -96,9 +118,14 @@ impl MockCodex {
         self.state.script.lock().unwrap().push_back(reply);
     }
 
-    /// Accept only this bearer token from now on.
-    pub fn set_token(&self, token: &str) {
-        *self.state.token.lock().unwrap() = token.into();
+    /// Accept bearer tokens by this rule from now on.
+    pub fn set_token_rule(&self, rule: TokenRule) {
+        *self.state.token.lock().unwrap() = rule;
+    }
+
+    /// Expect this `chatgpt-account-id` from now on.
+    pub fn set_account(&self, account: &str) {
+        *self.state.account.lock().unwrap() = account.into();
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -143,8 +170,8 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
 /// The backend's checks, in the order it makes them.
 fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, String)> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let expected = format!("Bearer {}", state.token.lock().unwrap());
-    if header("authorization") != Some(expected.as_str()) {
+    let token = header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    if !state.token.lock().unwrap().accepts(token) {
         return Err((401, "Could not validate your credentials".into()));
     }
     if header("chatgpt-account-id") != Some(state.account.lock().unwrap().as_str()) {
