@@ -49,6 +49,43 @@ pub struct Settings {
     pub home: PathBuf,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// When set, clients must present it as `x-api-key` or `Authorization: Bearer`.
+    pub api_key: Option<Secret>,
+    /// `Host` names accepted besides loopback ones and `host` itself.
+    pub allowed_hosts: Vec<String>,
+    /// Browser `Origin`s allowed to call codexd (none by default).
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Upstream requests in flight at once; more get 529 `overloaded_error`.
+    pub max_concurrent_requests: usize,
+    /// Give up connecting to the Codex backend after this long.
+    pub connect_timeout: Duration,
+    /// Give up on an upstream stream that sends nothing for this long.
+    pub read_timeout: Duration,
+    /// Send a `ping` event when a stream has been quiet this long.
+    pub ping_interval: Duration,
+}
+
+/// A value that must never be printed: `Debug` shows only that it is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself; only for comparing, never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// How Claude model names map to Codex models.
@@ -101,6 +138,14 @@ impl Settings {
             auth_issuer: DEFAULT_AUTH_ISSUER.into(),
             home: default_home(),
             config_file: None,
+            api_key: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: 64 * 1024 * 1024,
+            max_concurrent_requests: 256,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(300),
+            ping_interval: Duration::from_secs(10),
         }
     }
 
@@ -176,6 +221,14 @@ struct FileSettings {
     log_level: Option<String>,
     log_file: Option<PathBuf>,
     auth_issuer: Option<String>,
+    api_key: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    max_body_mb: Option<u64>,
+    max_concurrent_requests: Option<usize>,
+    connect_timeout: Option<u64>,
+    read_timeout: Option<u64>,
+    ping_interval: Option<u64>,
     models: Option<FileModels>,
 }
 
@@ -257,6 +310,9 @@ pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, Confi
     if let Some(v) = env.get("CODEXD_LOG_FILE") {
         settings.log_file = PathBuf::from(v);
     }
+    if let Some(v) = env.get("CODEXD_API_KEY") {
+        settings.api_key = Some(Secret::new(v));
+    }
 
     // The flag layer.
     if let Some(v) = &overrides.host {
@@ -327,6 +383,39 @@ fn apply_file(settings: &mut Settings, file: FileSettings, path: &Path) -> Resul
     if let Some(v) = file.auth_issuer {
         settings.auth_issuer = v;
     }
+    if let Some(v) = file.api_key {
+        settings.api_key = Some(Secret::new(v));
+    }
+    if let Some(v) = file.allowed_hosts {
+        settings.allowed_hosts = v;
+    }
+    if let Some(v) = file.allowed_origins {
+        settings.allowed_origins = v;
+    }
+    if let Some(v) = file.max_body_mb {
+        if v == 0 || v > 1024 {
+            return Err(invalid("max_body_mb", "must be a number of MiB from 1 to 1024"));
+        }
+        settings.max_body_bytes = usize::try_from(v * 1024 * 1024).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = file.max_concurrent_requests {
+        if v == 0 {
+            return Err(invalid("max_concurrent_requests", "must be at least 1"));
+        }
+        settings.max_concurrent_requests = v;
+    }
+    for (key, value, slot) in [
+        ("connect_timeout", file.connect_timeout, &mut settings.connect_timeout),
+        ("read_timeout", file.read_timeout, &mut settings.read_timeout),
+        ("ping_interval", file.ping_interval, &mut settings.ping_interval),
+    ] {
+        if let Some(v) = value {
+            if v == 0 {
+                return Err(invalid(key, "must be a positive number of seconds"));
+            }
+            *slot = Duration::from_secs(v);
+        }
+    }
     if let Some(models) = file.models {
         let m = &mut settings.models;
         for (slot, value) in [
@@ -359,6 +448,20 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
     }
     if s.host.trim().is_empty() {
         return Err(ConfigError::Invalid { origin: origin(), key: "host", message: "must not be empty".into() });
+    }
+    if !is_loopback_host(&s.host) && s.api_key.is_none() {
+        return Err(ConfigError::Invalid {
+            origin: origin(),
+            key: "host",
+            message: format!(
+                "{:?} is not a loopback address: anyone who can reach it could use your ChatGPT login. \
+                 Set api_key (or CODEXD_API_KEY) to allow it, or listen on 127.0.0.1",
+                s.host
+            ),
+        });
+    }
+    if s.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
+        return Err(ConfigError::Invalid { origin: origin(), key: "api_key", message: "must not be empty when set".into() });
     }
     if !is_log_filter(&s.log_level) {
         return Err(ConfigError::Invalid {
@@ -395,6 +498,13 @@ fn parse_port(v: &str) -> Result<u16, String> {
         Ok(p) if p > 0 => Ok(p),
         _ => Err("expected a port number from 1 to 65535".into()),
     }
+}
+
+/// `localhost`, `127.0.0.0/8` and `::1`, with or without brackets.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `true/1/yes/on` or `false/0/no/off`, any case.
@@ -467,6 +577,35 @@ mod tests {
         let from_flags = load_with(&o, &e).unwrap();
         assert_eq!(from_flags.port, 3000);
         assert!(!from_flags.passthrough);
+    }
+
+    #[test]
+    fn non_loopback_hosts_need_an_api_key() {
+        let (_f, mut o) = with_file("");
+        o.host = Some("0.0.0.0".into());
+        let err = load_with(&o, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("api_key"), "{err}");
+        let s = load_with(&o, &env(&[("CODEXD_API_KEY", "k")])).unwrap();
+        assert_eq!(s.api_key.as_ref().map(Secret::expose), Some("k"));
+        assert!(!format!("{s:?}").contains("\"k\""), "the key is redacted in Debug");
+        for host in ["127.0.0.1", "127.8.9.10", "localhost", "::1", "[::1]"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["0.0.0.0", "192.168.1.2", "example.com", "::"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn limits_and_timeouts_from_the_file() {
+        let (_f, o) = with_file("max_body_mb = 8\nmax_concurrent_requests = 3\nread_timeout = 7\nallowed_origins = [\"https://ok.example\"]");
+        let s = load_with(&o, &env(&[])).unwrap();
+        assert_eq!(s.max_body_bytes, 8 * 1024 * 1024);
+        assert_eq!(s.max_concurrent_requests, 3);
+        assert_eq!(s.read_timeout, Duration::from_secs(7));
+        assert_eq!(s.allowed_origins, ["https://ok.example"]);
+        let (_f, o) = with_file("max_body_mb = 0");
+        assert!(load_with(&o, &env(&[])).unwrap_err().to_string().contains("max_body_mb"));
     }
 
     #[test]

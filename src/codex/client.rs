@@ -69,7 +69,8 @@ impl CodexClient {
     pub fn new(settings: &Settings) -> Self {
         let connector = awc::Connector::new()
             .rustls_0_23(Arc::new(tls_config()))
-            .timeout(Duration::from_secs(10));
+            .timeout(settings.connect_timeout)
+            .limit(settings.max_concurrent_requests);
         let http = awc::Client::builder()
             .connector(connector)
             .timeout(settings.request_timeout)

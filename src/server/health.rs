@@ -12,5 +12,6 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "uptime_s": state.started.elapsed().as_secs(),
         "logged_in": state.auth.logged_in(),
         "rate_limits": state.limits(),
+        "in_flight": state.in_flight(),
     }))
 }

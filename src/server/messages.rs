@@ -6,14 +6,15 @@
 //! long as nothing has reached the client yet. After the first byte, a
 //! failure becomes an Anthropic `error` event instead (see `stream`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::stream::{self, Exchange};
-use super::{AppState, RequestId, MAX_BODY_BYTES};
+use super::stream::{self, Exchange, Timing};
+use super::{AppState, RequestId};
 use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
@@ -49,7 +50,7 @@ async fn handle(
     state: &AppState,
     client: &CodexClient,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(payload, MAX_BODY_BYTES).await?;
+    let body = read_body(payload, state.settings.max_body_bytes).await?;
     let request = parse_messages_request(&body)?;
     let upstream_request = translate_request(&request, &state.settings)?;
     let session_id = upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request));
@@ -57,11 +58,14 @@ async fn handle(
         .map(Bytes::from)
         .map_err(|e| ApiError::api(format!("cannot encode the upstream request: {e}")))?;
 
+    let permit = state.admit()?;
     let exchange = Exchange {
         request_id,
         started,
         client_model: request.model.clone(),
         upstream_model: upstream_request.model.clone(),
+        timing: Timing::from(&state.settings),
+        _permit: Arc::new(permit),
     };
     let streaming = request.stream.unwrap_or(false);
     let mut attempt = 1;

@@ -5,6 +5,7 @@
 //! shaped and carries a `request-id` header, so a user can quote it and find
 //! the matching log line.
 
+mod guard;
 mod health;
 mod messages;
 mod models;
@@ -13,7 +14,8 @@ mod stream;
 pub use messages::{FIRST_BACKOFF, MAX_ATTEMPTS};
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -29,9 +31,6 @@ use crate::codex::client::CodexClient;
 use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
-/// Largest request body accepted (Claude Code sends images inline).
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-
 /// What every request handler can see, shared by all workers.
 pub struct AppState {
     pub settings: Settings,
@@ -39,12 +38,51 @@ pub struct AppState {
     pub started: Instant,
     /// The usage windows of the latest upstream answer that reported them.
     limits: Mutex<Option<RateLimits>>,
+    /// Upstream requests in flight now.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// One upstream request's place among `max_concurrent_requests`; given
+/// back when dropped, whichever way the request ends.
+pub struct Permit(Arc<AtomicUsize>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AppState {
     pub fn new(settings: Settings) -> Self {
         let auth = Auth::new(&settings);
-        AppState { settings, auth, started: Instant::now(), limits: Mutex::new(None) }
+        AppState {
+            settings,
+            auth,
+            started: Instant::now(),
+            limits: Mutex::new(None),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// A place for one more upstream request, or 529 when all are taken.
+    pub fn admit(&self) -> Result<Permit, ApiError> {
+        let max = self.settings.max_concurrent_requests;
+        let admitted = self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .is_ok();
+        if admitted {
+            Ok(Permit(self.in_flight.clone()))
+        } else {
+            Err(ApiError::overloaded(format!(
+                "codexd is already running {max} requests (max_concurrent_requests); try again shortly"
+            )))
+        }
+    }
+
+    /// Upstream requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Keep the newest usage windows (an answer without them changes nothing).
@@ -111,6 +149,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("")
+            .wrap(actix_web::middleware::from_fn(guard::guard))
             .wrap(actix_web::middleware::from_fn(request_id))
             .route("/health", web::get().to(health::health))
             .route("/v1/messages", web::post().to(messages::create_message))

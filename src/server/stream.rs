@@ -11,6 +11,7 @@
 //! away ends the pump at once, which drops — and so cancels — the upstream
 //! request.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
@@ -23,25 +24,42 @@ use crate::anthropic::{sse, ApiError};
 use crate::codex::client::UpstreamResponse;
 use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
+use crate::config::Settings;
+use super::Permit;
 use crate::translate::response::Accumulator;
 use crate::translate::stream::StreamTranslator;
 
 /// Commit a stream that has produced no content after this long, so pings can flow.
 pub const COMMIT_AFTER: Duration = Duration::from_secs(5);
-/// Send a `ping` when the client has heard nothing for this long.
-pub const PING_EVERY: Duration = Duration::from_secs(10);
-/// Give up on an upstream that sends nothing for this long.
-pub const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Encoded events buffered between the pump and the client.
 const CHANNEL_DEPTH: usize = 32;
 
-/// Who asked for what, for logging and echoing the model name.
-#[derive(Clone, Debug)]
+/// How long a stream waits for what.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Send a `ping` when the client has heard nothing for this long.
+    pub ping_every: Duration,
+    /// Give up on an upstream that sends nothing for this long.
+    pub idle_timeout: Duration,
+}
+
+impl From<&Settings> for Timing {
+    fn from(settings: &Settings) -> Self {
+        Timing { ping_every: settings.ping_interval, idle_timeout: settings.read_timeout }
+    }
+}
+
+/// Who asked for what, for logging and echoing the model name; holds the
+/// request's place among the concurrent ones until the answer is done.
+#[derive(Clone)]
 pub struct Exchange {
     pub request_id: String,
     pub started: Instant,
     pub client_model: String,
     pub upstream_model: String,
+    pub timing: Timing,
+    /// Held, never read: dropping the last clone frees the place.
+    pub _permit: Arc<Permit>,
 }
 
 impl Exchange {
@@ -92,6 +110,7 @@ enum Outcome {
 /// reason the stream ended.
 struct Upstream<S> {
     events: S,
+    idle_timeout: Duration,
     /// When the upstream counts as silent; moved on by every event, not by
     /// our own pings.
     deadline: tokio::time::Instant,
@@ -104,18 +123,18 @@ enum Next {
 }
 
 impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
-    fn new(events: S) -> Self {
-        Upstream { events, deadline: tokio::time::Instant::now() + UPSTREAM_IDLE_TIMEOUT }
+    fn new(events: S, idle_timeout: Duration) -> Self {
+        Upstream { events, idle_timeout, deadline: tokio::time::Instant::now() + idle_timeout }
     }
 
     /// Cancel-safe: an interrupted call loses nothing and keeps the deadline.
     async fn next(&mut self) -> Next {
         let next = tokio::time::timeout_at(self.deadline, self.events.next()).await;
-        self.deadline = tokio::time::Instant::now() + UPSTREAM_IDLE_TIMEOUT;
+        self.deadline = tokio::time::Instant::now() + self.idle_timeout;
         match next {
             Err(_) => Next::End(Some(format!(
-                "the Codex backend sent nothing for {} s",
-                UPSTREAM_IDLE_TIMEOUT.as_secs()
+                "the Codex backend sent nothing for {} s (read_timeout)",
+                self.idle_timeout.as_secs_f64()
             ))),
             Ok(None) => Next::End(None),
             Ok(Some(Ok(event))) => Next::Event(event),
@@ -127,7 +146,7 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
 /// Collect the whole answer into one Anthropic message.
 pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
     let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
-    let mut upstream = Upstream::new(Box::pin(decode(upstream)));
+    let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
     let mut accumulator = Accumulator::new();
     while !translator.is_finished() {
         let events = match upstream.next().await {
@@ -250,11 +269,12 @@ async fn pump(
     commit: oneshot::Sender<Result<(), ApiError>>,
 ) {
     let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
-    let mut upstream = Upstream::new(Box::pin(decode(upstream)));
+    let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
     let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), usage: (0, 0, 0) };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
     tokio::pin!(commit_deadline);
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let ping_every = exchange.timing.ping_every;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
 
     let outcome = loop {
         let events = tokio::select! {

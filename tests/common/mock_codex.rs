@@ -29,6 +29,8 @@ pub enum Reply {
     Sse(String),
     /// A 200 SSE body sent as chunks, each after its delay.
     Chunks(Vec<(Duration, String)>),
+    /// Like `Chunks`, then the connection is dropped without finishing the body.
+    ChunksThenReset(Vec<(Duration, String)>),
     /// Any status with headers and body.
     Http { status: u16, headers: Vec<(String, String)>, body: String },
 }
@@ -317,23 +319,35 @@ fn respond(reply: Reply, state: Arc<State>) -> HttpResponse {
             state.completed.fetch_add(1, Ordering::SeqCst);
             sse_response().body(body)
         }
-        Reply::Chunks(chunks) => {
-            let guard = StreamGuard { state, finished: false };
-            let body = stream::unfold((VecDeque::from(chunks), guard), |(mut rest, mut guard)| async move {
-                match rest.pop_front() {
-                    Some((delay, chunk)) => {
-                        actix_web::rt::time::sleep(delay).await;
-                        if rest.is_empty() {
-                            guard.finished = true;
-                        }
-                        Some((Ok::<_, actix_web::Error>(Bytes::from(chunk)), (rest, guard)))
-                    }
-                    None => None,
-                }
-            });
-            sse_response().streaming(body)
-        }
+        Reply::Chunks(chunks) => sse_response().streaming(chunked(chunks, state, false)),
+        Reply::ChunksThenReset(chunks) => sse_response().streaming(chunked(chunks, state, true)),
     }
+}
+
+/// A body that sends each chunk after its delay, then ends (or breaks).
+fn chunked(
+    chunks: Vec<(Duration, String)>,
+    state: Arc<State>,
+    reset: bool,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    let guard = StreamGuard { state, finished: false };
+    stream::unfold((VecDeque::from(chunks), guard, reset), |(mut rest, mut guard, reset)| async move {
+        match rest.pop_front() {
+            Some((delay, chunk)) => {
+                actix_web::rt::time::sleep(delay).await;
+                if rest.is_empty() && !reset {
+                    guard.finished = true;
+                }
+                Some((Ok(Bytes::from(chunk)), (rest, guard, reset)))
+            }
+            None if reset => {
+                guard.finished = true;
+                let err = actix_web::error::ErrorInternalServerError("connection reset by the mock");
+                Some((Err(err), (rest, guard, false)))
+            }
+            None => None,
+        }
+    })
 }
 
 /// Counts a stream as completed or cancelled when the server drops it.
@@ -443,6 +457,16 @@ pub fn text_events(model: &str, text: &str) -> Vec<Value> {
         json!({"type":"response.completed","response":{"id":"resp_mock","object":"response","status":"completed","model":model,"output":[item],"usage":usage(120, 64, 9)}}),
     ]);
     events
+}
+
+/// Each event of `events` as its own chunk, the first `fast` at once and
+/// the rest `delay` apart.
+pub fn drip(events: &[Value], fast: usize, delay: Duration) -> Vec<(Duration, String)> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (if i < fast { Duration::ZERO } else { delay }, sse(std::slice::from_ref(e))))
+        .collect()
 }
 
 pub fn text_stream(model: &str, text: &str) -> String {
