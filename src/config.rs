@@ -275,11 +275,7 @@ pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, Confi
     }
 
     // The file layer.
-    let (path, required) = match (&overrides.config, env.get("CODEXD_CONFIG")) {
-        (Some(p), _) => (p.clone(), true),
-        (None, Some(p)) => (PathBuf::from(p), true),
-        (None, None) => (default_config_path(), false),
-    };
+    let (path, required) = config_path_with(overrides, env);
     if let Some(file) = read_file(&path, required)? {
         apply_file(&mut settings, file, &path)?;
         settings.config_file = Some(path);
@@ -332,6 +328,21 @@ pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, Confi
     }
 
     validate(settings)
+}
+
+/// The config file these overrides and the process environment point at,
+/// whether or not it exists (a reload watches it).
+pub fn config_path(overrides: &Overrides) -> PathBuf {
+    config_path_with(overrides, &ProcessEnv).0
+}
+
+/// The config file, and whether it was asked for by name (then it must exist).
+fn config_path_with(overrides: &Overrides, env: &dyn Env) -> (PathBuf, bool) {
+    match (&overrides.config, env.get("CODEXD_CONFIG")) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (PathBuf::from(p), true),
+        (None, None) => (default_config_path(), false),
+    }
 }
 
 fn read_file(path: &Path, required: bool) -> Result<Option<FileSettings>, ConfigError> {

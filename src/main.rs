@@ -11,7 +11,8 @@ use codexd::{auth, config, logging, server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(&cli.overrides()) {
+    let overrides = cli.overrides();
+    let settings = match config::load(&overrides) {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("codexd: {err}");
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(_) => {
                 let _guard = logging::init(&settings)?;
-                server::run(settings).await?;
+                server::run(settings, Some(server::Reloader::new(overrides, None))).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Login(args) => auth::commands::login(&settings, args).await,

@@ -33,17 +33,17 @@ pub async fn guard(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let settings = &state.settings;
+    let settings = state.settings();
     let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
     let origin = header(header::ORIGIN).map(str::to_owned);
 
-    let verdict = check_host(settings, header(header::HOST))
-        .and_then(|()| check_origin(settings, origin.as_deref()))
+    let verdict = check_host(&settings, header(header::HOST))
+        .and_then(|()| check_origin(&settings, origin.as_deref()))
         .and_then(|()| {
             if req.path() == "/health" || req.method() == Method::OPTIONS {
                 Ok(())
             } else {
-                check_key(settings, header(header::HeaderName::from_static("x-api-key")), header(header::AUTHORIZATION))
+                check_key(&settings, header(header::HeaderName::from_static("x-api-key")), header(header::AUTHORIZATION))
             }
         });
     if let Err(err) = verdict {

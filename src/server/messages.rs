@@ -50,9 +50,10 @@ async fn handle(
     state: &AppState,
     client: &CodexClient,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(payload, state.settings.max_body_bytes).await?;
+    let settings = state.settings();
+    let body = read_body(payload, settings.max_body_bytes).await?;
     let request = parse_messages_request(&body)?;
-    let upstream_request = translate_request(&request, &state.settings)?;
+    let upstream_request = translate_request(&request, &settings)?;
     let session_id = upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request));
     let upstream_body = serde_json::to_vec(&upstream_request)
         .map(Bytes::from)
@@ -64,7 +65,7 @@ async fn handle(
         started,
         client_model: request.model.clone(),
         upstream_model: upstream_request.model.clone(),
-        timing: Timing::from(&state.settings),
+        timing: Timing::from(settings.as_ref()),
         _permit: Arc::new(permit),
     };
     let streaming = request.stream.unwrap_or(false);

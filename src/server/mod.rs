@@ -9,13 +9,15 @@ mod guard;
 mod health;
 mod messages;
 mod models;
+mod reload;
 mod stream;
 
 pub use messages::{FIRST_BACKOFF, MAX_ATTEMPTS};
+pub use reload::{LogLevelHook, Reloader};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -33,7 +35,8 @@ use crate::config::Settings;
 
 /// What every request handler can see, shared by all workers.
 pub struct AppState {
-    pub settings: Settings,
+    /// Replaced whole on reload; read with [`AppState::settings`].
+    settings: RwLock<Arc<Settings>>,
     pub auth: Auth,
     pub started: Instant,
     /// The usage windows of the latest upstream answer that reported them.
@@ -56,7 +59,7 @@ impl AppState {
     pub fn new(settings: Settings) -> Self {
         let auth = Auth::new(&settings);
         AppState {
-            settings,
+            settings: RwLock::new(Arc::new(settings)),
             auth,
             started: Instant::now(),
             limits: Mutex::new(None),
@@ -64,9 +67,33 @@ impl AppState {
         }
     }
 
+    /// The settings in force now.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Put reloaded settings in force. Keys that only a restart can change
+    /// keep their old values; their names are returned.
+    pub fn reload(&self, mut new: Settings) -> Vec<&'static str> {
+        let mut slot = self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let old = slot.as_ref();
+        let mut needs_restart = Vec::new();
+        macro_rules! keep {
+            ($($field:ident),*) => {$(
+                if new.$field != old.$field {
+                    needs_restart.push(stringify!($field));
+                    new.$field = old.$field.clone();
+                }
+            )*};
+        }
+        keep!(host, port, codex_base_url, request_timeout, connect_timeout, auth_issuer, home, log_file);
+        *slot = Arc::new(new);
+        needs_restart
+    }
+
     /// A place for one more upstream request, or 529 when all are taken.
     pub fn admit(&self) -> Result<Permit, ApiError> {
-        let max = self.settings.max_concurrent_requests;
+        let max = self.settings().max_concurrent_requests;
         let admitted = self
             .in_flight
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
@@ -111,6 +138,7 @@ impl RequestId {
 pub struct Bound {
     pub server: Server,
     pub addrs: Vec<SocketAddr>,
+    pub state: web::Data<AppState>,
 }
 
 /// Bind the listening socket and build the server.
@@ -119,7 +147,7 @@ pub fn bind(settings: Settings, workers: Option<usize>) -> anyhow::Result<Bound>
     let state = web::Data::new(AppState::new(settings));
     let factory_state = state.clone();
     let mut server = HttpServer::new(move || {
-        let client = web::Data::new(CodexClient::new(&factory_state.settings));
+        let client = web::Data::new(CodexClient::new(&factory_state.settings()));
         App::new().app_data(factory_state.clone()).app_data(client).configure(configure)
     })
     .shutdown_timeout(30);
@@ -131,12 +159,24 @@ pub fn bind(settings: Settings, workers: Option<usize>) -> anyhow::Result<Bound>
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e} (is another codexd running? try `codexd status`)", addr.0, addr.1))?;
     let addrs = server.addrs();
     state.auth.spawn_refresh_timer();
-    Ok(Bound { server: server.run(), addrs })
+    Ok(Bound { server: server.run(), addrs, state })
 }
 
-/// Serve until interrupted.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+impl Bound {
+    /// Reload settings on SIGHUP and config-file changes while this server runs.
+    pub fn reload_on(&self, reloader: Reloader) {
+        reload::spawn(self.state.clone(), reloader);
+    }
+}
+
+/// Serve until SIGTERM or SIGINT, then let requests in flight finish (up to
+/// 30 s). With a [`Reloader`], SIGHUP and config-file changes reload the
+/// settings.
+pub async fn run(settings: Settings, reloader: Option<Reloader>) -> anyhow::Result<()> {
     let bound = bind(settings, None)?;
+    if let Some(reloader) = reloader {
+        bound.reload_on(reloader);
+    }
     for addr in &bound.addrs {
         tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "codexd listening");
     }

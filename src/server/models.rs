@@ -92,7 +92,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
-    let all = catalogue(&state.settings);
+    let all = catalogue(&state.settings());
     let limit = query.limit.unwrap_or(20);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid_request("limit: must be between 1 and 1000"));
@@ -124,12 +124,12 @@ pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> R
 
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    if let Some(model) = catalogue(&state.settings).into_iter().find(|m| m.id == id) {
+    if let Some(model) = catalogue(&state.settings()).into_iter().find(|m| m.id == id) {
         return Ok(HttpResponse::Ok().json(model));
     }
     // Any Claude name routes, listed or not.
     if id.to_ascii_lowercase().starts_with("claude") {
-        let target = route(&id, &state.settings);
+        let target = route(&id, &state.settings());
         let name = format!("{id} → {}", describe(&target.model, target.effort.map(|e| e.as_str())));
         return Ok(HttpResponse::Ok().json(ModelInfo::new(id, name)));
     }

@@ -1,0 +1,190 @@
+//! The daemon's life: settings reload (config-file change, SIGHUP) without
+//! dropping a stream in flight, and a graceful stop on SIGTERM — the last
+//! two through the real binary.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use codexd::config::Overrides;
+use codexd::server::Reloader;
+use common::mock_codex::{self, MockCodex, Reply};
+use common::{client, parse_sse, test_settings, write_tokens};
+use serde_json::{json, Value};
+
+fn ask(stream: bool) -> Value {
+    json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": stream,
+           "messages": [{"role": "user", "content": "hi"}]})
+}
+
+fn write_config(path: &std::path::Path, sonnet: &str) {
+    let mut file = std::fs::File::create(path).unwrap();
+    writeln!(file, "[models]\nsonnet = \"{sonnet}\"").unwrap();
+}
+
+fn slow_reply() -> Reply {
+    let events = mock_codex::text_events("gpt-5.2-codex", "a slow answer that is still streaming");
+    Reply::Chunks(mock_codex::drip(&events, 4, Duration::from_millis(150)))
+}
+
+#[actix_web::test]
+async fn a_config_file_change_reroutes_new_requests_and_spares_the_stream_in_flight() {
+    let upstream = MockCodex::start();
+    let home = tempfile::tempdir().unwrap();
+    write_tokens(home.path(), mock_codex::MOCK_TOKEN);
+    let config = home.path().join("config.toml");
+    write_config(&config, "gpt-first");
+    let overrides = Overrides { config: Some(config.clone()), ..Overrides::default() };
+    let mut settings = test_settings(&upstream, home.path());
+    settings.models.sonnet = "gpt-first".into();
+    settings.host = "127.0.0.1".into();
+    settings.port = 0;
+    let bound = codexd::server::bind(settings, Some(1)).unwrap();
+    let url = format!("http://{}/v1/messages", bound.addrs[0]);
+    let mut reloader = Reloader::new(overrides, None);
+    reloader.poll_every = Duration::from_millis(50);
+    bound.reload_on(reloader);
+    actix_web::rt::spawn(bound.server);
+
+    upstream.push(slow_reply());
+    let in_flight = actix_web::rt::spawn({
+        let url = url.clone();
+        async move {
+            let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
+            resp.body().limit(1 << 20).await.unwrap()
+        }
+    });
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(upstream.last_request().body["model"], "gpt-first");
+    write_config(&config, "gpt-second\"\nhaiku = \"gpt-h");
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+
+    let mut resp = client().post(&url).send_json(&ask(false)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let _ = resp.body().await;
+    assert_eq!(upstream.last_request().body["model"], "gpt-second", "new requests use the new route");
+
+    let streamed = in_flight.await.unwrap();
+    let events = parse_sse(&streamed);
+    assert_eq!(events.last().unwrap().0, "message_stop", "the stream in flight completed");
+
+    // An invalid file is refused and the settings in force are kept.
+    std::fs::write(&config, "port = \"not a port\"").unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let mut resp = client().post(&url).send_json(&ask(false)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let _ = resp.body().await;
+    assert_eq!(upstream.last_request().body["model"], "gpt-second");
+}
+
+/// The real binary, serving on a free port against the mock.
+struct Daemon {
+    child: Child,
+    url: String,
+    _home: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn spawn_binary(upstream: &MockCodex) -> Daemon {
+    let home = tempfile::tempdir().unwrap();
+    write_tokens(home.path(), mock_codex::MOCK_TOKEN);
+    let config = home.path().join("config.toml");
+    write_config(&config, "gpt-first");
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_codexd"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("CODEXD_HOME", home.path())
+        .env("CODEXD_LOG_FILE", home.path().join("codexd.log"))
+        .env("PORT", port.to_string())
+        .env("CODEX_BASE_URL", &upstream.base_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if client().get(format!("{url}/health")).send().await.is_ok() {
+            return Daemon { child, url, _home: home, config };
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("codexd did not start");
+}
+
+fn signal(daemon: &Daemon, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &daemon.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[actix_web::test]
+async fn sighup_reloads_routing_while_a_stream_completes() {
+    let upstream = MockCodex::start();
+    let daemon = spawn_binary(&upstream).await;
+    let url = format!("{}/v1/messages", daemon.url);
+    upstream.push(slow_reply());
+    let in_flight = actix_web::rt::spawn({
+        let url = url.clone();
+        async move {
+            let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
+            resp.body().limit(1 << 20).await.unwrap()
+        }
+    });
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(upstream.last_request().body["model"], "gpt-first");
+
+    write_config(&daemon.config, "gpt-second");
+    signal(&daemon, "HUP");
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let mut resp = client().post(&url).send_json(&ask(false)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let _ = resp.body().await;
+    assert_eq!(upstream.last_request().body["model"], "gpt-second");
+    assert_eq!(parse_sse(&in_flight.await.unwrap()).last().unwrap().0, "message_stop");
+}
+
+#[cfg(unix)]
+#[actix_web::test]
+async fn sigterm_lets_the_stream_in_flight_finish_then_exits_0() {
+    let upstream = MockCodex::start();
+    let mut daemon = spawn_binary(&upstream).await;
+    let url = format!("{}/v1/messages", daemon.url);
+    upstream.push(slow_reply());
+    let in_flight = actix_web::rt::spawn({
+        let url = url.clone();
+        async move {
+            let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
+            resp.body().limit(1 << 20).await.unwrap()
+        }
+    });
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    signal(&daemon, "TERM");
+    let events = parse_sse(&in_flight.await.unwrap());
+    assert_eq!(events.last().unwrap().0, "message_stop", "the stream finished during shutdown");
+
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(s) = daemon.child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    let status = status.expect("codexd exited");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(client().get(format!("{}/health", daemon.url)).send().await.is_err(), "no longer listening");
+}
