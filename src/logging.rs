@@ -47,10 +47,7 @@ pub struct Rotation {
 
 impl Default for Rotation {
     fn default() -> Self {
-        Rotation {
-            max_bytes: MAX_LOG_BYTES,
-            keep: KEPT_LOG_FILES,
-        }
+        Rotation { max_bytes: MAX_LOG_BYTES, keep: KEPT_LOG_FILES }
     }
 }
 
@@ -76,18 +73,13 @@ pub fn init(settings: &Settings) -> anyhow::Result<Option<WorkerGuard>> {
 /// be written is reported on stderr and the daemon goes on without it.
 pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option<WorkerGuard>> {
     let (filter, handle) = reload::Layer::new(filter_for(&settings.log_level)?);
-    let stderr = (console == Console::Stderr).then(|| {
-        fmt::layer()
-            .with_writer(Redacting::new(io::stderr))
-            .with_target(false)
-    });
+    let stderr =
+        (console == Console::Stderr).then(|| fmt::layer().with_writer(Redacting::new(io::stderr)).with_target(false));
 
     let (file_layer, guard) = match open_rotating(&settings.log_file, Rotation::default()) {
         Ok(file) => {
             let (writer, guard) = tracing_appender::non_blocking(file);
-            let layer = fmt::layer()
-                .with_writer(Redacting::new(writer))
-                .with_ansi(false);
+            let layer = fmt::layer().with_writer(Redacting::new(writer)).with_ansi(false);
             (Some(layer), Some(guard))
         }
         Err(err) => {
@@ -100,11 +92,7 @@ pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option
         }
     };
 
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(stderr)
-        .with(file_layer)
-        .try_init()?;
+    tracing_subscriber::registry().with(filter).with(stderr).with(file_layer).try_init()?;
     // A second `init` fails in `try_init` above, so the handle is set once.
     let _ = FILTER_HANDLE.set(handle);
     Ok(guard)
@@ -112,13 +100,8 @@ pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option
 
 /// Install a stderr-only subscriber for a short command run with `--verbose`.
 pub fn init_cli(log_level: &str) -> anyhow::Result<()> {
-    let layer = fmt::layer()
-        .with_writer(Redacting::new(io::stderr))
-        .with_target(false);
-    tracing_subscriber::registry()
-        .with(filter_for(log_level)?)
-        .with(layer)
-        .try_init()?;
+    let layer = fmt::layer().with_writer(Redacting::new(io::stderr)).with_target(false);
+    tracing_subscriber::registry().with(filter_for(log_level)?).with(layer).try_init()?;
     Ok(())
 }
 
@@ -134,18 +117,13 @@ pub fn reload_level(log_level: &str) -> anyhow::Result<()> {
 
 /// `RUST_LOG` when set and non-empty, else `log_level`.
 fn filter_for(log_level: &str) -> anyhow::Result<EnvFilter> {
-    let directives = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.trim().is_empty());
+    let directives = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
     let (source, directives) = match directives {
         Some(env) => ("RUST_LOG", env),
         None => ("log_level", log_level.to_string()),
     };
-    EnvFilter::try_new(&directives).map_err(|e| {
-        anyhow::anyhow!(
-            "{source}={directives:?} is not a log filter (try `info` or `codexd=debug`): {e}"
-        )
-    })
+    EnvFilter::try_new(&directives)
+        .map_err(|e| anyhow::anyhow!("{source}={directives:?} is not a log filter (try `info` or `codexd=debug`): {e}"))
 }
 
 /// Open `path` for appending through a size-rotating writer: past
@@ -154,10 +132,7 @@ fn filter_for(log_level: &str) -> anyhow::Result<EnvFilter> {
 /// The file is created with mode 0600: it lives in a shared `/tmp`.
 pub fn open_rotating(path: &Path, rotation: Rotation) -> io::Result<FileRotate<AppendCount>> {
     if rotation.max_bytes == 0 || rotation.keep == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "log rotation needs a size and a count above zero",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "log rotation needs a size and a count above zero"));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -256,10 +231,7 @@ mod tests {
     fn rotation_keeps_the_live_file_small_and_a_bounded_number_of_old_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("codexd.log");
-        let rotation = Rotation {
-            max_bytes: 1000,
-            keep: 2,
-        };
+        let rotation = Rotation { max_bytes: 1000, keep: 2 };
         let mut writer = open_rotating(&path, rotation).unwrap();
         let line = format!("{}\n", "x".repeat(99));
         for _ in 0..100 {
@@ -268,25 +240,13 @@ mod tests {
         writer.flush().unwrap();
 
         let live = std::fs::metadata(&path).unwrap().len() as usize;
-        assert!(
-            live <= rotation.max_bytes + line.len(),
-            "live file has {live} bytes"
-        );
+        assert!(live <= rotation.max_bytes + line.len(), "live file has {live} bytes");
         for n in 1..=2 {
             let old = std::fs::read_to_string(dir.path().join(format!("codexd.log.{n}"))).unwrap();
-            assert!(
-                old.len() > rotation.max_bytes,
-                "codexd.log.{n} was rotated early"
-            );
-            assert!(
-                old.lines().all(|l| l.len() == 99),
-                "a line was split across files"
-            );
+            assert!(old.len() > rotation.max_bytes, "codexd.log.{n} was rotated early");
+            assert!(old.lines().all(|l| l.len() == 99), "a line was split across files");
         }
-        assert!(
-            !dir.path().join("codexd.log.3").exists(),
-            "more old files than `keep`"
-        );
+        assert!(!dir.path().join("codexd.log.3").exists(), "more old files than `keep`");
     }
 
     #[test]
@@ -296,14 +256,7 @@ mod tests {
         std::fs::write(&not_a_dir, "").unwrap();
         assert!(open_rotating(&not_a_dir.join("codexd.log"), Rotation::default()).is_err());
         assert!(open_rotating(dir.path(), Rotation::default()).is_err());
-        assert!(open_rotating(
-            &dir.path().join("x.log"),
-            Rotation {
-                max_bytes: 0,
-                keep: 1
-            }
-        )
-        .is_err());
+        assert!(open_rotating(&dir.path().join("x.log"), Rotation { max_bytes: 0, keep: 1 }).is_err());
     }
 
     #[cfg(unix)]
@@ -313,10 +266,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("codexd.log");
         open_rotating(&path, Rotation::default()).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -31,13 +31,12 @@ static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 /// `line` with everything that looks like a secret replaced.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    RULES.iter().fold(
-        Cow::Borrowed(line),
-        |text, (pattern, replacement)| match pattern.replace_all(&text, *replacement) {
+    RULES.iter().fold(Cow::Borrowed(line), |text, (pattern, replacement)| {
+        match pattern.replace_all(&text, *replacement) {
             Cow::Borrowed(_) => text,
             Cow::Owned(changed) => Cow::Owned(changed),
-        },
-    )
+        }
+    })
 }
 
 /// A [`MakeWriter`] whose writers pass every write through [`redact`].
@@ -60,9 +59,7 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
     type Writer = RedactingWriter<M::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter {
-            inner: self.inner.make_writer(),
-        }
+        RedactingWriter { inner: self.inner.make_writer() }
     }
 }
 
@@ -95,34 +92,16 @@ mod tests {
     #[test]
     fn secrets_are_replaced() {
         let cases = [
-            (
-                "authorization: Bearer abc.def-123",
-                "authorization: Bearer [redacted]",
-            ),
-            (
-                "AUTHORIZATION: bearer xyz",
-                "AUTHORIZATION: bearer [redacted]",
-            ),
-            (
-                r#"{"access_token":"opaque-value","n":1}"#,
-                r#"{"access_token":"[redacted]","n":1}"#,
-            ),
-            (
-                r#"{"refresh_token": "rt_123"}"#,
-                r#"{"refresh_token": "[redacted]"}"#,
-            ),
+            ("authorization: Bearer abc.def-123", "authorization: Bearer [redacted]"),
+            ("AUTHORIZATION: bearer xyz", "AUTHORIZATION: bearer [redacted]"),
+            (r#"{"access_token":"opaque-value","n":1}"#, r#"{"access_token":"[redacted]","n":1}"#),
+            (r#"{"refresh_token": "rt_123"}"#, r#"{"refresh_token": "[redacted]"}"#),
             (
                 "grant_type=refresh_token&refresh_token=rt_1&client_id=x",
                 "grant_type=refresh_token&refresh_token=[redacted]&client_id=x",
             ),
-            (
-                "x-api-key: sk-ant-api03-abcdefghijklmnop",
-                "x-api-key: [redacted]",
-            ),
-            (
-                "key sk-proj-abcdefghijklmnopqrstu end",
-                "key [redacted-key] end",
-            ),
+            ("x-api-key: sk-ant-api03-abcdefghijklmnop", "x-api-key: [redacted]"),
+            ("key sk-proj-abcdefghijklmnopqrstu end", "key [redacted-key] end"),
             (&format!("id {JWT} end"), "id [redacted-jwt] end"),
             ("code_verifier=abc123", "code_verifier=[redacted]"),
         ];
@@ -149,9 +128,6 @@ mod tests {
         let mut writer = make.make_writer();
         let input = b"Bearer secret-token\n";
         assert_eq!(writer.write(input).unwrap(), input.len());
-        assert_eq!(
-            String::from_utf8(writer.inner).unwrap(),
-            "Bearer [redacted]\n"
-        );
+        assert_eq!(String::from_utf8(writer.inner).unwrap(), "Bearer [redacted]\n");
     }
 }

@@ -104,11 +104,7 @@ impl Followed {
         match File::open(path) {
             Ok(file) => {
                 let identity = FileIdentity::of(&file.metadata()?);
-                Ok(Some(Followed {
-                    file,
-                    identity,
-                    position: 0,
-                }))
+                Ok(Some(Followed { file, identity, position: 0 }))
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
@@ -163,16 +159,11 @@ impl FileIdentity {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            FileIdentity {
-                device: metadata.dev(),
-                inode: metadata.ino(),
-            }
+            FileIdentity { device: metadata.dev(), inode: metadata.ino() }
         }
         #[cfg(not(unix))]
         {
-            FileIdentity {
-                created: metadata.created().ok(),
-            }
+            FileIdentity { created: metadata.created().ok() }
         }
     }
 }
@@ -205,9 +196,7 @@ mod tests {
             assert_eq!(last_lines(&path, n).unwrap(), expected, "n = {n}");
         }
         assert_eq!(last_lines(&path, 100).unwrap().len(), 13);
-        assert!(last_lines(&dir.path().join("none.log"), 10)
-            .unwrap()
-            .is_empty());
+        assert!(last_lines(&dir.path().join("none.log"), 10).unwrap().is_empty());
     }
 
     #[test]
@@ -241,19 +230,12 @@ mod tests {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            panic!(
-                "{needle:?} never arrived; got {:?}",
-                String::from_utf8_lossy(&self.0.lock().unwrap())
-            );
+            panic!("{needle:?} never arrived; got {:?}", String::from_utf8_lossy(&self.0.lock().unwrap()));
         }
     }
 
     fn append(path: &Path, text: &str) {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
         file.write_all(text.as_bytes()).unwrap();
     }
 
@@ -284,10 +266,7 @@ mod tests {
 
         stop.store(true, Ordering::SeqCst);
         follower.join().unwrap().unwrap();
-        assert!(
-            !text.contains("old line"),
-            "started before the end: {text:?}"
-        );
+        assert!(!text.contains("old line"), "started before the end: {text:?}");
         assert_eq!(text, "first\nlast of old\nfirst of new\n");
         assert_eq!(text_after, "first\nlast of old\nfirst of new\ncut\n");
     }
