@@ -11,18 +11,31 @@ use std::time::Duration;
 /// How often a followed file is checked for new lines and rotation.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-/// The last `n` lines of the log at `path`, oldest first. When the live file
-/// holds fewer than `n`, the rest comes from the newest rotated file
-/// (`path.1`). A missing file counts as empty; bytes that are not UTF-8 are
-/// shown lossily.
-pub fn last_lines(path: &Path, n: usize) -> io::Result<Vec<String>> {
-    let mut lines = tail_of_file(path, n)?;
-    if lines.len() < n {
-        let mut older = tail_of_file(&rotated(path, 1), n - lines.len())?;
-        older.append(&mut lines);
-        lines = older;
+/// `codexd logs`: print the last `lines` lines of the log at `path`, oldest
+/// first, and with `follow` keep printing what is appended (see [`follow`])
+/// from exactly where the printed part ended. When the live file holds fewer
+/// than `lines`, the rest comes from the newest rotated file (`path.1`). A
+/// missing file counts as empty; bytes that are not UTF-8 are shown lossily.
+pub fn show(path: &Path, lines: usize, follow: bool, out: &mut dyn Write) -> io::Result<()> {
+    let mut current = Followed::open(path)?;
+    let mut tail = match current.as_mut() {
+        Some(file) => file.read_tail(lines)?,
+        None => VecDeque::new(),
+    };
+    if tail.len() < lines {
+        let mut older = tail_of_file(&rotated(path, 1), lines - tail.len())?;
+        older.append(&mut tail);
+        tail = older;
     }
-    Ok(lines.into())
+    let printed = tail.iter().try_for_each(|line| writeln!(out, "{line}")).and_then(|()| out.flush());
+    match printed {
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other?,
+    }
+    if follow {
+        follow_from(path, current, out, &|| false)?;
+    }
+    Ok(())
 }
 
 /// `path.{n}`: the n-th newest rotated file.
@@ -33,26 +46,34 @@ pub fn rotated(path: &Path, n: usize) -> PathBuf {
 }
 
 fn tail_of_file(path: &Path, n: usize) -> io::Result<VecDeque<String>> {
-    let mut lines = VecDeque::with_capacity(n.min(4096));
-    if n == 0 {
-        return Ok(lines);
+    match File::open(path) {
+        Ok(file) => tail_of_reader(file, n).map(|(lines, _)| lines),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(VecDeque::new()),
+        Err(err) => Err(err),
     }
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(lines),
-        Err(err) => return Err(err),
-    };
-    let mut reader = BufReader::new(file);
+}
+
+/// The last `n` lines of `reader`, and how many bytes it held.
+fn tail_of_reader(reader: impl Read, n: usize) -> io::Result<(VecDeque<String>, u64)> {
+    let mut lines = VecDeque::with_capacity(n.min(4096));
+    let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
-    while reader.read_until(b'\n', &mut buf)? > 0 {
-        if lines.len() == n {
-            lines.pop_front();
+    let mut total = 0;
+    loop {
+        let read = reader.read_until(b'\n', &mut buf)?;
+        if read == 0 {
+            return Ok((lines, total));
         }
-        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        lines.push_back(String::from_utf8_lossy(line).into_owned());
+        total += read as u64;
+        if n > 0 {
+            if lines.len() == n {
+                lines.pop_front();
+            }
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            lines.push_back(String::from_utf8_lossy(line).into_owned());
+        }
         buf.clear();
     }
-    Ok(lines)
 }
 
 /// Copy what is appended to `path` into `out` until `stop()` says so or
@@ -61,7 +82,15 @@ fn tail_of_file(path: &Path, n: usize) -> io::Result<VecDeque<String>> {
 /// copied, then the new one from its start; when it is truncated, reading
 /// starts over. A file that does not exist yet is waited for.
 pub fn follow(path: &Path, out: &mut dyn Write, stop: &dyn Fn() -> bool) -> io::Result<()> {
-    let mut current = Followed::open_at_end(path)?;
+    follow_from(path, Followed::open_at_end(path)?, out, stop)
+}
+
+fn follow_from(
+    path: &Path,
+    mut current: Option<Followed>,
+    out: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<()> {
     loop {
         if let Some(file) = current.as_mut() {
             if !file.copy_new(out)? {
@@ -109,6 +138,14 @@ impl Followed {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// Read the whole file, keeping its last `n` lines; following goes on from its end.
+    fn read_tail(&mut self, n: usize) -> io::Result<VecDeque<String>> {
+        self.file.seek(SeekFrom::Start(0))?;
+        let (lines, read) = tail_of_reader(&mut self.file, n)?;
+        self.position = read;
+        Ok(lines)
     }
 
     /// A new file at `path` (rotation) or the followed one cut short
@@ -178,6 +215,12 @@ mod tests {
     fn write_lines(path: &Path, range: std::ops::Range<usize>) {
         let text: String = range.map(|i| format!("line {i}\n")).collect();
         std::fs::write(path, text).unwrap();
+    }
+
+    fn last_lines(path: &Path, n: usize) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        show(path, n, false, &mut out)?;
+        Ok(String::from_utf8(out).unwrap().lines().map(str::to_string).collect())
     }
 
     #[test]
