@@ -63,7 +63,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Print the shell exports that point Claude Code at codexd: eval "$(codexd env)".
     Env(EnvArgs),
-    /// Run Claude Code (`claude`) against codexd, passing every argument on.
+    /// Run Claude Code (`claude`) against codexd, passing every argument on (`--help` too;
+    /// codexd's own -v/--config go before `claude`, or after `--` to reach claude).
+    #[command(disable_help_flag = true)]
     Claude(ClaudeArgs),
     /// Check the setup (config, login, port, service, log file, upstream) and say how to fix what is wrong.
     Doctor(DoctorArgs),
@@ -190,11 +192,14 @@ impl Cli {
 }
 
 /// Write the completion script for `shell` to `out`.
-pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     use clap::CommandFactory;
     let mut command = Cli::command();
     let name = command.get_name().to_string();
-    clap_complete::generate(shell, &mut command, name, out);
+    // `generate` panics when its writer fails (e.g. `| head`); a buffer never does.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    out.write_all(&script)
 }
 
 fn parse_bool_flag(v: &str) -> Result<bool, String> {
@@ -249,9 +254,16 @@ mod tests {
             Command::Logs(args) => assert_eq!((args.lines, args.follow), (120, false)),
             other => panic!("{other:?}"),
         }
-        match Cli::parse_from(["codexd", "claude", "-p", "--model", "opus", "hi"]).command {
-            Command::Claude(args) => assert_eq!(args.args, ["-p", "--model", "opus", "hi"]),
-            other => panic!("{other:?}"),
+        let cases = [
+            (vec!["codexd", "claude", "-p", "--model", "opus", "hi"], vec!["-p", "--model", "opus", "hi"]),
+            (vec!["codexd", "claude", "--help"], vec!["--help"]),
+            (vec!["codexd", "-v", "claude", "--", "-v"], vec!["-v"]),
+        ];
+        for (argv, expected) in cases {
+            match Cli::parse_from(&argv).command {
+                Command::Claude(args) => assert_eq!(args.args, expected, "{argv:?}"),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

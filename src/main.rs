@@ -39,8 +39,10 @@ fn run(command: Command, loaded: Result<Settings, config::ConfigError>) -> anyho
         // These two run without usable settings.
         (Command::Doctor(args), loaded) => doctor::run(loaded, args.offline, stdout),
         (Command::Completions(args), _) => {
-            cli::write_completions(args.shell, stdout);
-            Ok(ExitCode::SUCCESS)
+            match cli::write_completions(args.shell, stdout) {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+                _ => Ok(ExitCode::SUCCESS),
+            }
         }
         (_, Err(err)) => {
             eprintln!("codexd: {err}");
