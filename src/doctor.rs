@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError, Overrides, Settings};
 use crate::service::probe::{self, PortState};
 use crate::service::{self, ServiceStatus};
 
@@ -67,25 +67,33 @@ impl Check {
     }
 }
 
-/// `codexd doctor`: run every check on `loaded` (the settings, or why they
-/// could not be loaded), print the report, exit 1 on any failure.
-pub fn run(loaded: Result<Settings, ConfigError>, offline: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let checks = checks(&loaded, offline);
+/// `codexd doctor`: load the settings, run every check, print the report,
+/// exit 1 on any failure. Settings that do not load are a failed check, not
+/// the end of the report.
+pub fn run(overrides: &Overrides, offline: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let checks = checks(&config::load(overrides), &fallback_settings(overrides), offline);
     write!(out, "{}", render(&checks))?;
     let failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Every check, in report order. With unusable settings the rest runs on the defaults.
-pub fn checks(loaded: &Result<Settings, ConfigError>, offline: bool) -> Vec<Check> {
-    let defaults;
-    let settings = match loaded {
-        Ok(settings) => settings,
-        Err(_) => {
-            defaults = Settings::defaults();
-            &defaults
-        }
-    };
+/// What the other checks run on when the settings do not load: the
+/// environment and flags without the config file, else the built-in
+/// defaults. `config` reads no file when given an empty one, so one stands
+/// in for the broken file for the moment of loading.
+fn fallback_settings(overrides: &Overrides) -> Settings {
+    let empty = std::env::temp_dir().join(format!("codexd-doctor-{}.toml", std::process::id()));
+    let loaded = std::fs::OpenOptions::new().write(true).create_new(true).open(&empty).ok().and_then(|_| {
+        let without_file = Overrides { config: Some(empty.clone()), ..overrides.clone() };
+        config::load(&without_file).ok()
+    });
+    let _ = std::fs::remove_file(&empty);
+    loaded.map_or_else(Settings::defaults, |settings| Settings { config_file: None, ..settings })
+}
+
+/// Every check, in report order. When `loaded` failed, the others run on `fallback`.
+pub fn checks(loaded: &Result<Settings, ConfigError>, fallback: &Settings, offline: bool) -> Vec<Check> {
+    let settings = loaded.as_ref().unwrap_or(fallback);
     let status = service::status(settings);
     vec![
         check_config(loaded),
@@ -127,7 +135,7 @@ fn check_config(loaded: &Result<Settings, ConfigError>) -> Check {
         Err(err) => {
             let fix = match err {
                 ConfigError::File { path, .. } => {
-                    format!("correct {} (the other checks ran on the defaults)", path.display())
+                    format!("correct {} (the other checks ran without it)", path.display())
                 }
                 ConfigError::Env { var, .. } => format!("correct or unset {var}"),
                 ConfigError::Invalid { origin, key, .. } => format!("correct `{key}` in the {origin}"),
@@ -292,8 +300,6 @@ fn check_upstream(base_url: &str) -> Check {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::service::{ManagerKind, RunMode};
 

@@ -11,12 +11,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use codexd::cli::{self, Cli, Command, CtlArgs};
-use codexd::config::{self, Settings};
+use codexd::config::{self, Overrides};
 use codexd::{auth, doctor, logging, service, shell};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let loaded = config::load(&cli.overrides());
+    let overrides = cli.overrides();
     let runs_daemon = matches!(cli.command, Command::Serve(_) | Command::Service(_) | Command::Ctl(_));
     if cli.verbose && !runs_daemon {
         // The daemon sets up its own logging; `--verbose` made its level debug.
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             eprintln!("codexd: {err:#}");
         }
     }
-    match run(cli.command, loaded) {
+    match run(cli.command, &overrides) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("codexd: {err:#}");
@@ -33,17 +33,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, loaded: Result<Settings, config::ConfigError>) -> anyhow::Result<ExitCode> {
+fn run(command: Command, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let stdout = &mut std::io::stdout();
-    match (command, loaded) {
+    match (command, config::load(overrides)) {
         // These two run without usable settings.
-        (Command::Doctor(args), loaded) => doctor::run(loaded, args.offline, stdout),
-        (Command::Completions(args), _) => {
-            match cli::write_completions(args.shell, stdout) {
-                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
-                _ => Ok(ExitCode::SUCCESS),
-            }
-        }
+        (Command::Doctor(args), _) => doctor::run(overrides, args.offline, stdout),
+        (Command::Completions(args), _) => match cli::write_completions(args.shell, stdout) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+            _ => Ok(ExitCode::SUCCESS),
+        },
         (_, Err(err)) => {
             eprintln!("codexd: {err}");
             Ok(ExitCode::from(2))

@@ -33,7 +33,10 @@ fn detach_start_refuse_status_stop() {
     assert!(stderr(&foreground).contains(&format!("already running as pid {pid}")), "{}", stderr(&foreground));
 
     let status = service::status_with(&sandbox.settings(), None, Duration::from_secs(2));
-    assert_eq!((status.running, status.pid, status.mode, status.answering), (true, Some(pid), Some(RunMode::Detached), true));
+    assert_eq!(
+        (status.running, status.pid, status.mode, status.answering),
+        (true, Some(pid), Some(RunMode::Detached), true)
+    );
 
     let stopped = sandbox.run(&["stop"]);
     assert!(stopped.status.success(), "stop failed: {}", stderr(&stopped));
