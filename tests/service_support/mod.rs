@@ -49,6 +49,12 @@ impl Sandbox {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_codexd"));
         command.args(args);
+        self.apply_env(&mut command);
+        command
+    }
+
+    /// Give `command` the sandbox environment.
+    pub fn apply_env(&self, command: &mut Command) {
         for var in [
             "CODEXD_CONFIG",
             "RUST_LOG",
@@ -69,7 +75,6 @@ impl Sandbox {
             .env("PORT", self.port.to_string())
             .env("CODEX_BASE_URL", &closed)
             .env("CODEXD_AUTH_ISSUER", &closed);
-        command
     }
 
     /// Run `codexd ARGS…` to completion.
