@@ -362,7 +362,7 @@ mod tests {
             version: "0.1.0".into(),
             service_manager: Some(ManagerKind::Systemd),
             installed,
-            definition: Some(PathBuf::from("/u/codexd.service")),
+            definition: Some("/u/codexd.service".into()),
             manager_state: None,
             manager_unavailable: unavailable.map(str::to_string),
             mode: running.then_some(RunMode::Detached),
