@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_writer_redacts_and_reports_the_whole_input_written() {
-        let make = Redacting::new(|| Vec::<u8>::new());
+        let make = Redacting::new(Vec::<u8>::new);
         let mut writer = make.make_writer();
         let input = b"Bearer secret-token\n";
         assert_eq!(writer.write(input).unwrap(), input.len());

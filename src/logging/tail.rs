@@ -167,7 +167,7 @@ impl Followed {
     fn copy_new(&mut self, out: &mut dyn Write) -> io::Result<bool> {
         self.file.seek(SeekFrom::Start(self.position))?;
         let mut chunk = Vec::new();
-        let read = (&mut self.file).read_to_end(&mut chunk)?;
+        let read = self.file.read_to_end(&mut chunk)?;
         if read == 0 {
             return Ok(true);
         }
