@@ -97,3 +97,15 @@ fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
 }
+
+#[test]
+fn serve_names_the_program_holding_the_port_not_itself() {
+    let sandbox = Sandbox::new();
+    let _listener = std::net::TcpListener::bind(("127.0.0.1", sandbox.port)).unwrap();
+    let refused = sandbox.run(&["serve"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(err.contains(&format!("port 127.0.0.1:{} is in use by", sandbox.port)), "{err}");
+    assert!(!err.contains("already running"), "{err}");
+    assert!(!sandbox.home().join("codexd.pid").exists(), "the refused daemon left its pid file");
+}

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use daemonize::{Daemonize, Outcome};
@@ -71,6 +71,11 @@ pub fn refuse_if_taken(settings: &Settings) -> anyhow::Result<()> {
             holder.mode
         );
     }
+    refuse_if_port_taken(settings)
+}
+
+/// Refuse a start while something holds the port, naming it.
+pub fn refuse_if_port_taken(settings: &Settings) -> anyhow::Result<()> {
     let address = format!("{}:{}", settings.host, settings.port);
     match probe::port_state(settings) {
         PortState::Free => Ok(()),
@@ -92,11 +97,8 @@ pub fn refuse_if_taken(settings: &Settings) -> anyhow::Result<()> {
 
 /// Wait for the daemon to answer, then say where it runs, or why it did not start.
 fn report_start(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<()> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    while Instant::now() < deadline {
-        if let (Some(holder), Some(_)) =
-            (instance::probe(&settings.home)?, probe::health(settings, Duration::from_millis(500)))
-        {
+    if probe::wait_for_health(settings, READY_TIMEOUT).is_some() {
+        if let Some(holder) = instance::probe(&settings.home)? {
             writeln!(
                 out,
                 "codexd started in the background (pid {}), listening on {}",
@@ -106,7 +108,6 @@ fn report_start(settings: &Settings, out: &mut dyn Write) -> anyhow::Result<()> 
             writeln!(out, "log: {}   stop it with `codexd stop`", settings.log_file.display())?;
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     let stderr = std::fs::read_to_string(stderr_path(&settings.home)).unwrap_or_default();
     let reason = stderr.trim();
@@ -131,12 +132,8 @@ pub fn stop(holder: Holder, home: &Path, timeout: Duration) -> anyhow::Result<()
         }
         Err(err) => bail!("cannot signal pid {}: {err}", holder.pid),
     }
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        match instance::probe(home)? {
-            Some(still) if still.pid == holder.pid => std::thread::sleep(Duration::from_millis(100)),
-            _ => return Ok(()),
-        }
+    if instance::wait_until_released(home, holder, timeout)? {
+        return Ok(());
     }
     bail!(
         "codexd (pid {}) is still running {} s after SIGTERM; force it with `kill -KILL {}`",

@@ -68,6 +68,15 @@ impl RunMode {
     }
 }
 
+impl From<ManagerKind> for RunMode {
+    fn from(kind: ManagerKind) -> RunMode {
+        match kind {
+            ManagerKind::Systemd => RunMode::Systemd,
+            ManagerKind::Launchd => RunMode::Launchd,
+        }
+    }
+}
+
 impl std::fmt::Display for RunMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -167,6 +176,21 @@ pub fn probe(home: &Path) -> Result<Option<Holder>, LockError> {
             other => Err(other),
         },
         Err(err) => Err(io_error(err.into())),
+    }
+}
+
+/// Wait until `holder` no longer holds the lock in `home`, at most `timeout`.
+/// `false` when it still does.
+pub fn wait_until_released(home: &Path, holder: Holder, timeout: Duration) -> Result<bool, LockError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if probe(home)?.is_none_or(|h| h.pid != holder.pid) {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -21,7 +21,7 @@ pub mod unit;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
@@ -37,10 +37,8 @@ use crate::logging::{self, Console};
 /// one-daemon lock, set up logging, and serve on an actix system.
 pub fn serve(settings: Settings, mode: RunMode) -> anyhow::Result<()> {
     let lock = instance::InstanceLock::acquire(&settings.home, mode)?;
-    if let probe::PortState::Other(_) | probe::PortState::Codexd(_) = probe::port_state(&settings) {
-        // Name the holder; binding would only say "address in use".
-        detach::refuse_if_taken(&settings)?;
-    }
+    // Name whoever holds the port; binding would only say "address in use".
+    detach::refuse_if_port_taken(&settings)?;
     let console = match mode {
         RunMode::Foreground | RunMode::Systemd => Console::Stderr,
         RunMode::Detached | RunMode::Launchd => Console::Off,
@@ -146,7 +144,9 @@ pub fn stop(settings: &Settings, service: Option<&Service>, out: &mut dyn Write)
     match (holder, managed) {
         (Some(holder), Some(service)) if holder.mode.manager() == Some(service.target.kind) => {
             service.stop().context("the service manager could not stop codexd")?;
-            wait_for_release(settings, holder, detach::STOP_TIMEOUT)?;
+            if !instance::wait_until_released(&settings.home, holder, detach::STOP_TIMEOUT)? {
+                bail!("codexd (pid {}) is still running after the stop request", holder.pid);
+            }
             writeln!(
                 out,
                 "stopped the {} service (pid {}); it starts again at login",
@@ -166,17 +166,6 @@ pub fn stop(settings: &Settings, service: Option<&Service>, out: &mut dyn Write)
     Ok(())
 }
 
-fn wait_for_release(settings: &Settings, holder: Holder, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if instance::probe(&settings.home)?.is_none_or(|h| h.pid != holder.pid) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("codexd (pid {}) is still running {} s after the stop request", holder.pid, timeout.as_secs())
-}
-
 /// The installed service, or an error that says how to get one or what to do instead.
 fn installed_service(service: Option<&Service>) -> anyhow::Result<&Service> {
     let Some(service) = service else {
@@ -193,22 +182,16 @@ fn installed_service(service: Option<&Service>) -> anyhow::Result<&Service> {
 
 /// Wait up to `timeout` for `/health`, then say whether it answers.
 fn report_ready(settings: &Settings, timeout: Duration, out: &mut dyn Write) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if probe::health(settings, Duration::from_millis(500)).is_some() {
-            writeln!(out, "codexd answers on {}", settings.listen_url())?;
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            writeln!(
-                out,
-                "codexd does not answer on {} yet; see `codexd status` and `codexd logs`",
-                settings.listen_url()
-            )?;
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    if probe::wait_for_health(settings, timeout).is_some() {
+        writeln!(out, "codexd answers on {}", settings.listen_url())?;
+    } else {
+        writeln!(
+            out,
+            "codexd does not answer on {} yet; see `codexd status` and `codexd logs`",
+            settings.listen_url()
+        )?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -38,6 +38,18 @@ pub fn health(settings: &Settings, timeout: Duration) -> Option<Health> {
     answer.body_mut().read_json::<Health>().ok()
 }
 
+/// Poll `/health` until it answers or `timeout` has passed.
+pub fn wait_for_health(settings: &Settings, timeout: Duration) -> Option<Health> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let answer = health(settings, Duration::from_millis(500));
+        if answer.is_some() || std::time::Instant::now() >= deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Who, if anyone, listens on the daemon's port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortState {

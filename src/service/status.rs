@@ -55,10 +55,7 @@ pub fn status_with(settings: &Settings, service: Option<&Service>, health_timeou
     let health: Option<Health> = probe::health(settings, health_timeout);
     let installed = service.is_some_and(|s| s.target.installed());
     let manager_state = service.filter(|s| installed && s.unavailable_reason().is_none()).map(Service::state);
-    let installed_mode = service.filter(|_| installed).map(|s| match s.target.kind {
-        ManagerKind::Systemd => RunMode::Systemd,
-        ManagerKind::Launchd => RunMode::Launchd,
-    });
+    let installed_mode = service.filter(|_| installed).map(|s| RunMode::from(s.target.kind));
     ServiceStatus {
         version: env!("CARGO_PKG_VERSION").to_string(),
         service_manager: service.map(|s| s.target.kind),
