@@ -23,6 +23,13 @@ fn fake_upstream() -> u16 {
     port
 }
 
+/// Write the sandbox's default config file.
+fn write_config(sandbox: &Sandbox, text: &str) {
+    let folder = sandbox.config_home().join("codexd");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("config.toml"), text).unwrap();
+}
+
 fn line<'a>(report: &'a str, check: &str) -> &'a str {
     report
         .lines()
@@ -33,9 +40,7 @@ fn line<'a>(report: &'a str, check: &str) -> &'a str {
 #[test]
 fn healthy_setup_passes() {
     let sandbox = Sandbox::new();
-    let config = sandbox.config_home().join("codexd");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("config.toml"), "log_level = \"info\"\n[models]\nsonnet = \"gpt-5.2-codex\"\n").unwrap();
+    write_config(&sandbox, "log_level = \"info\"\n[models]\nsonnet = \"gpt-5.2-codex\"\n");
     std::fs::create_dir_all(sandbox.home()).unwrap();
     std::fs::write(
         sandbox.home().join("tokens.json"),
@@ -67,9 +72,7 @@ fn healthy_setup_passes() {
 #[test]
 fn broken_setup_fails_with_a_fix_for_each_problem() {
     let sandbox = Sandbox::new();
-    let config = sandbox.config_home().join("codexd");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("config.toml"), "prot = 1\n").unwrap();
+    write_config(&sandbox, "prot = 1\n");
     let squatter = TcpListener::bind(("127.0.0.1", sandbox.port)).unwrap();
     let not_a_folder = sandbox.dir.path().join("file");
     std::fs::write(&not_a_folder, "").unwrap();

@@ -277,6 +277,31 @@ mod tests {
         }
     }
 
+    /// [`follow`] on a thread, stopped by [`Follower::finish`].
+    struct Follower {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<io::Result<()>>,
+    }
+
+    impl Follower {
+        /// Start following `path` and give it time to reach the end of the file.
+        fn start(path: &Path) -> (Shared, Follower) {
+            let out = Shared::default();
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread = {
+                let (path, mut out, stop) = (path.to_path_buf(), out.clone(), stop.clone());
+                std::thread::spawn(move || follow(&path, &mut out, &|| stop.load(Ordering::SeqCst)))
+            };
+            std::thread::sleep(POLL_INTERVAL * 2);
+            (out, Follower { stop, thread })
+        }
+
+        fn finish(self) {
+            self.stop.store(true, Ordering::SeqCst);
+            self.thread.join().unwrap().unwrap();
+        }
+    }
+
     fn append(path: &Path, text: &str) {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
         file.write_all(text.as_bytes()).unwrap();
@@ -288,13 +313,7 @@ mod tests {
         let path = dir.path().join("codexd.log");
         append(&path, "old line\n");
 
-        let out = Shared::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let follower = {
-            let (path, mut out, stop) = (path.clone(), out.clone(), stop.clone());
-            std::thread::spawn(move || follow(&path, &mut out, &|| stop.load(Ordering::SeqCst)))
-        };
-        std::thread::sleep(POLL_INTERVAL * 2);
+        let (out, follower) = Follower::start(&path);
 
         append(&path, "first\n");
         out.wait_for("first\n");
@@ -307,8 +326,7 @@ mod tests {
         std::fs::write(&path, "cut\n").unwrap();
         let text_after = out.wait_for("cut\n");
 
-        stop.store(true, Ordering::SeqCst);
-        follower.join().unwrap().unwrap();
+        follower.finish();
         assert!(!text.contains("old line"), "started before the end: {text:?}");
         assert_eq!(text, "first\nlast of old\nfirst of new\n");
         assert_eq!(text_after, "first\nlast of old\nfirst of new\ncut\n");
@@ -318,16 +336,9 @@ mod tests {
     fn follow_waits_for_a_file_that_does_not_exist_yet() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("later.log");
-        let out = Shared::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let follower = {
-            let (path, mut out, stop) = (path.clone(), out.clone(), stop.clone());
-            std::thread::spawn(move || follow(&path, &mut out, &|| stop.load(Ordering::SeqCst)))
-        };
-        std::thread::sleep(POLL_INTERVAL * 2);
+        let (out, follower) = Follower::start(&path);
         append(&path, "hello\n");
         assert_eq!(out.wait_for("hello\n"), "hello\n");
-        stop.store(true, Ordering::SeqCst);
-        follower.join().unwrap().unwrap();
+        follower.finish();
     }
 }
