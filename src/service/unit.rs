@@ -118,7 +118,9 @@ fn absolute(path: &Path) -> PathBuf {
 pub enum RenderError {
     #[error("{what} {value:?} contains a line break or control character, which a service definition cannot hold")]
     ControlCharacter { what: &'static str, value: String },
-    #[error("the program path {0} is not valid UTF-8; move codexd to a plain path and run `codexd install` again")]
+    #[error(
+        "the path {0} is not valid UTF-8; use plain paths for codexd and its home, then run `codexd install` again"
+    )]
     NotUtf8(PathBuf),
     #[error("cannot render the service template: {0}")]
     Template(#[from] minijinja::Error),
@@ -139,17 +141,10 @@ struct SystemdContext {
 }
 
 fn render_systemd(spec: &UnitSpec) -> Result<String, RenderError> {
-    let program = program_str(spec)?;
-    let words = std::iter::once(program).chain(spec.args.iter().map(String::as_str));
-    let exec_start = words.map(|w| check("an argument", w).map(systemd_exec_word)).collect::<Result<Vec<_>, _>>()?;
-    let environment = spec
-        .environment
-        .iter()
-        .map(|(name, value)| {
-            Ok(systemd_quote(&format!("{}={}", check("a variable name", name)?, check(VALUE, value)?)))
-        })
-        .collect::<Result<_, RenderError>>()?;
-    let context = SystemdContext { exec_start: exec_start.join(" "), environment };
+    let exec_start = command_words(spec)?.into_iter().map(systemd_exec_word).collect::<Vec<_>>().join(" ");
+    let environment =
+        checked_environment(spec)?.into_iter().map(|(name, value)| systemd_quote(&format!("{name}={value}"))).collect();
+    let context = SystemdContext { exec_start, environment };
     fill("systemd/codexd.service", SYSTEMD_TEMPLATE, context)
 }
 
@@ -168,34 +163,38 @@ struct LaunchdVariable {
 }
 
 fn render_launchd(spec: &UnitSpec) -> Result<String, RenderError> {
-    let program = program_str(spec)?;
-    let words = std::iter::once(program).chain(spec.args.iter().map(String::as_str));
-    let program_arguments = words.map(|w| check("an argument", w).map(xml_escape)).collect::<Result<_, _>>()?;
-    let environment = spec
-        .environment
-        .iter()
-        .map(|(name, value)| {
-            Ok(LaunchdVariable {
-                name: xml_escape(check("a variable name", name)?),
-                value: xml_escape(check(VALUE, value)?),
-            })
-        })
-        .collect::<Result<_, RenderError>>()?;
-    let stderr_path = spec.stderr_path.to_str().ok_or_else(|| RenderError::NotUtf8(spec.stderr_path.clone()))?;
-    let context = LaunchdContext {
-        label: LABEL,
-        program_arguments,
-        environment,
-        stderr_path: xml_escape(check("the stderr path", stderr_path)?),
-    };
+    let program_arguments = command_words(spec)?.into_iter().map(xml_escape).collect();
+    let environment = checked_environment(spec)?
+        .into_iter()
+        .map(|(name, value)| LaunchdVariable { name: xml_escape(name), value: xml_escape(value) })
+        .collect();
+    let stderr_path = check("the stderr path", utf8(&spec.stderr_path)?)?;
+    let context = LaunchdContext { label: LABEL, program_arguments, environment, stderr_path: xml_escape(stderr_path) };
     fill("launchd/io.github.codexd.plist", LAUNCHD_TEMPLATE, context)
 }
 
-fn program_str(spec: &UnitSpec) -> Result<&str, RenderError> {
-    spec.program.to_str().ok_or_else(|| RenderError::NotUtf8(spec.program.clone()))
+/// The program and its arguments, each fit for a definition.
+fn command_words(spec: &UnitSpec) -> Result<Vec<&str>, RenderError> {
+    let program = utf8(&spec.program)?;
+    std::iter::once(program)
+        .chain(spec.args.iter().map(String::as_str))
+        .map(|word| check("an argument", word))
+        .collect()
 }
 
-const VALUE: &str = "the value of an environment variable";
+/// The environment, each name and value fit for a definition.
+fn checked_environment(spec: &UnitSpec) -> Result<Vec<(&str, &str)>, RenderError> {
+    spec.environment
+        .iter()
+        .map(|(name, value)| {
+            Ok((check("a variable name", name)?, check("the value of an environment variable", value)?))
+        })
+        .collect()
+}
+
+fn utf8(path: &Path) -> Result<&str, RenderError> {
+    path.to_str().ok_or_else(|| RenderError::NotUtf8(path.to_path_buf()))
+}
 
 /// `value` unless it holds a control character (a newline would end the
 /// systemd line or break the plist).
