@@ -1,0 +1,452 @@
+//! `codexd doctor`: check the setup one piece at a time (config, login, port,
+//! service, log file, upstream reachability) and print one line per check,
+//! with the fix for each problem. Exit 1 when a check fails.
+//!
+//! Each check gathers its facts and returns a [`Check`]; [`render`] is pure.
+
+use std::fmt;
+use std::io::Write;
+use std::net::ToSocketAddrs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::config::{self, ConfigError, Overrides, Settings};
+use crate::service::probe::{self, PortState};
+use crate::service::{self, ServiceStatus};
+
+/// How long the upstream check waits for DNS, TCP, TLS and an HTTP answer.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// Works, but something is worth knowing or doing.
+    Warn,
+    Fail,
+    Skip,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Ok => "ok",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        })
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// What to do about a warning or failure.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::Ok, detail: detail.into(), fix: None }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::Warn, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn skip(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::Skip, detail: detail.into(), fix: None }
+    }
+}
+
+/// `codexd doctor`: load the settings, run every check, print the report,
+/// exit 1 on any failure. Settings that do not load are a failed check, not
+/// the end of the report.
+pub fn run(overrides: &Overrides, offline: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let checks = checks(&config::load(overrides), &fallback_settings(overrides), offline);
+    write!(out, "{}", render(&checks))?;
+    let failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// What the other checks run on when the settings do not load: the
+/// environment and flags without the config file, else the built-in
+/// defaults. `config` reads no file when given an empty one, so one stands
+/// in for the broken file for the moment of loading.
+fn fallback_settings(overrides: &Overrides) -> Settings {
+    let empty = std::env::temp_dir().join(format!("codexd-doctor-{}.toml", std::process::id()));
+    let loaded = std::fs::OpenOptions::new().write(true).create_new(true).open(&empty).ok().and_then(|_| {
+        let without_file = Overrides { config: Some(empty.clone()), ..overrides.clone() };
+        config::load(&without_file).ok()
+    });
+    let _ = std::fs::remove_file(&empty);
+    loaded.map_or_else(Settings::defaults, |settings| Settings { config_file: None, ..settings })
+}
+
+/// Every check, in report order. When `loaded` failed, the others run on `fallback`.
+pub fn checks(loaded: &Result<Settings, ConfigError>, fallback: &Settings, offline: bool) -> Vec<Check> {
+    let settings = loaded.as_ref().unwrap_or(fallback);
+    let status = service::status(settings);
+    vec![
+        check_config(loaded),
+        check_login(&settings.tokens_path(), Utc::now()),
+        check_port(settings, probe::port_state(settings)),
+        check_service(&status),
+        check_log_file(&settings.log_file),
+        if offline { Check::skip("upstream", "skipped (--offline)") } else { check_upstream(&settings.codex_base_url) },
+    ]
+}
+
+/// The report: one line per check, its fix indented below.
+pub fn render(checks: &[Check]) -> String {
+    let mut text = format!("codexd {} doctor\n", env!("CARGO_PKG_VERSION"));
+    for check in checks {
+        text.push_str(&format!("{:<5} {:<9} {}\n", check.verdict.to_string(), check.name, check.detail));
+        if let Some(fix) = &check.fix {
+            text.push_str(&format!("{:16}fix: {fix}\n", ""));
+        }
+    }
+    let failures = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    text.push_str(&match failures {
+        0 => "no problems found\n".to_string(),
+        1 => "1 problem found\n".to_string(),
+        n => format!("{n} problems found\n"),
+    });
+    text
+}
+
+fn check_config(loaded: &Result<Settings, ConfigError>) -> Check {
+    match loaded {
+        Ok(settings) => match &settings.config_file {
+            Some(path) => Check::ok("config", format!("{} is valid", path.display())),
+            None => Check::ok(
+                "config",
+                format!("no config file, built-in defaults (looked for {})", config::default_config_path().display()),
+            ),
+        },
+        Err(err) => {
+            let fix = match err {
+                ConfigError::File { path, .. } => {
+                    format!("correct {} (the other checks ran without it)", path.display())
+                }
+                ConfigError::Env { var, .. } => format!("correct or unset {var}"),
+                ConfigError::Invalid { origin, key, .. } => format!("correct `{key}` in the {origin}"),
+            };
+            Check::fail("config", err.to_string(), fix)
+        }
+    }
+}
+
+/// The part of `tokens.json` the doctor reads (see codex.md §6).
+#[derive(Debug, Deserialize)]
+struct StoredLogin {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    email: Option<String>,
+    plan: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    needs_login: Option<NeedsLogin>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NeedsLogin {
+    reason: Option<String>,
+}
+
+fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
+    let text = match std::fs::read_to_string(tokens) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Check::fail("login", "not signed in", "run `codexd login` (or `codexd login --device` over SSH)")
+        }
+        Err(err) => {
+            return Check::fail(
+                "login",
+                format!("cannot read {}: {err}", tokens.display()),
+                "check the file's owner and mode (0600)",
+            )
+        }
+    };
+    let login: StoredLogin = match serde_json::from_str(&text) {
+        Ok(login) => login,
+        Err(err) => {
+            return Check::fail(
+                "login",
+                format!("{} is corrupt ({err})", tokens.display()),
+                "run `codexd login` to sign in again",
+            )
+        }
+    };
+    if let Some(mark) = login.needs_login {
+        let reason = mark.reason.unwrap_or_else(|| "the login can no longer be refreshed".into());
+        return Check::fail("login", format!("login expired: {reason}"), "run `codexd login`");
+    }
+    if login.access_token.is_none_or(|t| t.is_empty()) {
+        return Check::fail("login", format!("{} holds no access token", tokens.display()), "run `codexd login`");
+    }
+    let who = match (login.email, login.plan) {
+        (Some(email), Some(plan)) => format!("signed in as {email} ({plan})"),
+        (Some(email), None) => format!("signed in as {email}"),
+        _ => "signed in".to_string(),
+    };
+    let can_refresh = login.refresh_token.is_some_and(|t| !t.is_empty());
+    match (login.expires_at, can_refresh) {
+        (Some(at), true) if at <= now => {
+            Check::ok("login", format!("{who}; token expired {at}, renewed on the next request"))
+        }
+        (Some(at), false) if at <= now => {
+            Check::fail("login", format!("{who}; token expired {at} and cannot be renewed"), "run `codexd login`")
+        }
+        (_, false) => Check::warn(
+            "login",
+            format!("{who}; no refresh token, so the login ends when the token expires"),
+            "run `codexd login` for a renewable login",
+        ),
+        (Some(at), true) => Check::ok("login", format!("{who}; token valid until {at}")),
+        (None, true) => Check::ok("login", who),
+    }
+}
+
+fn check_port(settings: &Settings, state: PortState) -> Check {
+    let address = format!("{}:{}", settings.host, settings.port);
+    let fix_port = "stop that program, or choose another port (`port` in the config file, or PORT)";
+    match state {
+        PortState::Free => Check::ok("port", format!("{address} is free")),
+        PortState::Codexd(health) => Check::ok(
+            "port",
+            format!("{address} answers as codexd {}", health.version.as_deref().unwrap_or("(unknown version)")),
+        ),
+        PortState::Other(Some(owner)) => Check::fail("port", format!("{address} is held by {owner}"), fix_port),
+        PortState::Other(None) => Check::fail("port", format!("{address} is held by another program"), fix_port),
+        PortState::Unusable(reason) => Check::fail(
+            "port",
+            format!("cannot listen on {address}: {reason}"),
+            "check `host` and `port` in the config file",
+        ),
+    }
+}
+
+fn check_service(status: &ServiceStatus) -> Check {
+    if let (true, Some(pid), Some(mode)) = (status.running, status.pid, status.mode) {
+        return Check::ok("service", format!("running as pid {pid} ({mode})"));
+    }
+    if status.installed {
+        return Check::fail(
+            "service",
+            "installed but not running",
+            "run `codexd start`, and see `codexd logs` if it stops again",
+        );
+    }
+    match &status.manager_unavailable {
+        Some(why) => Check::warn(
+            "service",
+            format!("not running; no service manager here ({why})"),
+            "run `codexd start --detach` to run it in the background",
+        ),
+        None if status.service_manager.is_some() => Check::warn(
+            "service",
+            "not installed and not running",
+            "run `codexd install` to start it now and at every login",
+        ),
+        None => Check::warn("service", "not running", "run `codexd start --detach` to run it in the background"),
+    }
+}
+
+fn check_log_file(path: &Path) -> Check {
+    let fix =
+        "set `log_file` in the config file (or CODEXD_LOG_FILE) to a writable path, or fix the folder's permissions";
+    match std::fs::OpenOptions::new().append(true).create(true).open(path) {
+        Ok(_) => Check::ok("log", format!("{} is writable", path.display())),
+        Err(err) => Check::fail("log", format!("cannot write {}: {err}", path.display()), fix),
+    }
+}
+
+fn check_upstream(base_url: &str) -> Check {
+    let uri = match base_url.parse::<ureq::http::Uri>() {
+        Ok(uri) => uri,
+        Err(err) => {
+            return Check::fail("upstream", format!("{base_url} is not a URL: {err}"), "correct `codex_base_url`")
+        }
+    };
+    let Some(host) = uri.host() else {
+        return Check::fail("upstream", format!("{base_url} names no host"), "correct `codex_base_url`");
+    };
+    let tls = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let offline_fix = "check the network and DNS, or run `codexd doctor --offline` when offline on purpose";
+    if let Err(err) = (host, port).to_socket_addrs() {
+        return Check::fail("upstream", format!("cannot resolve {host}: {err}"), offline_fix);
+    }
+    match probe::http_agent(UPSTREAM_TIMEOUT).get(base_url).call() {
+        Ok(answer) => {
+            let how = if tls { "over TLS" } else { "over plain HTTP" };
+            Check::ok("upstream", format!("{host} answers {how} (HTTP {})", answer.status().as_u16()))
+        }
+        Err(err) => Check::fail(
+            "upstream",
+            format!("cannot reach {base_url}: {err}"),
+            "codexd connects directly (no proxy); check firewalls and the clock (TLS), or run `codexd doctor --offline`",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{ManagerKind, RunMode};
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T10:00:00Z".parse().unwrap()
+    }
+
+    fn login_check(contents: Option<&str>) -> Check {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        if let Some(text) = contents {
+            std::fs::write(&path, text).unwrap();
+        }
+        let mut check = check_login(&path, now());
+        check.detail = check.detail.replace(&path.display().to_string(), "TOKENS");
+        check
+    }
+
+    #[test]
+    fn login_states() {
+        let valid = r#"{"version":1,"access_token":"a","refresh_token":"r","email":"ann@example.com","plan":"plus","expires_at":"2026-11-24T12:00:00Z"}"#;
+        let expired = r#"{"version":1,"access_token":"a","refresh_token":"r","expires_at":"2026-11-24T09:00:00Z"}"#;
+        let stuck = r#"{"version":1,"access_token":"a","expires_at":"2026-11-24T09:00:00Z"}"#;
+        let marked = r#"{"version":1,"access_token":"a","refresh_token":"r","needs_login":{"reason":"the refresh token has expired","since":"2026-11-24T09:00:00Z"}}"#;
+        let cases = [
+            (None, Verdict::Fail, "not signed in"),
+            (
+                Some(valid),
+                Verdict::Ok,
+                "signed in as ann@example.com (plus); token valid until 2026-11-24 12:00:00 UTC",
+            ),
+            (
+                Some(expired),
+                Verdict::Ok,
+                "signed in; token expired 2026-11-24 09:00:00 UTC, renewed on the next request",
+            ),
+            (Some(stuck), Verdict::Fail, "signed in; token expired 2026-11-24 09:00:00 UTC and cannot be renewed"),
+            (Some(marked), Verdict::Fail, "login expired: the refresh token has expired"),
+            (Some(r#"{"access_token": "#), Verdict::Fail, "TOKENS is corrupt"),
+            (Some("{}"), Verdict::Fail, "TOKENS holds no access token"),
+        ];
+        for (contents, verdict, detail) in cases {
+            let check = login_check(contents);
+            assert_eq!(check.verdict, verdict, "{contents:?}: {check:?}");
+            assert!(check.detail.starts_with(detail), "{contents:?}: {}", check.detail);
+            assert_eq!(check.fix.is_some(), verdict != Verdict::Ok, "{contents:?}");
+        }
+    }
+
+    #[test]
+    fn no_token_text_reaches_the_report() {
+        let check = login_check(Some(
+            r#"{"access_token":"SECRET-A","refresh_token":"SECRET-R","expires_at":"2027-01-01T00:00:00Z"}"#,
+        ));
+        assert!(!format!("{check:?}").contains("SECRET"));
+    }
+
+    fn status(running: bool, installed: bool, unavailable: Option<&str>) -> ServiceStatus {
+        ServiceStatus {
+            version: "0.1.0".into(),
+            service_manager: Some(ManagerKind::Systemd),
+            installed,
+            definition: Some("/u/codexd.service".into()),
+            manager_state: None,
+            manager_unavailable: unavailable.map(str::to_string),
+            mode: running.then_some(RunMode::Detached),
+            running,
+            pid: running.then_some(7),
+            pid_file: "/h/codexd.pid".into(),
+            listen_url: "http://127.0.0.1:19080".into(),
+            answering: running,
+            daemon_version: None,
+            uptime_s: None,
+            log_file: "/tmp/x.log".into(),
+        }
+    }
+
+    #[test]
+    fn service_states() {
+        let cases = [
+            (status(true, false, None), Verdict::Ok, "running as pid 7 (detached)"),
+            (status(false, true, None), Verdict::Fail, "installed but not running"),
+            (status(false, false, None), Verdict::Warn, "not installed and not running"),
+            (
+                status(false, false, Some("systemd is not running")),
+                Verdict::Warn,
+                "not running; no service manager here",
+            ),
+        ];
+        for (status, verdict, detail) in cases {
+            let check = check_service(&status);
+            assert_eq!((check.verdict, check.detail.starts_with(detail)), (verdict, true), "{check:?}");
+        }
+    }
+
+    #[test]
+    fn port_states() {
+        let settings = Settings::defaults();
+        let owner = probe::PortOwner { pid: 12, name: "python3".into() };
+        let health = probe::Health { status: "ok".into(), version: Some("0.1.0".into()), uptime_s: None };
+        let cases = [
+            (PortState::Free, Verdict::Ok, "127.0.0.1:19080 is free"),
+            (PortState::Codexd(health), Verdict::Ok, "127.0.0.1:19080 answers as codexd 0.1.0"),
+            (PortState::Other(Some(owner)), Verdict::Fail, "127.0.0.1:19080 is held by python3 (pid 12)"),
+            (PortState::Unusable("bad".into()), Verdict::Fail, "cannot listen on 127.0.0.1:19080: bad"),
+        ];
+        for (state, verdict, detail) in cases {
+            let check = check_port(&settings, state);
+            assert_eq!((check.verdict, check.detail.as_str()), (verdict, detail));
+        }
+    }
+
+    #[test]
+    fn config_errors_name_the_fix() {
+        let err = ConfigError::Env { var: "PORT", value: "x".into(), expected: "a port".into() };
+        let check = check_config(&Err(err));
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert_eq!(check.fix.as_deref(), Some("correct or unset PORT"));
+    }
+
+    #[test]
+    fn an_unwritable_log_path_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(check_log_file(&file.join("x.log")).verdict, Verdict::Fail);
+        assert_eq!(check_log_file(&dir.path().join("x.log")).verdict, Verdict::Ok);
+    }
+
+    #[test]
+    fn an_unreachable_upstream_fails_and_a_bad_url_says_so() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let check = check_upstream(&format!("http://127.0.0.1:{port}/backend-api"));
+        assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+        assert_eq!(check_upstream("http://").verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn report_layout() {
+        let checks = vec![
+            Check::ok("config", "/home/ann/.config/codexd/config.toml is valid"),
+            Check::fail("login", "not signed in", "run `codexd login`"),
+            Check::warn("service", "not installed and not running", "run `codexd install`"),
+            Check::skip("upstream", "skipped (--offline)"),
+        ];
+        insta::assert_snapshot!(render(&checks).replace(env!("CARGO_PKG_VERSION"), "VERSION"));
+    }
+}
