@@ -13,6 +13,7 @@ use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
 use crate::codex::client::{CallContext, CodexClient, UpstreamResponse};
+use crate::translate::names::tool_name_map;
 use crate::translate::request::{conversation_key, translate_request};
 
 pub async fn create_message(
@@ -50,6 +51,7 @@ async fn handle(
         started,
         client_model: request.model.clone(),
         upstream_model: upstream_request.model.clone(),
+        tool_names: tool_name_map(&request),
     };
     let upstream = open_upstream(state, client, upstream_body, &session_id).await?;
     if request.stream.unwrap_or(false) {

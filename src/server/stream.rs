@@ -11,6 +11,7 @@
 //! away ends the pump at once, which drops — and so cancels — the upstream
 //! request.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
@@ -42,11 +43,19 @@ pub struct Exchange {
     pub started: Instant,
     pub client_model: String,
     pub upstream_model: String,
+    /// Upstream tool name → the client's, for tools whose names were
+    /// shortened (see `translate::names::tool_name_map`).
+    pub tool_names: HashMap<String, String>,
 }
 
 impl Exchange {
     fn message_id(&self) -> String {
         format!("msg_{}", uuid::Uuid::new_v4().simple())
+    }
+
+    /// A translator for this exchange's answer.
+    fn translator(&self) -> StreamTranslator {
+        StreamTranslator::new(self.message_id(), self.client_model.clone()).with_tool_names(self.tool_names.clone())
     }
 
     fn log_done(&self, outcome: &Outcome) {
@@ -126,7 +135,7 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
 
 /// Collect the whole answer into one Anthropic message.
 pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
-    let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
+    let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)));
     let mut accumulator = Accumulator::new();
     while !translator.is_finished() {
@@ -249,7 +258,7 @@ async fn pump(
     tx: mpsc::Sender<Bytes>,
     commit: oneshot::Sender<Result<(), ApiError>>,
 ) {
-    let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
+    let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)));
     let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), usage: (0, 0, 0) };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
