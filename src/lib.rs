@@ -11,4 +11,5 @@ pub mod codex;
 pub mod config;
 pub mod logging;
 pub mod server;
+pub mod tokens;
 pub mod translate;
