@@ -89,7 +89,7 @@ fn call_context<'a>(credentials: &'a Credentials, session_id: &'a str) -> CallCo
 }
 
 /// The request body, refusing more than `limit` bytes with a 413.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("cannot read the request body: {e}")))?;
