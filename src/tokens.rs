@@ -252,13 +252,16 @@ mod tests {
         }
     }
 
+    type ImageCase = (&'static str, &'static [u8], (u64, u64), u64);
+
     fn data_url(media_type: &str, bytes: &[u8]) -> String {
         format!("data:{media_type};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 
     #[test]
     fn image_sizes_are_read_from_base64_headers() {
-        let table: [(&str, &[u8], (u64, u64), u64); 4] = [
+        // (media type, file, size, tokens)
+        let table: [ImageCase; 4] = [
             ("image/png", include_bytes!("../tests/fixtures/images/red-1024x768.png"), (1024, 768), 765),
             (
                 "image/jpeg",

@@ -30,6 +30,9 @@ async fn count(daemon: &common::Daemon, body: &Value) -> u64 {
     answer["input_tokens"].as_u64().expect("input_tokens is a number")
 }
 
+/// What a growth step adds, and how it adds it to a body (given an image).
+type Step = (&'static str, fn(&mut Value, &Value));
+
 fn user(text: &str) -> Value {
     json!({"role": "user", "content": text})
 }
@@ -47,7 +50,7 @@ async fn counts_grow_as_content_is_added() {
     let mut previous = count(&daemon, &body).await;
     assert!(previous > 0);
     let image = gif_image();
-    let steps: [(&str, fn(&mut Value, &Value)); 5] = [
+    let steps: [Step; 5] = [
         ("a system prompt", |b, _| b["system"] = json!("You are Claude Code, a careful engineer.")),
         ("an assistant reply", |b, _| {
             b["messages"].as_array_mut().unwrap().push(json!({"role": "assistant", "content": "Hi! What next?"}))
