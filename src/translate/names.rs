@@ -38,7 +38,7 @@ pub fn is_valid_tool_name(name: &str) -> bool {
 /// The name to send upstream for the client's tool `name`: `name` itself
 /// when it is valid (see [`is_valid_tool_name`]), else a shortened name
 /// (see the module docs), e.g. `mcp__server__tool.with.dots` →
-/// `mcp__server__tool_with_dots_1a2b3c4d`.
+/// `mcp__server__tool_with_dots_1e11824e`.
 pub fn codex_tool_name(name: &str) -> Cow<'_, str> {
     if is_valid_tool_name(name) {
         return Cow::Borrowed(name);
@@ -121,6 +121,7 @@ mod tests {
             ("", "_e3b0c442"),
             ("tool.with.dots", "tool_with_dots_01327530"),
             ("space name", "space_name_21f96169"),
+            ("mcp__server__tool.with.dots", "mcp__server__tool_with_dots_1e11824e"),
             ("ünïcödé", "_n_c_d__b09ad3e2"),
             ("a".repeat(65).as_str(), &format!("{}_{}", "a".repeat(55), "635361c4")),
         ]
