@@ -14,4 +14,5 @@ pub mod logging;
 pub mod server;
 pub mod service;
 pub mod shell;
+pub mod tokens;
 pub mod translate;

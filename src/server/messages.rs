@@ -19,6 +19,7 @@ use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
 use crate::codex::client::{CallContext, CodexClient, UpstreamResponse};
+use crate::translate::names::tool_name_map;
 use crate::translate::request::{conversation_key, translate_request};
 
 /// Tries per request, the first included.
@@ -67,6 +68,7 @@ async fn handle(
         upstream_model: upstream_request.model.clone(),
         timing: Timing::from(settings.as_ref()),
         _permit: Arc::new(permit),
+        tool_names: tool_name_map(&request),
     };
     let streaming = request.stream.unwrap_or(false);
     let mut attempt = 1;
@@ -145,7 +147,7 @@ fn call_context<'a>(credentials: &'a Credentials, session_id: &'a str) -> CallCo
 }
 
 /// The request body, refusing more than `limit` bytes with a 413.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("cannot read the request body: {e}")))?;

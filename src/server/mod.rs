@@ -5,6 +5,7 @@
 //! shaped and carries a `request-id` header, so a user can quote it and find
 //! the matching log line.
 
+mod count_tokens;
 mod guard;
 mod health;
 mod messages;
@@ -193,6 +194,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(request_id))
             .route("/health", web::get().to(health::health))
             .route("/v1/messages", web::post().to(messages::create_message))
+            .route("/v1/messages/count_tokens", web::post().to(count_tokens::count_tokens))
             .route("/v1/models", web::get().to(models::list))
             .route("/v1/models/{id}", web::get().to(models::get))
             .default_service(web::to(not_found)),

@@ -12,6 +12,7 @@
 //! request.
 
 use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
@@ -60,11 +61,19 @@ pub struct Exchange {
     pub timing: Timing,
     /// Held, never read: dropping the last clone frees the place.
     pub _permit: Arc<Permit>,
+    /// Upstream tool name → the client's, for tools whose names were
+    /// shortened (see `translate::names::tool_name_map`).
+    pub tool_names: HashMap<String, String>,
 }
 
 impl Exchange {
     fn message_id(&self) -> String {
         format!("msg_{}", uuid::Uuid::new_v4().simple())
+    }
+
+    /// A translator for this exchange's answer.
+    fn translator(&self) -> StreamTranslator {
+        StreamTranslator::new(self.message_id(), self.client_model.clone()).with_tool_names(self.tool_names.clone())
     }
 
     fn log_done(&self, outcome: &Outcome) {
@@ -145,7 +154,7 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
 
 /// Collect the whole answer into one Anthropic message.
 pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
-    let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
+    let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
     let mut accumulator = Accumulator::new();
     while !translator.is_finished() {
@@ -268,7 +277,7 @@ async fn pump(
     tx: mpsc::Sender<Bytes>,
     commit: oneshot::Sender<Result<(), ApiError>>,
 ) {
-    let mut translator = StreamTranslator::new(exchange.message_id(), exchange.client_model.clone());
+    let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
     let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), usage: (0, 0, 0) };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);

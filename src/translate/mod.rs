@@ -3,6 +3,7 @@
 //! - [`model`]: Claude model name → Codex model and reasoning effort.
 //! - [`schema`]: tool JSON-schema normalisation.
 //! - [`request`]: Anthropic request → Codex request.
+//! - [`names`]: tool names the backend accepts, and the way back.
 //! - [`stream`]: Codex events → Anthropic events, one state machine.
 //! - [`response`]: Anthropic events → one aggregated Anthropic message.
 
@@ -14,6 +15,7 @@
 pub const SIGNATURE_PREFIX: &str = "codexd.v1.";
 
 pub mod model;
+pub mod names;
 pub mod request;
 pub mod response;
 pub mod schema;

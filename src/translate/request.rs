@@ -23,7 +23,7 @@ use crate::codex::request::{
     TextControls, Tool, ToolChoice, Verbosity, WebSearchFilters,
 };
 use crate::config::Settings;
-use crate::translate::{model, schema};
+use crate::translate::{model, names, schema};
 
 /// Instructions sent when the client gave no system prompt: the backend
 /// refuses a missing or empty `instructions`.
@@ -67,8 +67,12 @@ impl From<TranslateError> for ApiError {
 ///   [`repair_history`] so every call has exactly the output the backend wants.
 /// - `tools` → function tools with [`schema::normalize`]d parameters and
 ///   `strict: false`; a `web_search_*` server tool → `{"type":"web_search"}`;
-///   other typed tools are dropped. Names longer than 64 characters are sent
-///   as they are.
+///   other typed tools are dropped.
+/// - Tool names the backend would refuse (longer than 64 characters, or with
+///   characters outside `[a-zA-Z0-9_-]`) are shortened by
+///   [`names::codex_tool_name`], the same way in tool definitions, in
+///   `function_call`s of the history and in `tool_choice`;
+///   [`names::tool_name_map`] undoes it on the way back.
 /// - `tool_choice`: auto → `"auto"`, any → `"required"`, none → `"none"`,
 ///   tool → `{"type":"function","name":…}`, absent → `"auto"`;
 ///   `parallel_tool_calls` is `!disable_parallel_tool_use`.
@@ -158,7 +162,7 @@ fn translate_message(message: &InputMessage, at: &str) -> Result<Vec<InputItem>,
             }
             ContentBlock::ToolUse(block) => items.push_item(InputItem::FunctionCall {
                 call_id: block.id.clone(),
-                name: block.name.clone(),
+                name: names::codex_tool_name(&block.name).into_owned(),
                 arguments: block.input.to_string(),
             }),
             ContentBlock::ToolResult(block) => items.push_tool_output(InputItem::FunctionCallOutput {
@@ -442,7 +446,7 @@ fn translate_tools(tools: &[AnthropicTool]) -> Vec<Tool> {
         .iter()
         .filter_map(|tool| match tool {
             AnthropicTool::Custom(tool) => Some(Tool::Function {
-                name: tool.name.clone(),
+                name: names::codex_tool_name(&tool.name).into_owned(),
                 description: tool.description.clone().unwrap_or_default(),
                 strict: false,
                 parameters: schema::normalize(&tool.input_schema),
@@ -469,7 +473,7 @@ fn translate_tool_choice(choice: Option<&AnthropicToolChoice>) -> Result<ToolCho
         ToolChoiceKind::Any => ToolChoice::Required,
         ToolChoiceKind::None => ToolChoice::None,
         ToolChoiceKind::Tool => match choice.name.as_deref().filter(|name| !name.is_empty()) {
-            Some(name) => ToolChoice::Function { name: name.to_owned() },
+            Some(name) => ToolChoice::Function { name: names::codex_tool_name(name).into_owned() },
             None => return Err(TranslateError::ToolChoiceWithoutName),
         },
     })
@@ -881,6 +885,51 @@ mod tests {
                 {"type":"web_search","filters":{"allowed_domains":["docs.rs"]}}
             ])
         );
+    }
+
+    #[test]
+    fn long_tool_names_are_shortened_everywhere() {
+        let long = format!("mcp__a_rather_long_server_name__{}", "and_a_very_long_tool_name_".repeat(3));
+        let dotted = "mcp__srv__tool.with.dots";
+        let out = translate(json!({"model":"m",
+        "tools":[{"name":long,"input_schema":{}},{"name":dotted,"input_schema":{}},{"name":"Bash","input_schema":{}}],
+        "tool_choice":{"type":"tool","name":long},
+        "messages":[
+            {"role":"user","content":"go"},
+            {"role":"assistant","content":[
+                {"type":"tool_use","id":"t1","name":long,"input":{}},
+                {"type":"tool_use","id":"t2","name":dotted,"input":{}},
+                {"type":"tool_use","id":"t3","name":"Bash","input":{}}
+            ]},
+            {"role":"user","content":[
+                {"type":"tool_result","tool_use_id":"t1","content":"a"},
+                {"type":"tool_result","tool_use_id":"t2","content":"b"},
+                {"type":"tool_result","tool_use_id":"t3","content":"c"}
+            ]}
+        ]}))
+        .unwrap();
+        let short_long = names::codex_tool_name(&long).into_owned();
+        let short_dotted = names::codex_tool_name(dotted).into_owned();
+        assert!(long.len() > names::MAX_TOOL_NAME_LEN && short_long.len() <= names::MAX_TOOL_NAME_LEN);
+        let tool_names: Vec<String> = out
+            .tools
+            .iter()
+            .filter_map(|tool| match tool {
+                Tool::Function { name, .. } => Some(name.clone()),
+                Tool::WebSearch { .. } => None,
+            })
+            .collect();
+        assert_eq!(tool_names, [short_long.as_str(), short_dotted.as_str(), "Bash"]);
+        let called: Vec<&str> = out
+            .input
+            .iter()
+            .filter_map(|item| match item {
+                InputItem::FunctionCall { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(called, [short_long.as_str(), short_dotted.as_str(), "Bash"]);
+        assert_eq!(out.tool_choice, ToolChoice::Function { name: short_long });
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! queues and are flushed, in `output_index` order, once the active item is
 //! done.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::{json, Value};
 
@@ -60,6 +60,9 @@ pub struct StreamTranslator {
     seen: BTreeSet<u32>,
     /// The item whose operations go straight out; it owns `open_block`.
     active: Option<u32>,
+    /// Upstream tool name → the client's, for names the request side
+    /// shortened (see [`super::names`]).
+    tool_names: HashMap<String, String>,
 }
 
 impl StreamTranslator {
@@ -78,7 +81,16 @@ impl StreamTranslator {
             items: BTreeMap::new(),
             seen: BTreeSet::new(),
             active: None,
+            tool_names: HashMap::new(),
         }
+    }
+
+    /// Give `tool_use` blocks back the client's tool names: `tool_names`
+    /// maps each name sent upstream to the client's original, as built by
+    /// [`super::names::tool_name_map`]. Names not in the map are kept.
+    pub fn with_tool_names(mut self, tool_names: HashMap<String, String>) -> Self {
+        self.tool_names = tool_names;
+        self
     }
 
     /// Translate one upstream event into zero or more Anthropic events.
@@ -299,7 +311,8 @@ impl StreamTranslator {
     fn emit(&mut self, out: &mut Vec<StreamEvent>, op: Op) {
         self.start(out, None);
         match op {
-            Op::Start(content_block) => {
+            Op::Start(mut content_block) => {
+                self.restore_tool_name(&mut content_block);
                 self.close_open_block(out);
                 let index = self.next_index;
                 self.next_index += 1;
@@ -314,6 +327,15 @@ impl StreamTranslator {
                 }
             }
             Op::Stop => self.close_open_block(out),
+        }
+    }
+
+    /// A `tool_use` block names the tool as the client did.
+    fn restore_tool_name(&self, block: &mut ContentBlock) {
+        if let ContentBlock::ToolUse { name, .. } = block {
+            if let Some(original) = self.tool_names.get(name.as_str()) {
+                name.clone_from(original);
+            }
         }
     }
 }
@@ -633,9 +655,19 @@ pub(crate) mod test_support {
     /// Decode `chunks` as one upstream body and translate it, the way the
     /// server does: every decoded item, then `finish(None)`.
     pub(crate) fn translate_chunks(chunks: &[&[u8]]) -> Vec<StreamEvent> {
+        run(StreamTranslator::new(TEST_MESSAGE_ID.to_owned(), TEST_MODEL.to_owned()), chunks)
+    }
+
+    /// [`translate_sse`] with a tool-name map (see [`StreamTranslator::with_tool_names`]).
+    pub(crate) fn translate_sse_with_names(text: &str, tool_names: HashMap<String, String>) -> Vec<StreamEvent> {
+        let translator =
+            StreamTranslator::new(TEST_MESSAGE_ID.to_owned(), TEST_MODEL.to_owned()).with_tool_names(tool_names);
+        run(translator, &[text.as_bytes()])
+    }
+
+    fn run(mut translator: StreamTranslator, chunks: &[&[u8]]) -> Vec<StreamEvent> {
         let body = stream::iter(chunks.iter().map(|chunk| Ok::<_, String>(Bytes::copy_from_slice(chunk))));
         let decoded: Vec<_> = decode(body).collect::<Vec<_>>().now_or_never().expect("in-memory stream is ready");
-        let mut translator = StreamTranslator::new(TEST_MESSAGE_ID.to_owned(), TEST_MODEL.to_owned());
         let mut out = Vec::new();
         for item in decoded {
             out.extend(translator.on_decoded(item));
@@ -827,6 +859,31 @@ mod tests {
             assert_eq!(outline(&translate_sse(&fixture(name))), *expected, "{name}");
         }
         assert_eq!(table.len(), all_fixtures().len(), "every fixture has a row");
+    }
+
+    #[test]
+    fn tool_names_are_restored_however_the_call_arrives() {
+        let long_bash = format!("mcp__shell__{}", "run_a_command_".repeat(6));
+        let long_glob = "mcp__files__glob.files".to_owned();
+        let names: HashMap<String, String> =
+            [("Bash".to_owned(), long_bash.clone()), ("Glob".to_owned(), long_glob.clone())].into();
+        let tool = |id: &str, name: &str| format!("tool_use {id} {name}");
+        let table = [
+            // Announced by output_item.added, arguments streamed; Read is not renamed.
+            ("codex-reasoning-tool.sse", ["thinking".into(), tool("call_AbC123", &long_bash), tool("call_DeF456", "Read")]),
+            // Only output_item.done carries the calls.
+            ("done-without-deltas.sse", ["thinking".into(), tool("call_19", &long_bash), tool("call_19b", &long_glob)]),
+            // Only response.completed's output carries the second call.
+            ("completed-without-item-done.sse", ["text".into(), tool("call_21", &long_bash), tool("call_21b", &long_bash)]),
+        ];
+        for (name, blocks) in table {
+            let events = translate_sse_with_names(&fixture(name), names.clone());
+            let mut expected = blocks.to_vec();
+            expected.push("stop Some(ToolUse)".to_owned());
+            assert_eq!(outline(&events), expected, "{name}");
+            let plain = translate_sse(&fixture(name));
+            assert_eq!(tool_inputs(&events), tool_inputs(&plain), "{name}: inputs untouched");
+        }
     }
 
     /// The assembled `input_json_delta` text of each block, by index.

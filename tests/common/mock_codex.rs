@@ -150,11 +150,8 @@ impl MockCodex {
 }
 
 async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let verdict = check(&req, &parsed, &state);
     state.recorded.lock().unwrap().push(Recorded {
@@ -163,7 +160,8 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
         refused: verdict.as_ref().err().map(|(_, d)| d.clone()),
     });
     if let Err((status, detail)) = verdict {
-        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({ "detail": detail }));
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .json(json!({ "detail": detail }));
     }
     let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| auto_reply(&parsed));
     respond(reply, state.into_inner())
@@ -179,7 +177,9 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
     if header("chatgpt-account-id") != Some(state.account.lock().unwrap().as_str()) {
         return Err((403, "chatgpt-account-id header missing or wrong".into()));
     }
-    for (name, want) in [("openai-beta", "responses=experimental"), ("originator", "codex_cli_rs"), ("accept", "text/event-stream")] {
+    for (name, want) in
+        [("openai-beta", "responses=experimental"), ("originator", "codex_cli_rs"), ("accept", "text/event-stream")]
+    {
         if header(name) != Some(want) {
             return Err((400, format!("header {name} must be {want}")));
         }
@@ -194,7 +194,18 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
         return Err((400, "content-type must be application/json".into()));
     }
     let obj = body.as_object().ok_or((400, "body is not a JSON object".to_string()))?;
-    for refused in ["max_output_tokens", "max_tokens", "temperature", "top_p", "top_k", "metadata", "previous_response_id", "truncation", "stop", "stop_sequences"] {
+    for refused in [
+        "max_output_tokens",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "metadata",
+        "previous_response_id",
+        "truncation",
+        "stop",
+        "stop_sequences",
+    ] {
         if obj.contains_key(refused) {
             return Err((400, format!("Unsupported parameter: {refused}")));
         }
@@ -226,11 +237,7 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
 
 fn check_input(input: &[Value]) -> Result<(), (u16, String)> {
     let ids = |kind: &str| -> Vec<String> {
-        input
-            .iter()
-            .filter(|i| i["type"] == kind)
-            .filter_map(|i| i["call_id"].as_str().map(str::to_owned))
-            .collect()
+        input.iter().filter(|i| i["type"] == kind).filter_map(|i| i["call_id"].as_str().map(str::to_owned)).collect()
     };
     let calls = ids("function_call");
     let outputs = ids("function_call_output");
@@ -250,7 +257,9 @@ fn check_input(input: &[Value]) -> Result<(), (u16, String)> {
                 for part in parts {
                     let ok = match part["type"].as_str() {
                         Some("input_text" | "output_text") => part["text"].is_string(),
-                        Some("input_image") => part["image_url"].as_str().is_some_and(|u| u.starts_with("data:") || u.starts_with("http")),
+                        Some("input_image") => {
+                            part["image_url"].as_str().is_some_and(|u| u.starts_with("data:") || u.starts_with("http"))
+                        }
                         _ => false,
                     };
                     if !ok {
@@ -270,7 +279,10 @@ fn check_input(input: &[Value]) -> Result<(), (u16, String)> {
             }
             Some("reasoning") => {
                 if let Some(id) = item.get("id") {
-                    return Err((404, format!("Item with id {id} not found. Items are not persisted when `store` is set to false.")));
+                    return Err((
+                        404,
+                        format!("Item with id {id} not found. Items are not persisted when `store` is set to false."),
+                    ));
                 }
             }
             Some("web_search_call") => {}
@@ -296,7 +308,10 @@ fn check_tool(tool: &Value) -> Result<(), (u16, String)> {
             }
             for key in ["$schema", "oneOf", "anyOf", "allOf", "enum", "not"] {
                 if params.get(key).is_some() {
-                    return Err((400, format!("Invalid schema for function '{name}': '{key}' is not permitted at the top level")));
+                    return Err((
+                        400,
+                        format!("Invalid schema for function '{name}': '{key}' is not permitted at the top level"),
+                    ));
                 }
             }
             Ok(())
@@ -494,7 +509,9 @@ pub fn reasoning_text_stream(model: &str, summary: &str, encrypted: &str, text: 
 
 /// The events of parallel function calls `(call_id, name, arguments)`.
 pub fn tool_call_stream(model: &str, calls: &[(&str, &str, &str)]) -> String {
-    let mut events = vec![json!({"type":"response.created","response":{"id":"resp_tool","object":"response","status":"in_progress","model":model,"output":[]}})];
+    let mut events = vec![
+        json!({"type":"response.created","response":{"id":"resp_tool","object":"response","status":"in_progress","model":model,"output":[]}}),
+    ];
     for (index, (call_id, name, args)) in calls.iter().enumerate() {
         let id = format!("fc_{index}");
         events.push(json!({"type":"response.output_item.added","output_index":index,"item":{"id":id,"type":"function_call","status":"in_progress","call_id":call_id,"name":name,"arguments":""}}));
@@ -503,7 +520,9 @@ pub fn tool_call_stream(model: &str, calls: &[(&str, &str, &str)]) -> String {
         for delta in [&args[..split], &args[split..]] {
             events.push(json!({"type":"response.function_call_arguments.delta","item_id":id,"output_index":index,"delta":delta}));
         }
-        events.push(json!({"type":"response.function_call_arguments.done","item_id":id,"output_index":index,"arguments":args}));
+        events.push(
+            json!({"type":"response.function_call_arguments.done","item_id":id,"output_index":index,"arguments":args}),
+        );
         events.push(json!({"type":"response.output_item.done","output_index":index,"item":{"id":id,"type":"function_call","status":"completed","call_id":call_id,"name":name,"arguments":args}}));
     }
     events.push(json!({"type":"response.completed","response":{"id":"resp_tool","object":"response","status":"completed","model":model,"usage":usage(300, 0, 20)}}));

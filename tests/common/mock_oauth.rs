@@ -135,7 +135,8 @@ impl State {
         let now = chrono::Utc::now().timestamp();
         let expires_at = now + self.access_lifetime;
         let p = self.person.clone();
-        let auth_claim = json!({"chatgpt_account_id": p.account_id, "chatgpt_plan_type": p.plan, "chatgpt_user_id": "user-mock"});
+        let auth_claim =
+            json!({"chatgpt_account_id": p.account_id, "chatgpt_plan_type": p.plan, "chatgpt_user_id": "user-mock"});
         let access_token = jwt(json!({
             "iss": self.issuer, "aud": ["https://api.openai.com/v1"], "iat": now, "exp": expires_at,
             "jti": uuid::Uuid::new_v4().to_string(),
@@ -382,7 +383,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/oauth/token", web::post().to(token))
         .route("/api/accounts/deviceauth/usercode", web::post().to(device_usercode))
         .route("/api/accounts/deviceauth/token", web::post().to(device_token))
-        .route("/health", web::get().to(|| async { HttpResponse::Ok().json(json!({"status": "ok", "version": "mock"})) }));
+        .route(
+            "/health",
+            web::get().to(|| async { HttpResponse::Ok().json(json!({"status": "ok", "version": "mock"})) }),
+        );
 }
 
 type Shared = web::Data<Mutex<State>>;
@@ -425,10 +429,16 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
     }
     let state_param = q["state"].clone();
     let location = if s.deny_authorize {
-        format!("{redirect_uri}?error=access_denied&error_description=The+user+cancelled+the+sign-in&state={}", enc(&state_param))
+        format!(
+            "{redirect_uri}?error=access_denied&error_description=The+user+cancelled+the+sign-in&state={}",
+            enc(&state_param)
+        )
     } else {
         let code = format!("ac_{}", uuid::Uuid::new_v4().simple());
-        s.codes.insert(code.clone(), PendingCode { challenge: q["code_challenge"].clone(), redirect_uri: redirect_uri.clone() });
+        s.codes.insert(
+            code.clone(),
+            PendingCode { challenge: q["code_challenge"].clone(), redirect_uri: redirect_uri.clone() },
+        );
         format!("{redirect_uri}?code={code}&scope=openid+profile+email+offline_access&state={}", enc(&state_param))
     };
     HttpResponse::Found().insert_header(("location", location)).finish()
@@ -440,7 +450,11 @@ fn enc(value: &str) -> String {
 
 /// The request's fields, from a form or a JSON body.
 fn fields(req: &HttpRequest, body: &[u8]) -> BTreeMap<String, String> {
-    let is_json = req.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let is_json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     if is_json {
         let map: BTreeMap<String, Value> = serde_json::from_slice(body).unwrap_or_default();
         map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
@@ -503,13 +517,15 @@ async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
     }
     match s.refresh_behavior.clone() {
         RefreshBehavior::InvalidGrant => {
-            return HttpResponse::BadRequest().json(json!({"error": "invalid_grant", "error_description": "Invalid refresh token"}))
+            return HttpResponse::BadRequest()
+                .json(json!({"error": "invalid_grant", "error_description": "Invalid refresh token"}))
         }
-        RefreshBehavior::ErrorCode(code) => {
-            return HttpResponse::Unauthorized().json(json!({"error": {"code": code, "message": format!("mock says {code}"), "type": "invalid_request_error"}}))
-        }
+        RefreshBehavior::ErrorCode(code) => return HttpResponse::Unauthorized().json(
+            json!({"error": {"code": code, "message": format!("mock says {code}"), "type": "invalid_request_error"}}),
+        ),
         RefreshBehavior::ServerError => {
-            return HttpResponse::InternalServerError().json(json!({"error": {"message": "mock hiccup", "type": "server_error"}}))
+            return HttpResponse::InternalServerError()
+                .json(json!({"error": {"message": "mock hiccup", "type": "server_error"}}))
         }
         RefreshBehavior::Rotate => {}
     }
@@ -518,7 +534,8 @@ async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
         s.spent_refresh_tokens.insert(presented);
         return HttpResponse::Ok().json(s.token_answer());
     }
-    let code = if s.spent_refresh_tokens.contains(&presented) { "refresh_token_reused" } else { "refresh_token_invalidated" };
+    let code =
+        if s.spent_refresh_tokens.contains(&presented) { "refresh_token_reused" } else { "refresh_token_invalidated" };
     let body = json!({"error": {"code": code, "message": "Your refresh token cannot be used."}});
     refuse(&mut s, status(401).unwrap(), body, format!("refresh: {code}"))
 }
@@ -528,7 +545,12 @@ async fn device_usercode(state: Shared, req: HttpRequest, body: web::Bytes) -> H
     let mut s = state.lock().unwrap();
     if f.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         let body = json!({"error": "invalid_client"});
-        return refuse(&mut s, actix_web::http::StatusCode::BAD_REQUEST, body, format!("usercode: client_id {:?}", f.get("client_id")));
+        return refuse(
+            &mut s,
+            actix_web::http::StatusCode::BAD_REQUEST,
+            body,
+            format!("usercode: client_id {:?}", f.get("client_id")),
+        );
     }
     let device_auth_id = format!("deviceauth_{}", uuid::Uuid::new_v4().simple());
     let user_code = "WXYZ-2468".to_string();
@@ -542,11 +564,17 @@ async fn device_token(state: Shared, req: HttpRequest, body: web::Bytes) -> Http
     let id = f.get("device_auth_id").cloned().unwrap_or_default();
     if s.device_sessions.get(&id) != f.get("user_code") {
         let body = json!({"error": "unknown device session"});
-        return refuse(&mut s, actix_web::http::StatusCode::BAD_REQUEST, body, format!("device token: bad session {f:?}"));
+        return refuse(
+            &mut s,
+            actix_web::http::StatusCode::BAD_REQUEST,
+            body,
+            format!("device token: bad session {f:?}"),
+        );
     }
     s.device_polls += 1;
     if s.device_polls <= s.device_pending_polls {
-        return HttpResponse::Forbidden().json(json!({"error": {"code": "deviceauth_authorization_pending", "message": "pending"}}));
+        return HttpResponse::Forbidden()
+            .json(json!({"error": {"code": "deviceauth_authorization_pending", "message": "pending"}}));
     }
     let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let challenge = s256(&verifier);
