@@ -19,6 +19,7 @@ use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
 use crate::codex::client::{CallContext, CodexClient, UpstreamResponse};
+use crate::logging::RequestSummary;
 use crate::translate::names::tool_name_map;
 use crate::translate::request::{conversation_key, translate_request};
 
@@ -37,11 +38,32 @@ pub async fn create_message(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let request_id = RequestId::of(&req);
-    let result = handle(request_id.clone(), started, payload, &state, &client).await;
+    let mut known = Known::default();
+    let result = handle(request_id.clone(), started, payload, &state, &client, &mut known).await;
     if let Err(err) = &result {
-        tracing::warn!(request_id, status = err.status, error = %err.message, latency_ms = started.elapsed().as_millis() as u64, "request failed");
+        // Successful answers log their summary when the client has them all.
+        RequestSummary {
+            request_id: &request_id,
+            client_model: known.client_model.as_deref().unwrap_or("-"),
+            upstream_model: known.upstream_model.as_deref().unwrap_or("-"),
+            stream: known.stream,
+            status: err.status,
+            latency: started.elapsed(),
+            input_tokens: None,
+            output_tokens: None,
+        }
+        .log();
+        tracing::warn!(request_id, status = err.status, error = %err.message, "request failed");
     }
     result
+}
+
+/// What is known of a request by the time it fails, for its log line.
+#[derive(Default)]
+struct Known {
+    client_model: Option<String>,
+    upstream_model: Option<String>,
+    stream: bool,
 }
 
 async fn handle(
@@ -50,11 +72,19 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
     client: &CodexClient,
+    known: &mut Known,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.settings();
     let body = read_body(payload, settings.max_body_bytes).await?;
     let request = parse_messages_request(&body)?;
+    known.client_model = Some(request.model.clone());
+    known.stream = request.stream.unwrap_or(false);
     let upstream_request = translate_request(&request, &settings)?;
+    let upstream_model = match upstream_request.reasoning.as_ref().and_then(|r| r.effort) {
+        Some(effort) => format!("{} ({})", upstream_request.model, effort.as_str()),
+        None => upstream_request.model.clone(),
+    };
+    known.upstream_model = Some(upstream_model.clone());
     let session_id = upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request));
     let upstream_body = serde_json::to_vec(&upstream_request)
         .map(Bytes::from)
@@ -65,12 +95,13 @@ async fn handle(
         request_id,
         started,
         client_model: request.model.clone(),
-        upstream_model: upstream_request.model.clone(),
+        upstream_model,
+        stream: known.stream,
         timing: Timing::from(settings.as_ref()),
         _permit: Arc::new(permit),
         tool_names: tool_name_map(&request),
     };
-    let streaming = request.stream.unwrap_or(false);
+    let streaming = known.stream;
     let mut attempt = 1;
     loop {
         let result = async {

@@ -26,6 +26,7 @@ use crate::codex::client::UpstreamResponse;
 use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
 use crate::config::Settings;
+use crate::logging::RequestSummary;
 use super::Permit;
 use crate::translate::response::Accumulator;
 use crate::translate::stream::StreamTranslator;
@@ -57,7 +58,10 @@ pub struct Exchange {
     pub request_id: String,
     pub started: Instant,
     pub client_model: String,
+    /// The Codex model, with the reasoning effort when one is set.
     pub upstream_model: String,
+    /// Whether the client asked for SSE.
+    pub stream: bool,
     pub timing: Timing,
     /// Held, never read: dropping the last clone frees the place.
     pub _permit: Arc<Permit>,
@@ -76,41 +80,40 @@ impl Exchange {
         StreamTranslator::new(self.message_id(), self.client_model.clone()).with_tool_names(self.tool_names.clone())
     }
 
+    /// The one summary line for this request, written when the client has
+    /// its whole answer (failures before that are logged by the handler).
     fn log_done(&self, outcome: &Outcome) {
-        let latency_ms = self.started.elapsed().as_millis() as u64;
+        let mut summary = RequestSummary {
+            request_id: &self.request_id,
+            client_model: &self.client_model,
+            upstream_model: &self.upstream_model,
+            stream: self.stream,
+            status: 200,
+            latency: self.started.elapsed(),
+            input_tokens: None,
+            output_tokens: None,
+        };
         match outcome {
-            Outcome::Completed { input_tokens, output_tokens, cache_read_tokens } => tracing::info!(
-                request_id = %self.request_id,
-                model = %self.client_model,
-                upstream_model = %self.upstream_model,
-                status = 200,
-                latency_ms,
-                input_tokens,
-                output_tokens,
-                cache_read_tokens,
-                "request completed"
-            ),
-            Outcome::Failed(err) => tracing::warn!(
-                request_id = %self.request_id,
-                model = %self.client_model,
-                upstream_model = %self.upstream_model,
-                status = err.status,
-                latency_ms,
-                error = %err.message,
-                "request failed upstream"
-            ),
-            Outcome::ClientGone => tracing::info!(
-                request_id = %self.request_id,
-                model = %self.client_model,
-                latency_ms,
-                "client disconnected; upstream request cancelled"
-            ),
+            Outcome::Completed { input_tokens, output_tokens } => {
+                summary.input_tokens = Some(*input_tokens);
+                summary.output_tokens = Some(*output_tokens);
+                summary.log();
+            }
+            Outcome::Failed(err) => {
+                summary.log();
+                tracing::warn!(request_id = %self.request_id, error = %err.message, "the stream ended with an error event");
+            }
+            Outcome::ClientGone => {
+                summary.log();
+                tracing::info!(request_id = %self.request_id, "client disconnected; upstream request cancelled");
+            }
         }
     }
 }
 
 enum Outcome {
-    Completed { input_tokens: u64, output_tokens: u64, cache_read_tokens: u64 },
+    /// Input tokens count cached ones too.
+    Completed { input_tokens: u64, output_tokens: u64 },
     Failed(ApiError),
     ClientGone,
 }
@@ -169,16 +172,12 @@ pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Re
     match accumulator.finish() {
         Ok(message) => {
             exchange.log_done(&Outcome::Completed {
-                input_tokens: message.usage.input_tokens,
+                input_tokens: message.usage.input_tokens + message.usage.cache_read_input_tokens,
                 output_tokens: message.usage.output_tokens,
-                cache_read_tokens: message.usage.cache_read_input_tokens,
             });
             Ok(HttpResponse::Ok().json(message))
         }
-        Err(err) => {
-            exchange.log_done(&Outcome::Failed(err.clone()));
-            Err(err)
-        }
+        Err(err) => Err(err),
     }
 }
 
@@ -308,10 +307,11 @@ async fn pump(
         }
         match sink.deliver(events, has_content).await {
             Err(err) => {
+                // Not committed: the handler answers (or retries) and logs.
                 if let Some(commit) = sink.commit.take() {
-                    let _ = commit.send(Err(err.clone()));
+                    let _ = commit.send(Err(err));
                 }
-                break Outcome::Failed(err);
+                return;
             }
             Ok(false) => break Outcome::ClientGone,
             Ok(true) => {}
@@ -320,11 +320,14 @@ async fn pump(
             break match failure {
                 Some(err) => Outcome::Failed(err),
                 None => {
-                    let (input_tokens, output_tokens, cache_read_tokens) = sink.usage;
-                    Outcome::Completed { input_tokens, output_tokens, cache_read_tokens }
+                    let (uncached, output_tokens, cached) = sink.usage;
+                    Outcome::Completed { input_tokens: uncached + cached, output_tokens }
                 }
             };
         }
     };
-    exchange.log_done(&outcome);
+    // Before the commit, the handler still owns the answer and its log line.
+    if sink.committed() {
+        exchange.log_done(&outcome);
+    }
 }
