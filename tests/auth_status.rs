@@ -46,13 +46,16 @@ fn status_when_not_signed_in_exits_non_zero() {
     assert_eq!(ran.code, Some(1), "{ran:?}");
     assert!(ran.stdout.starts_with("Not signed in to ChatGPT. Run `codexd login`"), "{}", ran.stdout);
     assert!(ran.stdout.contains("(none)"), "{}", ran.stdout);
-    assert!(ran.stdout.contains("daemon        not answering at http://127.0.0.1:"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("\ncodexd ") && ran.stdout.contains(" service\n"), "the service part follows: {}", ran.stdout);
+    assert!(ran.stdout.contains("/health does not answer"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("usage      unknown (the daemon is not answering)"), "{}", ran.stdout);
 
     let json = mock.run(home.path(), &["status", "--json"]);
     assert_eq!(json.code, Some(1));
     let report: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["signed_in"], false);
     assert_eq!(report["daemon"]["running"], false);
+    assert_eq!(report["service"]["answering"], false);
 }
 
 #[test]
@@ -84,6 +87,9 @@ fn normalized_json(stdout: &str, home: &Path, port: u16) -> Value {
     report["token_file"] = file.into();
     let url = report["daemon"]["url"].as_str().unwrap().replace(&port.to_string(), "[port]");
     report["daemon"]["url"] = url.into();
+    // The service part depends on this machine's service manager; checked apart.
+    let service = report.as_object_mut().unwrap().remove("service").expect("a service part");
+    assert_eq!(service["answering"], report["daemon"]["running"]);
     report
 }
 

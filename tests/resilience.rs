@@ -152,3 +152,32 @@ async fn claude_code_side_traffic_succeeds() {
         assert_eq!(sent.body["reasoning"]["effort"].as_str(), effort, "{body}");
     }
 }
+
+#[actix_web::test]
+async fn codexd_status_shows_the_usage_windows_the_daemon_saw() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    assert_eq!(post(&daemon, &ask(false)).await.0, 200);
+    let port = daemon.url.rsplit(':').next().unwrap().to_owned();
+    let home = daemon.home.path().to_owned();
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_codexd"))
+            .args(["status"])
+            .env_clear()
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", &home)
+            .env("CODEXD_HOME", &home)
+            .env("PORT", port)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.starts_with("Signed in to ChatGPT as user@example.com (plan: plus)."), "{stdout}");
+    assert!(stdout.contains("/health answers"), "{stdout}");
+    assert!(stdout.contains("usage      5 h window 12% used, resets "), "{stdout}");
+    assert!(stdout.contains("weekly window 3% used"), "{stdout}");
+    assert!(!stdout.contains(mock_codex::MOCK_TOKEN));
+}

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,15 +11,12 @@ use super::browser;
 use super::codex_import;
 use super::device;
 use super::error::AuthError;
-use super::http::HttpClient;
 use super::login::{save_login, LoginContext, SavedLogin};
 use super::manager::Auth;
 use super::store::{TokenStore, LOCK_WAIT};
 use super::tokens::StoredTokens;
 use crate::config::Settings;
 
-/// How long `status` waits for the daemon's /health.
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, clap::Args)]
 pub struct LoginArgs {
@@ -159,24 +155,23 @@ pub async fn status(settings: &Settings, args: StatusArgs) -> anyhow::Result<Exi
     let auth = Auth::new(settings);
     let check = auth.credentials().await;
     let stored = auth.stored();
-    let daemon = probe_daemon(settings).await;
+    // The service part probes /health with a blocking client: off the event loop.
+    let service_settings = settings.clone();
+    let service = actix_web::rt::task::spawn_blocking(move || crate::service::status(&service_settings)).await?;
+    let daemon = DaemonStatus {
+        url: service.listen_url.clone(),
+        running: service.answering,
+        version: service.daemon_version.clone(),
+    };
     let report = StatusReport::new(stored, check.err(), settings.tokens_path(), daemon);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut json = serde_json::to_value(&report)?;
+        json["service"] = serde_json::to_value(&service)?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print!("{}", report.render(Utc::now()));
+        print!("{}\n{}", report.render(Utc::now()), service.render());
     }
     Ok(if report.signed_in { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-async fn probe_daemon(settings: &Settings) -> DaemonStatus {
-    let url = settings.listen_url();
-    let answer = HttpClient::new(HEALTH_TIMEOUT).get(&format!("{url}/health")).await;
-    let version = answer
-        .ok()
-        .filter(|a| a.status == 200)
-        .map(|a| serde_json::from_slice::<serde_json::Value>(&a.body).ok().and_then(|v| v["version"].as_str().map(str::to_string)));
-    DaemonStatus { url, running: version.is_some(), version: version.flatten() }
 }
 
 /// What `status` reports; also its `--json` shape.
@@ -261,12 +256,6 @@ impl StatusReport {
         }
         let file_note = if self.signed_in || self.needs_login.is_some() || self.problem.is_some() { "" } else { " (none)" };
         row("token file", format!("{}{file_note}", self.token_file.display()));
-        let daemon = match (&self.daemon.running, &self.daemon.version) {
-            (true, Some(v)) => format!("answering at {} (codexd {v})", self.daemon.url),
-            (true, None) => format!("answering at {}", self.daemon.url),
-            (false, _) => format!("not answering at {}", self.daemon.url),
-        };
-        row("daemon", daemon);
         out
     }
 }

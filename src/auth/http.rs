@@ -90,12 +90,6 @@ impl HttpClient {
         Self::read(url, response).await
     }
 
-    /// GET a URL.
-    pub async fn get(&self, url: &str) -> Result<Answer, HttpError> {
-        let response = self.client().get(url).send().await;
-        Self::read(url, response).await
-    }
-
     async fn read<S>(url: &str, response: Result<awc::ClientResponse<S>, awc::error::SendRequestError>) -> Result<Answer, HttpError>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,

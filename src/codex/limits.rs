@@ -5,10 +5,10 @@
 //! Pure: headers are looked up through a closure and the time is a parameter.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Both windows as last seen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateLimits {
     pub primary: Option<Window>,
     pub secondary: Option<Window>,
@@ -16,7 +16,7 @@ pub struct RateLimits {
 }
 
 /// One usage window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     pub used_percent: f64,
     pub window_minutes: Option<u64>,
@@ -25,11 +25,34 @@ pub struct Window {
 }
 
 impl RateLimits {
+    /// "5 h window 12% used, resets 2026-11-24 14:05 UTC; weekly window 3% used, resets …".
+    pub fn describe(&self) -> String {
+        let windows = [("short", &self.primary), ("weekly", &self.secondary)];
+        let parts: Vec<String> = windows
+            .into_iter()
+            .filter_map(|(fallback, window)| window.as_ref().map(|w| w.describe(fallback)))
+            .collect();
+        parts.join("; ")
+    }
+
     /// Read both windows; `None` when the answer carried neither.
     pub fn from_headers<'a>(header: impl Fn(&str) -> Option<&'a str>, now: DateTime<Utc>) -> Option<Self> {
         let primary = window(&header, "primary", now);
         let secondary = window(&header, "secondary", now);
         (primary.is_some() || secondary.is_some()).then_some(RateLimits { primary, secondary, observed_at: now })
+    }
+}
+
+impl Window {
+    fn describe(&self, fallback: &str) -> String {
+        let name = match self.window_minutes {
+            Some(10_080) => "weekly".to_owned(),
+            Some(m) if m % 60 == 0 => format!("{} h", m / 60),
+            Some(m) => format!("{m} min"),
+            None => fallback.to_owned(),
+        };
+        let reset = self.resets_at.map(|at| format!(", resets {}", at.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        format!("{name} window {}% used{reset}", self.used_percent)
     }
 }
 
@@ -92,6 +115,17 @@ mod tests {
         assert_eq!(primary.used_percent, 12.5);
         assert_eq!(primary.resets_at, DateTime::from_timestamp(1_764_003_600, 0));
         assert_eq!(limits.secondary, None);
+    }
+
+    #[test]
+    fn describes_both_windows() {
+        let at = |s| DateTime::from_timestamp(s, 0);
+        let limits = RateLimits {
+            primary: Some(Window { used_percent: 12.0, window_minutes: Some(300), resets_at: at(1_764_003_600) }),
+            secondary: Some(Window { used_percent: 3.5, window_minutes: Some(10_080), resets_at: None }),
+            observed_at: now(),
+        };
+        assert_eq!(limits.describe(), "5 h window 12% used, resets 2025-11-24 17:00 UTC; weekly window 3.5% used");
     }
 
     #[test]

@@ -13,13 +13,16 @@ use crate::config::Settings;
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What `GET /health` answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
     #[serde(default)]
     pub version: Option<String>,
     #[serde(default)]
     pub uptime_s: Option<u64>,
+    /// The ChatGPT usage windows the daemon last saw.
+    #[serde(default)]
+    pub rate_limits: Option<crate::codex::limits::RateLimits>,
 }
 
 /// A blocking HTTP client that never goes through a proxy and never fails on
@@ -51,7 +54,7 @@ pub fn wait_for_health(settings: &Settings, timeout: Duration) -> Option<Health>
 }
 
 /// Who, if anyone, listens on the daemon's port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PortState {
     /// Nothing listens; a daemon can bind it.
     Free,

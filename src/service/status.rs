@@ -12,10 +12,11 @@ use super::instance::{self, RunMode};
 use super::manager::{ManagerState, Service};
 use super::probe::{self, Health};
 use super::unit::ManagerKind;
+use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
 /// Everything `codexd status` knows about the daemon and its service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceStatus {
     /// The version of this `codexd` binary.
     pub version: String,
@@ -41,6 +42,8 @@ pub struct ServiceStatus {
     /// The version the daemon reports (differs from `version` after an upgrade without restart).
     pub daemon_version: Option<String>,
     pub uptime_s: Option<u64>,
+    /// The ChatGPT usage windows the daemon last saw upstream.
+    pub rate_limits: Option<RateLimits>,
     pub log_file: PathBuf,
 }
 
@@ -71,6 +74,7 @@ pub fn status_with(settings: &Settings, service: Option<&Service>, health_timeou
         answering: health.is_some(),
         daemon_version: health.as_ref().and_then(|h| h.version.clone()),
         uptime_s: health.as_ref().and_then(|h| h.uptime_s),
+        rate_limits: health.and_then(|h| h.rate_limits),
         log_file: settings.log_file.clone(),
     }
 }
@@ -107,6 +111,14 @@ impl ServiceStatus {
         }
     }
 
+    fn usage_line(&self) -> String {
+        match (&self.rate_limits, self.answering) {
+            (Some(limits), _) => limits.describe(),
+            (None, true) => "not reported yet (the daemon has made no upstream request)".into(),
+            (None, false) => "unknown (the daemon is not answering)".into(),
+        }
+    }
+
     fn health_line(&self) -> String {
         if !self.answering {
             return format!("{} - /health does not answer", self.listen_url);
@@ -138,6 +150,7 @@ impl fmt::Display for ServiceStatus {
             ("mode", self.mode_line()),
             ("running", self.running_line()),
             ("listening", self.health_line()),
+            ("usage", self.usage_line()),
             ("log", self.log_file.display().to_string()),
             ("pid file", self.pid_file.display().to_string()),
         ];
