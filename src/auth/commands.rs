@@ -336,8 +336,7 @@ mod tests {
              \x20 account       acc-…4f60\n\
              \x20 access token  expires 2026-11-24 14:00 UTC (in 3 h)\n\
              \x20 last refresh  2026-11-24 10:00 UTC (1 h ago)\n\
-             \x20 token file    /home/u/.chatgpt-codex-proxy/tokens.json\n\
-             \x20 daemon        answering at http://127.0.0.1:19080 (codexd 0.1.0)\n"
+             \x20 token file    /home/u/.chatgpt-codex-proxy/tokens.json\n"
         );
     }
 
@@ -349,8 +348,7 @@ mod tests {
         assert_eq!(
             r.render(at(NOW)),
             "Not signed in to ChatGPT. Run `codexd login` (or `codexd login --device` without a browser).\n\
-             \x20 token file    /home/u/.chatgpt-codex-proxy/tokens.json (none)\n\
-             \x20 daemon        not answering at http://127.0.0.1:19080\n"
+             \x20 token file    /home/u/.chatgpt-codex-proxy/tokens.json (none)\n"
         );
     }
 

@@ -192,6 +192,7 @@ mod tests {
             answering: true,
             daemon_version: Some("0.1.0".into()),
             uptime_s: Some(3 * 3600 + 12 * 60 + 5),
+            rate_limits: None,
             log_file: "/tmp/chatgpt-codex-proxy.log".into(),
         }
     }
