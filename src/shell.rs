@@ -42,7 +42,8 @@ impl Shell {
 pub fn client_env(settings: &Settings) -> Vec<(&'static str, String)> {
     vec![
         ("ANTHROPIC_BASE_URL", client_url(settings)),
-        ("ANTHROPIC_AUTH_TOKEN", LOCAL_TOKEN.to_string()),
+        // The local api_key when one is set (codexd then requires it), else a placeholder.
+        ("ANTHROPIC_AUTH_TOKEN", settings.api_key.as_ref().map_or(LOCAL_TOKEN, |k| k.expose()).to_string()),
         // Claude Code should not give up before codexd's own upstream timeout.
         ("API_TIMEOUT_MS", settings.request_timeout.as_millis().to_string()),
     ]
@@ -140,6 +141,9 @@ mod tests {
                              set -gx ANTHROPIC_AUTH_TOKEN 'codexd-local'\n\
                              set -gx API_TIMEOUT_MS '600000'\n\
                              set -e ANTHROPIC_API_KEY\n";
+        let mut keyed = settings();
+        keyed.api_key = Some(crate::config::Secret::new("my-local-key"));
+        assert!(render_env(&keyed, Shell::Bash).contains("export ANTHROPIC_AUTH_TOKEN='my-local-key'\n"));
         for (shell, expected) in
             [(Shell::Bash, expected_posix), (Shell::Zsh, expected_posix), (Shell::Fish, expected_fish)]
         {
