@@ -267,8 +267,32 @@ pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
     load_with(overrides, &ProcessEnv)
 }
 
+/// The environment variables that override settings (besides `CODEXD_HOME`
+/// and `CODEXD_CONFIG`, which say where things are, and the secret
+/// `CODEXD_API_KEY`). A service definition passes these on.
+pub const ENV_OVERRIDES: &[&str] = &[
+    "PORT",
+    "CODEX_BASE_URL",
+    "PASSTHROUGH_MODE",
+    "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+    "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "CODEXD_AUTH_ISSUER",
+    "CODEXD_LOG_FILE",
+];
+
 /// Load settings from every layer with an explicit environment.
 pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, ConfigError> {
+    load_layers(overrides, env, true)
+}
+
+/// Load settings from defaults, environment and flags, leaving out the
+/// config file (for diagnosing a file that does not load).
+pub fn load_without_file(overrides: &Overrides) -> Result<Settings, ConfigError> {
+    load_layers(overrides, &ProcessEnv, false)
+}
+
+fn load_layers(overrides: &Overrides, env: &dyn Env, with_file: bool) -> Result<Settings, ConfigError> {
     let mut settings = Settings::defaults();
     if let Some(home) = env.get("CODEXD_HOME") {
         settings.home = PathBuf::from(home);
@@ -276,7 +300,7 @@ pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, Confi
 
     // The file layer.
     let (path, required) = config_path_with(overrides, env);
-    if let Some(file) = read_file(&path, required)? {
+    if let Some(file) = if with_file { read_file(&path, required)? } else { None } {
         apply_file(&mut settings, file, &path)?;
         settings.config_file = Some(path);
     }
@@ -681,6 +705,24 @@ mod tests {
         // The default location is derived from XDG_CONFIG_HOME of the process; just check absence is fine.
         assert!(read_file(&dir.path().join("absent.toml"), false).unwrap().is_none());
         let _ = e;
+    }
+
+    #[test]
+    fn every_env_override_is_read() {
+        let (_f, o) = with_file("");
+        let values: Vec<(&'static str, &'static str)> = ENV_OVERRIDES
+            .iter()
+            .map(|&var| (var, if var == "PORT" { "4321" } else if var == "PASSTHROUGH_MODE" { "off" } else { "http://x.test" }))
+            .collect();
+        let s = load_with(&o, &env(&values)).unwrap();
+        assert_eq!(s.port, 4321);
+        assert!(!s.passthrough);
+        assert_eq!(s.codex_base_url, "http://x.test");
+        assert_eq!(s.auth_issuer, "http://x.test");
+        assert_eq!(s.log_file, PathBuf::from("http://x.test"));
+        assert_eq!(s.models.env.haiku.as_deref(), Some("http://x.test"));
+        assert_eq!(s.models.env.sonnet.as_deref(), Some("http://x.test"));
+        assert_eq!(s.models.env.opus.as_deref(), Some("http://x.test"));
     }
 
     #[test]

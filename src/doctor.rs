@@ -78,17 +78,9 @@ pub fn run(overrides: &Overrides, offline: bool, out: &mut dyn Write) -> anyhow:
 }
 
 /// What the other checks run on when the settings do not load: the
-/// environment and flags without the config file, else the built-in
-/// defaults. `config` reads no file when given an empty one, so one stands
-/// in for the broken file for the moment of loading.
+/// environment and flags without the config file, else the built-in defaults.
 fn fallback_settings(overrides: &Overrides) -> Settings {
-    let empty = std::env::temp_dir().join(format!("codexd-doctor-{}.toml", std::process::id()));
-    let loaded = std::fs::OpenOptions::new().write(true).create_new(true).open(&empty).ok().and_then(|_| {
-        let without_file = Overrides { config: Some(empty.clone()), ..overrides.clone() };
-        config::load(&without_file).ok()
-    });
-    let _ = std::fs::remove_file(&empty);
-    loaded.map_or_else(Settings::defaults, |settings| Settings { config_file: None, ..settings })
+    config::load_without_file(overrides).unwrap_or_else(|_| Settings::defaults())
 }
 
 /// Every check, in report order. When `loaded` failed, the others run on `fallback`.

@@ -28,17 +28,7 @@ pub const SYSTEMD_UNIT: &str = "codexd.service";
 /// `codexd install`, when set there: the ones `config::load` reads, and
 /// `RUST_LOG`. Without them the service would run with other settings than
 /// the `codexd doctor` run next to it.
-pub const FORWARDED_ENV: &[&str] = &[
-    "PORT",
-    "CODEX_BASE_URL",
-    "PASSTHROUGH_MODE",
-    "ANTHROPIC_DEFAULT_HAIKU_MODEL",
-    "ANTHROPIC_DEFAULT_SONNET_MODEL",
-    "ANTHROPIC_DEFAULT_OPUS_MODEL",
-    "CODEXD_AUTH_ISSUER",
-    "CODEXD_LOG_FILE",
-    "RUST_LOG",
-];
+pub const FORWARDED_ENV: [&[&str]; 2] = [crate::config::ENV_OVERRIDES, &["RUST_LOG"]];
 
 /// Set in every service definition; tells `codexd serve` who supervises it.
 pub const SUPERVISOR_ENV: &str = "CODEXD_SUPERVISOR";
@@ -104,7 +94,7 @@ impl UnitSpec {
             ("CODEXD_HOME".to_string(), absolute(&settings.home).to_string_lossy().into_owned()),
             (SUPERVISOR_ENV.to_string(), kind.as_str().to_string()),
         ];
-        environment.extend(FORWARDED_ENV.iter().filter_map(|name| Some((name.to_string(), env.get(name)?))));
+        environment.extend(FORWARDED_ENV.concat().into_iter().filter_map(|name| Some((name.to_string(), env.get(name)?))));
         UnitSpec { program, args, environment, stderr_path: settings.home.join("codexd.stderr") }
     }
 }
