@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use crate::auth::{StoreError, TokenStore};
 
 use crate::config::{self, ConfigError, Overrides, Settings};
 use crate::service::probe::{self, PortState};
@@ -137,51 +137,21 @@ fn check_config(loaded: &Result<Settings, ConfigError>) -> Check {
     }
 }
 
-/// The part of `tokens.json` the doctor reads (see codex.md §6).
-#[derive(Debug, Deserialize)]
-struct StoredLogin {
-    access_token: Option<String>,
-    refresh_token: Option<String>,
-    email: Option<String>,
-    plan: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    needs_login: Option<NeedsLogin>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NeedsLogin {
-    reason: Option<String>,
-}
-
 fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
-    let text = match std::fs::read_to_string(tokens) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+    let login = match TokenStore::new(tokens.to_path_buf()).load() {
+        Ok(Some(login)) => login,
+        Ok(None) => {
             return Check::fail("login", "not signed in", "run `codexd login` (or `codexd login --device` over SSH)")
         }
-        Err(err) => {
-            return Check::fail(
-                "login",
-                format!("cannot read {}: {err}", tokens.display()),
-                "check the file's owner and mode (0600)",
-            )
+        Err(err @ StoreError::Io { .. }) => {
+            return Check::fail("login", err.to_string(), "check the file's owner and mode (0600)")
         }
-    };
-    let login: StoredLogin = match serde_json::from_str(&text) {
-        Ok(login) => login,
-        Err(err) => {
-            return Check::fail(
-                "login",
-                format!("{} is corrupt ({err})", tokens.display()),
-                "run `codexd login` to sign in again",
-            )
-        }
+        Err(err) => return Check::fail("login", err.to_string(), "run `codexd login` to sign in again"),
     };
     if let Some(mark) = login.needs_login {
-        let reason = mark.reason.unwrap_or_else(|| "the login can no longer be refreshed".into());
-        return Check::fail("login", format!("login expired: {reason}"), "run `codexd login`");
+        return Check::fail("login", format!("login expired: {}", mark.reason), "run `codexd login`");
     }
-    if login.access_token.is_none_or(|t| t.is_empty()) {
+    if login.access_token.is_empty() {
         return Check::fail("login", format!("{} holds no access token", tokens.display()), "run `codexd login`");
     }
     let who = match (login.email, login.plan) {
@@ -189,7 +159,7 @@ fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
         (Some(email), None) => format!("signed in as {email}"),
         _ => "signed in".to_string(),
     };
-    let can_refresh = login.refresh_token.is_some_and(|t| !t.is_empty());
+    let can_refresh = !login.refresh_token.is_empty();
     match (login.expires_at, can_refresh) {
         (Some(at), true) if at <= now => {
             Check::ok("login", format!("{who}; token expired {at}, renewed on the next request"))
@@ -314,7 +284,8 @@ mod tests {
     fn login_states() {
         let valid = r#"{"version":1,"access_token":"a","refresh_token":"r","email":"ann@example.com","plan":"plus","expires_at":"2026-11-24T12:00:00Z"}"#;
         let expired = r#"{"version":1,"access_token":"a","refresh_token":"r","expires_at":"2026-11-24T09:00:00Z"}"#;
-        let stuck = r#"{"version":1,"access_token":"a","expires_at":"2026-11-24T09:00:00Z"}"#;
+        let stuck = r#"{"version":1,"access_token":"a","refresh_token":"","expires_at":"2026-11-24T09:00:00Z"}"#;
+        let no_refresh = r#"{"version":1,"access_token":"a","expires_at":"2026-11-24T09:00:00Z"}"#;
         let marked = r#"{"version":1,"access_token":"a","refresh_token":"r","needs_login":{"reason":"the refresh token has expired","since":"2026-11-24T09:00:00Z"}}"#;
         let cases = [
             (None, Verdict::Fail, "not signed in"),
@@ -330,8 +301,9 @@ mod tests {
             ),
             (Some(stuck), Verdict::Fail, "signed in; token expired 2026-11-24 09:00:00 UTC and cannot be renewed"),
             (Some(marked), Verdict::Fail, "login expired: the refresh token has expired"),
-            (Some(r#"{"access_token": "#), Verdict::Fail, "TOKENS is corrupt"),
-            (Some("{}"), Verdict::Fail, "TOKENS holds no access token"),
+            (Some(no_refresh), Verdict::Fail, "the token file TOKENS is damaged (a required field is missing: refresh_token)"),
+            (Some(r#"{"access_token": "#), Verdict::Fail, "the token file TOKENS is damaged"),
+            (Some(r#"{"version":1,"access_token":"","refresh_token":"r"}"#), Verdict::Fail, "TOKENS holds no access token"),
         ];
         for (contents, verdict, detail) in cases {
             let check = login_check(contents);

@@ -26,4 +26,5 @@ mod tokens;
 
 pub use error::AuthError;
 pub use manager::Auth;
-pub use tokens::Credentials;
+pub use store::{StoreError, TokenStore};
+pub use tokens::{Credentials, StoredTokens};
