@@ -42,7 +42,7 @@ async fn official_python_sdk_round_trips() {
     let (ok, output) = run_python(&["tests/sdk/anthropic_sdk_check.py", "--base-url", &daemon.url]).await;
     println!("{output}");
     assert!(ok, "SDK checks failed:\n{output}");
-    assert!(output.contains("7 passed, 0 failed"), "{output}");
+    assert!(output.contains("9 passed, 0 failed"), "{output}");
     assert!(upstream.requests().iter().all(|r| r.refused.is_none()), "the strict mock refused a request");
 }
 

@@ -125,6 +125,22 @@ def check_web_search(client):
     assert msg.content[2].citations, "citations parsed"
 
 
+def check_count_tokens(client):
+    small = client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "hello world"}])
+    big = client.messages.count_tokens(
+        model=MODEL, tools=[WEATHER_TOOL], messages=[{"role": "user", "content": "hello world " * 50}]
+    )
+    assert small.input_tokens > 0, small
+    assert big.input_tokens > small.input_tokens + 90, (small, big)
+
+
+def check_models(client):
+    page = client.models.list()
+    ids = [m.id for m in page.data]
+    assert MODEL in ids, ids
+    assert client.models.retrieve(MODEL).display_name.startswith("Claude Sonnet 4.5"), ids
+
+
 def check_bad_request(client):
     try:
         client.messages.create(model=MODEL, max_tokens=10, messages="not a list")
@@ -149,6 +165,8 @@ def main():
         ("tool round trip (stream)", lambda: check_tool_round_trip(client, stream=True)),
         ("thinking blocks with signatures", lambda: check_thinking(client)),
         ("web search blocks", lambda: check_web_search(client)),
+        ("count_tokens", lambda: check_count_tokens(client)),
+        ("models list and retrieve", lambda: check_models(client)),
         ("bad request is a typed 400", lambda: check_bad_request(client)),
     ]
     failures = 0
