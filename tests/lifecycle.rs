@@ -25,6 +25,15 @@ fn write_config(path: &std::path::Path, sonnet: &str) {
     writeln!(file, "[models]\nsonnet = \"{sonnet}\"").unwrap();
 }
 
+/// Start a streaming request and collect its body in the background.
+fn stream_in_background(url: &str) -> actix_web::rt::task::JoinHandle<bytes::Bytes> {
+    let url = url.to_owned();
+    actix_web::rt::spawn(async move {
+        let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
+        resp.body().limit(1 << 20).await.unwrap()
+    })
+}
+
 fn slow_reply() -> Reply {
     let events = mock_codex::text_events("gpt-5.2-codex", "a slow answer that is still streaming");
     Reply::Chunks(mock_codex::drip(&events, 4, Duration::from_millis(150)))
@@ -50,13 +59,7 @@ async fn a_config_file_change_reroutes_new_requests_and_spares_the_stream_in_fli
     actix_web::rt::spawn(bound.server);
 
     upstream.push(slow_reply());
-    let in_flight = actix_web::rt::spawn({
-        let url = url.clone();
-        async move {
-            let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
-            resp.body().limit(1 << 20).await.unwrap()
-        }
-    });
+    let in_flight = stream_in_background(&url);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(upstream.last_request().body["model"], "gpt-first");
     write_config(&config, "gpt-second\"\nhaiku = \"gpt-h");
@@ -137,13 +140,7 @@ async fn sighup_reloads_routing_while_a_stream_completes() {
     let daemon = spawn_binary(&upstream).await;
     let url = format!("{}/v1/messages", daemon.url);
     upstream.push(slow_reply());
-    let in_flight = actix_web::rt::spawn({
-        let url = url.clone();
-        async move {
-            let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
-            resp.body().limit(1 << 20).await.unwrap()
-        }
-    });
+    let in_flight = stream_in_background(&url);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(upstream.last_request().body["model"], "gpt-first");
 
@@ -164,13 +161,7 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits_0() {
     let mut daemon = spawn_binary(&upstream).await;
     let url = format!("{}/v1/messages", daemon.url);
     upstream.push(slow_reply());
-    let in_flight = actix_web::rt::spawn({
-        let url = url.clone();
-        async move {
-            let mut resp = client().post(&url).send_json(&ask(true)).await.unwrap();
-            resp.body().limit(1 << 20).await.unwrap()
-        }
-    });
+    let in_flight = stream_in_background(&url);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     signal(&daemon, "TERM");
     let events = parse_sse(&in_flight.await.unwrap());
