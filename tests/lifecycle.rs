@@ -104,7 +104,7 @@ async fn spawn_binary(upstream: &MockCodex) -> Daemon {
     let config = home.path().join("config.toml");
     write_config(&config, "gpt-first");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_codexd"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codexd"))
         .args(["serve", "--config"])
         .arg(&config)
         .env_clear()
@@ -125,6 +125,8 @@ async fn spawn_binary(upstream: &MockCodex) -> Daemon {
         }
         actix_web::rt::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("codexd did not start");
 }
 

@@ -128,6 +128,8 @@ struct Upstream<S> {
     deadline: tokio::time::Instant,
 }
 
+// Lives for one event on the stack; boxing the event would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Next {
     Event(CodexEvent),
     /// The body ended: `None` normally, `Some(reason)` on trouble.
