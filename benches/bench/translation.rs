@@ -23,6 +23,9 @@ use futures_util::{stream, FutureExt, StreamExt};
 #[derive(Debug, Clone, Copy)]
 pub struct Costs {
     pub decode_ns: f64,
+    /// Of `decode_ns`: parsing each event's JSON straight into its type,
+    /// without the SSE framing (a lower bound for decoding).
+    pub json_ns: f64,
     pub translate_ns: f64,
     pub encode_ns: f64,
     /// Upstream events in one reply.
@@ -39,11 +42,14 @@ impl Costs {
 pub fn measure(frames: &[Bytes], budget: Duration) -> Costs {
     let events = decoded(frames).len();
     let decode_only = time_per_run(budget, || decoded(frames).len());
+    let data: Vec<&str> = frames.iter().filter_map(|frame| frame_data(frame)).collect();
+    let json_only = time_per_run(budget, || data.iter().filter(|data| serde_json::from_str::<CodexEvent>(data).is_ok()).count());
     let translate = time_per_run(budget, || translated(frames).len());
     let encode = time_per_run(budget, || translated(frames).iter().map(|event| sse::encode(event).len()).sum());
     let per_event = |run: Duration| run.as_nanos() as f64 / events as f64;
     Costs {
         decode_ns: per_event(decode_only),
+        json_ns: per_event(json_only),
         translate_ns: (per_event(translate) - per_event(decode_only)).max(0.0),
         encode_ns: (per_event(encode) - per_event(translate)).max(0.0),
         events,
@@ -66,6 +72,12 @@ pub fn translated(frames: &[Bytes]) -> Vec<StreamEvent> {
     let mut out: Vec<StreamEvent> = decoded(frames).into_iter().flat_map(|item| translator.on_decoded(item)).collect();
     out.extend(translator.finish(None));
     out
+}
+
+/// The `data:` line of one frame as the workload builds them.
+fn frame_data(frame: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(frame).ok()?;
+    text.lines().find_map(|line| line.strip_prefix("data: "))
 }
 
 fn decoded(frames: &[Bytes]) -> Vec<Result<CodexEvent, SseError>> {
