@@ -39,7 +39,8 @@ impl Daemon {
         let port = free_port()?;
         let stderr = std::fs::File::create(home.path().join("stderr.log")).map_err(|err| err.to_string())?;
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_codexd"))
+        let binary = binary();
+        let child = Command::new(&binary)
             .arg("serve")
             .env("PORT", port.to_string())
             .env("CODEX_BASE_URL", upstream_base_url)
@@ -51,7 +52,7 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .map_err(|err| format!("cannot start {}: {err}", env!("CARGO_BIN_EXE_codexd")))?;
+            .map_err(|err| format!("cannot start {binary}: {err}"))?;
         let mut daemon = Daemon { child, url: format!("http://127.0.0.1:{port}"), startup: Duration::ZERO, _home: home };
         daemon.startup = daemon.wait_ready(started).await?;
         Ok(daemon)
@@ -106,6 +107,12 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The codexd binary to measure: `$CODEXD_BENCH_BIN` (to compare another
+/// build), else the release binary cargo built for this bench.
+pub fn binary() -> String {
+    std::env::var("CODEXD_BENCH_BIN").ok().filter(|path| !path.is_empty()).unwrap_or_else(|| env!("CARGO_BIN_EXE_codexd").to_owned())
 }
 
 /// A port nothing listens on right now.

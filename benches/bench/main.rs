@@ -14,7 +14,8 @@
 //! codexd is the real release binary (`target/release/codexd serve`), a
 //! child process. Every loop is bounded in count and time, all traffic stays
 //! on 127.0.0.1, and the run ends by itself with one table (Markdown, to
-//! paste into docs/benchmark.md). `--quick` runs a short smoke version.
+//! paste into docs/benchmark.md). `--quick` runs a short smoke version;
+//! `CODEXD_BENCH_BIN=/path/to/codexd` measures another build of codexd.
 
 mod daemon;
 mod measure;
@@ -73,6 +74,7 @@ impl Plan {
 
 fn main() {
     let plan = Plan::from_args();
+    eprintln!("bench: measuring {}", daemon::binary());
     let outcome = actix_web::rt::System::new().block_on(run(plan));
     match outcome {
         Ok(report) => println!("{report}"),
