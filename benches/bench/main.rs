@@ -1,0 +1,148 @@
+//! The codexd benchmark (issue 6, item 6): `cargo bench --bench bench`.
+//!
+//! Against a mock Codex upstream on loopback that streams a realistic reply
+//! (a reasoning summary, 300 text deltas and a tool call) for a
+//! Claude-Code-sized request (≈60 KB, 19 tools), it measures:
+//!
+//! - the latency codexd adds: time to first and to last body byte, p50 and
+//!   p99, through codexd vs the same stream fetched straight from the mock;
+//! - the cost per upstream event of decoding, translating and encoding;
+//! - throughput with 1, 16 and 64 concurrent streams;
+//! - codexd's resident memory idle and at its peak under each load;
+//! - its startup time, from spawn to a `200` from `/health`.
+//!
+//! codexd is the real release binary (`target/release/codexd serve`), a
+//! child process. Every loop is bounded in count and time, all traffic stays
+//! on 127.0.0.1, and the run ends by itself with one table (Markdown, to
+//! paste into docs/benchmark.md). `--quick` runs a short smoke version;
+//! `CODEXD_BENCH_BIN=/path/to/codexd` measures another build of codexd.
+
+mod daemon;
+mod measure;
+mod report;
+mod translation;
+mod upstream;
+mod workload;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use codexd::anthropic::sse;
+
+use daemon::Daemon;
+use measure::Target;
+use report::Report;
+use upstream::Upstream;
+use workload::Workload;
+
+/// The model the requests name, echoed by codexd.
+pub const CLIENT_MODEL: &str = "claude-sonnet-4-5-20250929";
+
+/// How much of everything to do.
+struct Plan {
+    startups: usize,
+    warmup: usize,
+    rounds: usize,
+    translation_budget: Duration,
+    /// `(concurrency, streams)` per throughput run.
+    loads: Vec<(usize, usize)>,
+    load_limit: Duration,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        if std::env::args().any(|arg| arg == "--quick") {
+            return Plan {
+                startups: 2,
+                warmup: 5,
+                rounds: 50,
+                translation_budget: Duration::from_millis(200),
+                loads: vec![(1, 20), (16, 64), (64, 128)],
+                load_limit: Duration::from_secs(20),
+            };
+        }
+        Plan {
+            startups: 7,
+            warmup: 50,
+            rounds: 1000,
+            translation_budget: Duration::from_secs(2),
+            loads: vec![(1, 300), (16, 800), (64, 1600)],
+            load_limit: Duration::from_secs(60),
+        }
+    }
+}
+
+fn main() {
+    let plan = Plan::from_args();
+    eprintln!("bench: measuring {}", daemon::binary());
+    let outcome = actix_web::rt::System::new().block_on(run(plan));
+    match outcome {
+        Ok(report) => println!("{report}"),
+        Err(err) => {
+            eprintln!("bench: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(plan: Plan) -> Result<Report, String> {
+    let workload = Workload::new()?;
+    let mut report = Report::new(&workload);
+
+    eprintln!("bench: translation cost per event …");
+    report.costs = Some(translation::measure(&workload.reply, plan.translation_budget));
+    report.request_cost = Some(translation::request_cost(&workload.anthropic_body, plan.translation_budget));
+
+    let upstream = Upstream::start(workload.reply.clone())?;
+    let result = measure_daemon(&plan, &workload, &upstream, &mut report).await;
+    upstream.stop().await;
+    result.map(|()| report)
+}
+
+async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, report: &mut Report) -> Result<(), String> {
+    eprintln!("bench: startup …");
+    for _ in 1..plan.startups {
+        let daemon = Daemon::start(&upstream.base_url).await?;
+        report.startups.push(daemon.startup);
+    }
+    let daemon = Daemon::start(&upstream.base_url).await?;
+    report.startups.push(daemon.startup);
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    report.idle = Some(daemon.memory()?);
+
+    let (direct, through) = targets(workload, upstream, &daemon);
+    let client = measure::client();
+    eprintln!("bench: latency, {} rounds …", plan.rounds);
+    let mut timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds).await?.into_iter();
+    report.direct = timings.next().unwrap_or_default();
+    report.through = timings.next().unwrap_or_default();
+
+    for &(concurrency, streams) in &plan.loads {
+        eprintln!("bench: {concurrency} concurrent streams …");
+        let direct_run = measure::throughput(&client, &direct, concurrency, streams, plan.load_limit).await?;
+        daemon.reset_peak()?;
+        let through_run = measure::throughput(&client, &through, concurrency, streams, plan.load_limit).await?;
+        report.loads.push(report::Load { concurrency, direct: direct_run, through: through_run, memory: daemon.memory()? });
+    }
+    Ok(())
+}
+
+/// The same stream fetched straight from the mock, and through codexd.
+fn targets(workload: &Workload, upstream: &Upstream, daemon: &Daemon) -> (Target, Target) {
+    let direct = Target {
+        name: "mock upstream",
+        url: upstream.responses_url.clone(),
+        body: workload.codex_body.clone(),
+        headers: vec![("accept", "text/event-stream"), ("authorization", "Bearer bench-access-token")],
+        expected: measure::normalize(&workload.reply_body()),
+    };
+    let translated: Vec<u8> = translation::translated(&workload.reply).iter().flat_map(|event| sse::encode(event).to_vec()).collect();
+    let through = Target {
+        name: "codexd",
+        url: format!("{}/v1/messages?beta=true", daemon.url),
+        body: workload.anthropic_body.clone(),
+        headers: vec![("anthropic-version", "2023-06-01"), ("x-api-key", "bench"), ("anthropic-beta", "claude-code-20250219")],
+        expected: measure::normalize(&Bytes::from(translated)),
+    };
+    (direct, through)
+}
