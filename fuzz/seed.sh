@@ -2,11 +2,12 @@
 # Build the seed corpora under fuzz/corpus/ from the recorded fixtures in
 # tests/fixtures/: Messages requests for translate_request, upstream streams
 # (each behind an 8-byte chunking seed, several seeds each) for sse_stream.
-# stream_script starts from nothing: libFuzzer builds its structured inputs.
+# stream_script and request_script start from nothing: libFuzzer builds
+# their structured inputs.
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../tests/fixtures
-mkdir -p corpus/translate_request corpus/sse_stream corpus/stream_script
+mkdir -p corpus/translate_request corpus/sse_stream corpus/stream_script corpus/request_script
 cp "$fixtures"/requests/*.json corpus/translate_request/
 for stream in "$fixtures"/*.sse "$fixtures"/streams/*.sse; do
   name=$(basename "$stream" .sse)

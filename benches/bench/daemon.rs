@@ -17,7 +17,7 @@ pub struct Daemon {
     pub url: String,
     /// From spawn to the first `200` from `/health`.
     pub startup: Duration,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
 /// Resident memory of a process, in KiB.
@@ -53,7 +53,7 @@ impl Daemon {
             .stderr(stderr)
             .spawn()
             .map_err(|err| format!("cannot start {binary}: {err}"))?;
-        let mut daemon = Daemon { child, url: format!("http://127.0.0.1:{port}"), startup: Duration::ZERO, _home: home };
+        let mut daemon = Daemon { child, url: format!("http://127.0.0.1:{port}"), startup: Duration::ZERO, home };
         daemon.startup = daemon.wait_ready(started).await?;
         Ok(daemon)
     }
@@ -77,7 +77,7 @@ impl Daemon {
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(self._home.path().join("stderr.log")).unwrap_or_default()
+        std::fs::read_to_string(self.home.path().join("stderr.log")).unwrap_or_default()
     }
 
     /// The child's memory now, from `/proc/<pid>/status`.

@@ -11,7 +11,10 @@
 //! - [`check_script`]: a structured sequence of Codex events (see
 //!   [`script`]), framed as SSE and checked like [`check_sse`]; it reaches
 //!   the translator's deeper states far faster than raw bytes do.
+//! - [`check_conversation`]: a structured Messages request (see
+//!   [`conversation`]), checked like [`check_request`].
 
+pub mod conversation;
 pub mod grammar;
 pub mod script;
 
@@ -66,6 +69,12 @@ pub fn check_request(data: &[u8]) {
             assert_eq!((api.status, api.kind), (400, ErrorKind::InvalidRequestError), "translate error: {api:?}");
         }
     }
+}
+
+/// Encode `conversation` as a request body and check it like [`check_request`].
+pub fn check_conversation(conversation: &conversation::Conversation) {
+    let body = conversation.to_json();
+    check_request(&body);
 }
 
 /// The backend's rules for a request body (codex.md §2): `store:false`,

@@ -240,3 +240,41 @@ impl Step {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grammar::Ending;
+    use arbitrary::Unstructured;
+
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect()
+    }
+
+    /// Generated scripts reach both endings and every kind of block.
+    #[test]
+    fn generated_scripts_reach_every_ending_and_block_kind() {
+        let (mut stops, mut errors) = (0, 0);
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..500 {
+            let bytes = noise(seed, 2048);
+            let Ok(script) = Script::arbitrary(&mut Unstructured::new(&bytes)) else { continue };
+            let outline = crate::check_body(script.to_sse().as_bytes(), script.chunk_seed, script.transport_error);
+            match outline.ending {
+                Ending::Stop(_) => stops += 1,
+                Ending::Error(_) => errors += 1,
+            }
+            kinds.extend(outline.blocks);
+        }
+        assert!(stops >= 20 && errors >= 20, "{stops} stops, {errors} errors");
+        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["server_tool_use", "text", "thinking", "tool_use", "web_search_tool_result"]);
+    }
+}
