@@ -25,6 +25,10 @@ pub struct Daemon {
 pub struct Memory {
     /// `VmRSS`: resident now.
     pub rss_kib: u64,
+    /// `RssAnon`: the part of `rss_kib` that is the process's own memory
+    /// (the rest is mapped files, mostly the binary's code, shared and
+    /// reclaimable).
+    pub anon_kib: u64,
     /// `VmHWM`: the peak resident size (since start or the last reset).
     pub peak_kib: u64,
 }
@@ -91,7 +95,7 @@ impl Daemon {
                 .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
         };
-        Ok(Memory { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:") })
+        Ok(Memory { rss_kib: field("VmRSS:"), anon_kib: field("RssAnon:"), peak_kib: field("VmHWM:") })
     }
 
     /// Reset the child's peak RSS to its current RSS (Linux `clear_refs` 5),

@@ -135,10 +135,10 @@ impl fmt::Display for Report {
             )?;
         }
         if let Some(idle) = &self.idle {
-            let (now, peak) = (mib(idle.rss_kib), mib(idle.peak_kib));
+            let (now, anon, peak) = (mib(idle.rss_kib), mib(idle.anon_kib), mib(idle.peak_kib));
             writeln!(
                 f,
-                "| RSS idle after startup (VmRSS; peak VmHWM) | {now:.1} MiB (peak {peak:.1}) | | | ≤ {IDLE_RSS_MIB} MiB {} |",
+                "| RSS idle after startup (VmRSS, of which RssAnon; peak VmHWM) | {now:.1} MiB ({anon:.1} anon; peak {peak:.1}) | | | ≤ {IDLE_RSS_MIB} MiB {} |",
                 verdict(peak <= IDLE_RSS_MIB)
             )?;
         }
