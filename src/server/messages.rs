@@ -6,6 +6,7 @@
 //! long as nothing has reached the client yet. After the first byte, a
 //! failure becomes an Anthropic `error` event instead (see `stream`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
 use crate::codex::client::{CallContext, CodexClient, UpstreamResponse};
+use crate::config::Settings;
 use crate::logging::RequestSummary;
 use crate::translate::names::tool_name_map;
 use crate::translate::request::{conversation_key, translate_request};
@@ -76,30 +78,21 @@ async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.settings();
     let body = read_body(payload, settings.max_body_bytes).await?;
-    let request = parse_messages_request(&body)?;
-    known.client_model = Some(request.model.clone());
-    known.stream = request.stream.unwrap_or(false);
-    let upstream_request = translate_request(&request, &settings)?;
-    let upstream_model = match upstream_request.reasoning.as_ref().and_then(|r| r.effort) {
-        Some(effort) => format!("{} ({})", upstream_request.model, effort.as_str()),
-        None => upstream_request.model.clone(),
-    };
-    known.upstream_model = Some(upstream_model.clone());
-    let session_id = upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request));
-    let upstream_body = serde_json::to_vec(&upstream_request)
-        .map(Bytes::from)
-        .map_err(|e| ApiError::api(format!("cannot encode the upstream request: {e}")))?;
+    // Only the serialized upstream body outlives this: the request in its
+    // three other forms is dropped before the (possibly long) upstream call.
+    let Prepared { upstream_body, session_id, tool_names } = prepare(&body, &settings, known)?;
+    drop(body);
 
     let permit = state.admit()?;
     let exchange = Exchange {
         request_id,
         started,
-        client_model: request.model.clone(),
-        upstream_model,
+        client_model: known.client_model.clone().unwrap_or_default(),
+        upstream_model: known.upstream_model.clone().unwrap_or_default(),
         stream: known.stream,
         timing: Timing::from(settings.as_ref()),
         _permit: Arc::new(permit),
-        tool_names: tool_name_map(&request),
+        tool_names,
     };
     let streaming = known.stream;
     let mut attempt = 1;
@@ -125,6 +118,36 @@ async fn handle(
             other => return other,
         }
     }
+}
+
+/// What a request becomes before it goes upstream.
+struct Prepared {
+    upstream_body: Bytes,
+    /// Same value as the body's `prompt_cache_key`.
+    session_id: String,
+    /// Shortened upstream tool name → the client's.
+    tool_names: HashMap<String, String>,
+}
+
+/// Parse and translate the client's body, noting in `known` what the log
+/// line needs.
+fn prepare(body: &[u8], settings: &Settings, known: &mut Known) -> Result<Prepared, ApiError> {
+    let request = parse_messages_request(body)?;
+    known.client_model = Some(request.model.clone());
+    known.stream = request.stream.unwrap_or(false);
+    let upstream_request = translate_request(&request, settings)?;
+    known.upstream_model = Some(match upstream_request.reasoning.as_ref().and_then(|r| r.effort) {
+        Some(effort) => format!("{} ({})", upstream_request.model, effort.as_str()),
+        None => upstream_request.model.clone(),
+    });
+    let upstream_body = serde_json::to_vec(&upstream_request)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::api(format!("cannot encode the upstream request: {e}")))?;
+    Ok(Prepared {
+        upstream_body,
+        session_id: upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request)),
+        tool_names: tool_name_map(&request),
+    })
 }
 
 /// How long to wait before trying again after `err`, or `None` when it is
