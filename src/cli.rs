@@ -1,7 +1,7 @@
 //! The command line: every subcommand and flag, with the help text users read.
 //!
 //! Parsing only; `main.rs` dispatches. Flags that are also settings become
-//! [`config::Overrides`](crate::config::Overrides), the top layer of the
+//! [`crate::config::Overrides`], the top layer of the
 //! configuration.
 
 use std::path::PathBuf;

@@ -62,15 +62,10 @@ pub enum Console {
 
 static FILTER_HANDLE: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
-/// Install the global subscriber writing to stderr and the rotated log file.
-/// Keep the guard alive for the life of the process: dropping it flushes the
-/// file writer.
-pub fn init(settings: &Settings) -> anyhow::Result<Option<WorkerGuard>> {
-    init_with(settings, Console::Stderr)
-}
-
-/// [`init`], choosing whether lines also go to stderr. A log file that cannot
-/// be written is reported on stderr and the daemon goes on without it.
+/// Install the global subscriber writing to the rotated log file and, as
+/// `console` says, to stderr. Keep the guard alive for the life of the
+/// process: dropping it flushes the file writer. A log file that cannot be
+/// written is reported on stderr and the daemon goes on without it.
 pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option<WorkerGuard>> {
     let (filter, handle) = reload::Layer::new(filter_for(&settings.log_level)?);
     let stderr =
@@ -106,7 +101,7 @@ pub fn init_cli(log_level: &str) -> anyhow::Result<()> {
 }
 
 /// Switch the running daemon to a new `log_level` (after a config reload).
-/// `RUST_LOG`, when set, still wins. Does nothing before [`init`].
+/// `RUST_LOG`, when set, still wins. Does nothing before [`init_with`].
 pub fn reload_level(log_level: &str) -> anyhow::Result<()> {
     let filter = filter_for(log_level)?;
     if let Some(handle) = FILTER_HANDLE.get() {

@@ -147,8 +147,8 @@ impl StoredTokens {
         self.expires_at.map(|at| at - REFRESH_MARGIN)
     }
 
-    /// True once `now` is within [`REFRESH_MARGIN`] of the expiry, unless the
-    /// last refresh was less than [`MIN_REFRESH_SPACING`] ago.
+    /// True once `now` is within `REFRESH_MARGIN` (5 min) of the expiry, unless the
+    /// last refresh was less than `MIN_REFRESH_SPACING` ago.
     pub fn needs_refresh(&self, now: DateTime<Utc>) -> bool {
         let due = self.refresh_due_at().is_some_and(|due| now >= due);
         let spaced = self.last_refresh.is_none_or(|last| now - last >= MIN_REFRESH_SPACING);

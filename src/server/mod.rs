@@ -13,7 +13,7 @@ mod models;
 mod reload;
 mod stream;
 
-pub use messages::{FIRST_BACKOFF, MAX_ATTEMPTS};
+pub use messages::MAX_ATTEMPTS;
 pub use reload::{LogLevelHook, Reloader};
 
 use std::net::SocketAddr;
