@@ -85,6 +85,29 @@ async fn non_streaming_text_is_one_anthropic_message() {
 }
 
 #[actix_web::test]
+async fn completed_answers_leave_the_upstream_connection_for_the_next_request() {
+    // A connection closed after every answer would cost a TCP and TLS
+    // handshake per request against the real backend.
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let client = client(); // one keep-alive connection: one codexd worker, one upstream pool
+    for stream in [true, false, true, false, true, true] {
+        let mut resp = client
+            .post(daemon.url("/v1/messages"))
+            .insert_header(("anthropic-version", "2023-06-01"))
+            .send_json(&hello(stream))
+            .await
+            .expect("codexd answers");
+        let body = resp.body().limit(1024 * 1024).await.expect("body");
+        assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(&body));
+        // The connection goes back to the pool just after the answer ends.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(upstream.requests().len(), 6);
+    assert_eq!(upstream.connections(), 1, "every request after the first should reuse the connection");
+}
+
+#[actix_web::test]
 async fn streaming_text_is_a_valid_anthropic_event_sequence() {
     let upstream = MockCodex::start();
     upstream.push(Reply::Sse(FIXTURE_TEXT.into()));

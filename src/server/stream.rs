@@ -35,6 +35,9 @@ use crate::translate::stream::StreamTranslator;
 pub const COMMIT_AFTER: Duration = Duration::from_secs(5);
 /// Encoded events buffered between the pump and the client.
 const CHANNEL_DEPTH: usize = 32;
+/// How long a completed answer's connection may take to finish its body
+/// before it is closed instead of kept for the next request.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long a stream waits for what.
 #[derive(Clone, Copy, Debug)]
@@ -141,6 +144,15 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
         Upstream { events, idle_timeout, deadline: tokio::time::Instant::now() + idle_timeout }
     }
 
+    /// Read what is left of a completed answer — normally just the end of
+    /// the chunked body — so that awc puts the connection back in its pool
+    /// and the next request skips the TCP and TLS handshakes. An upstream
+    /// that keeps sending is cut off after [`RELEASE_WAIT`] (dropping the
+    /// body closes its connection).
+    async fn release(mut self) {
+        let _ = tokio::time::timeout(RELEASE_WAIT, async { while self.events.next().await.is_some() {} }).await;
+    }
+
     /// Cancel-safe: an interrupted call loses nothing and keeps the deadline.
     async fn next(&mut self) -> Next {
         let next = tokio::time::timeout_at(self.deadline, self.events.next()).await;
@@ -173,6 +185,8 @@ pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Re
     }
     match accumulator.finish() {
         Ok(message) => {
+            // Only a completed answer leaves a connection worth keeping.
+            actix_web::rt::spawn(upstream.release());
             exchange.log_done(&Outcome::Completed {
                 input_tokens: message.usage.input_tokens + message.usage.cache_read_input_tokens,
                 output_tokens: message.usage.output_tokens,
@@ -328,8 +342,15 @@ async fn pump(
             };
         }
     };
+    // End the client's body first: what follows is housekeeping.
+    let committed = sink.committed();
+    drop((sink, tx));
     // Before the commit, the handler still owns the answer and its log line.
-    if sink.committed() {
+    if committed {
         exchange.log_done(&outcome);
+    }
+    drop(exchange);
+    if matches!(outcome, Outcome::Completed { .. }) {
+        upstream.release().await;
     }
 }

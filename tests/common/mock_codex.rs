@@ -81,6 +81,7 @@ struct State {
     recorded: Mutex<Vec<Recorded>>,
     cancelled: AtomicUsize,
     completed: AtomicUsize,
+    connections: AtomicUsize,
 }
 
 /// A running mock; dropped with the test's actix system.
@@ -99,6 +100,7 @@ impl MockCodex {
         let state = Arc::new(State::default());
         *state.account.lock().unwrap() = MOCK_ACCOUNT.into();
         let data = web::Data::from(state.clone());
+        let counted = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -107,6 +109,9 @@ impl MockCodex {
                 .default_service(web::to(|| async { HttpResponse::NotFound().json(json!({"detail":"Not Found"})) }))
         })
         .workers(2)
+        .on_connect(move |_, _| {
+            counted.connections.fetch_add(1, Ordering::SeqCst);
+        })
         .disable_signals()
         .bind(("127.0.0.1", 0))
         .expect("bind mock upstream");
@@ -146,6 +151,11 @@ impl MockCodex {
     /// Streams sent to the end.
     pub fn completed(&self) -> usize {
         self.state.completed.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 }
 
