@@ -1,15 +1,17 @@
 //! What clients send to `POST /v1/messages`: the request body as serde types,
 //! and [`parse_messages_request`], which turns raw bytes into one or a 400.
 //!
-//! Tolerance rules: unknown top-level fields land in
-//! [`MessagesRequest::extra`], unknown fields inside blocks are ignored, and
-//! unknown block, source and tool types are kept as raw JSON (the `Unknown` /
-//! `Other` variants) rather than failing the request. A missing or mistyped
+//! Tolerance rules: unknown fields, at the top level and inside blocks, are
+//! ignored, and unknown block, source and tool types are kept as raw JSON
+//! (the `Unknown` / `Other` variants) rather than failing the request. A missing or mistyped
 //! field of a *known* shape is an error whose message names its JSON path,
-//! e.g. ``messages[0].content[1]: source: missing field `data` ``.
+//! e.g. ``messages[0].content[1].source: missing field `data` ``.
 
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::anthropic::ApiError;
@@ -47,9 +49,9 @@ pub struct MessagesRequest {
     /// Accepted, never forwarded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_sequences: Option<Vec<String>>,
-    /// Top-level fields this type does not know (`context_management`, …).
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    // Other top-level fields (`context_management`, …) are ignored. Not
+    // collected with `#[serde(flatten)]`: that buffers the whole body before
+    // parsing it, and made parsing twice as slow.
 }
 
 /// `system`: a string or a list of text blocks.
@@ -334,10 +336,20 @@ pub struct Metadata {
 /// for bad syntax, "`path`: …" for a missing or mistyped field, and a plain
 /// sentence for an empty `model` or `messages`.
 pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, ApiError> {
+    // Parse without tracking paths, and only for a refused body parse it
+    // again to name the path: the tracking costs on every field.
+    let request = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(_) => parse_tracking_paths(body)?,
+    };
+    validate(&request)?;
+    Ok(request)
+}
+
+fn parse_tracking_paths(body: &[u8]) -> Result<MessagesRequest, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let request: MessagesRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(&e))?;
     deserializer.end().map_err(|e| ApiError::invalid_request(format!("request body is not valid JSON: {e}")))?;
-    validate(&request)?;
     Ok(request)
 }
 
@@ -423,115 +435,219 @@ impl<'de> Deserialize<'de> for MessageContent {
 
 impl<'de> Deserialize<'de> for ContentBlock {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (tag, value) = tagged_object::<D>(deserializer, "a content block")?;
-        Ok(match tag.as_deref() {
-            Some("text") => ContentBlock::Text(from_value_at(value)?),
-            Some("image") => ContentBlock::Image(from_value_at(value)?),
-            Some("document") => ContentBlock::Document(from_value_at(value)?),
-            Some("tool_use") => ContentBlock::ToolUse(from_value_at(value)?),
-            Some("tool_result") => ContentBlock::ToolResult(from_value_at(value)?),
-            Some("thinking") => ContentBlock::Thinking(from_value_at(value)?),
-            Some("redacted_thinking") => ContentBlock::RedactedThinking(from_value_at(value)?),
-            Some("server_tool_use") => ContentBlock::ServerToolUse(without_type(value)),
-            Some("web_search_tool_result") => ContentBlock::WebSearchToolResult(without_type(value)),
-            _ => ContentBlock::Unknown(value),
+        deserializer.deserialize_map(TypeFirst::<Self>(PhantomData))
+    }
+}
+
+impl Tagged for ContentBlock {
+    const WHAT: &'static str = "a content block";
+
+    fn from_fields<'de, D: Deserializer<'de>>(kind: String, fields: D) -> Result<Self, D::Error> {
+        Ok(match kind.as_str() {
+            "text" => ContentBlock::Text(TextBlock::deserialize(fields)?),
+            "image" => ContentBlock::Image(ImageBlock::deserialize(fields)?),
+            "document" => ContentBlock::Document(DocumentBlock::deserialize(fields)?),
+            "tool_use" => ContentBlock::ToolUse(ToolUseBlock::deserialize(fields)?),
+            "tool_result" => ContentBlock::ToolResult(ToolResultBlock::deserialize(fields)?),
+            "thinking" => ContentBlock::Thinking(ThinkingBlock::deserialize(fields)?),
+            "redacted_thinking" => ContentBlock::RedactedThinking(RedactedThinkingBlock::deserialize(fields)?),
+            "server_tool_use" => ContentBlock::ServerToolUse(Map::deserialize(fields)?),
+            "web_search_tool_result" => ContentBlock::WebSearchToolResult(Map::deserialize(fields)?),
+            _ => ContentBlock::Unknown(with_type(kind, Map::deserialize(fields)?)),
         })
     }
 }
 
+/// The fields of a `base64` image or document source.
+#[derive(Deserialize)]
+struct Base64Fields {
+    media_type: String,
+    data: String,
+}
+
+/// The fields of a `url` image or document source.
+#[derive(Deserialize)]
+struct UrlFields {
+    url: String,
+}
+
 impl<'de> Deserialize<'de> for ImageSource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
-        enum Known {
-            Base64 { media_type: String, data: String },
-            Url { url: String },
-        }
-        let (tag, value) = tagged_object::<D>(deserializer, "an image source")?;
-        Ok(match tag.as_deref() {
-            Some("base64" | "url") => match from_value_at(value)? {
-                Known::Base64 { media_type, data } => ImageSource::Base64 { media_type, data },
-                Known::Url { url } => ImageSource::Url { url },
-            },
-            _ => ImageSource::Other(value),
+        deserializer.deserialize_map(TypeFirst::<Self>(PhantomData))
+    }
+}
+
+impl Tagged for ImageSource {
+    const WHAT: &'static str = "an image source";
+
+    fn from_fields<'de, D: Deserializer<'de>>(kind: String, fields: D) -> Result<Self, D::Error> {
+        Ok(match kind.as_str() {
+            "base64" => {
+                let Base64Fields { media_type, data } = Base64Fields::deserialize(fields)?;
+                ImageSource::Base64 { media_type, data }
+            }
+            "url" => ImageSource::Url { url: UrlFields::deserialize(fields)?.url },
+            _ => ImageSource::Other(with_type(kind, Map::deserialize(fields)?)),
         })
     }
 }
 
 impl<'de> Deserialize<'de> for DocumentSource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TypeFirst::<Self>(PhantomData))
+    }
+}
+
+impl Tagged for DocumentSource {
+    const WHAT: &'static str = "a document source";
+
+    fn from_fields<'de, D: Deserializer<'de>>(kind: String, fields: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
-        enum Known {
-            Base64 { media_type: String, data: String },
-            Text { media_type: Option<String>, data: String },
-            Url { url: String },
-            Content { content: MessageContent },
+        struct TextFields {
+            media_type: Option<String>,
+            data: String,
         }
-        let (tag, value) = tagged_object::<D>(deserializer, "a document source")?;
-        Ok(match tag.as_deref() {
-            Some("base64" | "text" | "url" | "content") => match from_value_at(value)? {
-                Known::Base64 { media_type, data } => DocumentSource::Base64 { media_type, data },
-                Known::Text { media_type, data } => DocumentSource::Text { media_type, data },
-                Known::Url { url } => DocumentSource::Url { url },
-                Known::Content { content } => DocumentSource::Content { content },
-            },
-            _ => DocumentSource::Other(value),
+        #[derive(Deserialize)]
+        struct ContentFields {
+            content: MessageContent,
+        }
+        Ok(match kind.as_str() {
+            "base64" => {
+                let Base64Fields { media_type, data } = Base64Fields::deserialize(fields)?;
+                DocumentSource::Base64 { media_type, data }
+            }
+            "text" => {
+                let TextFields { media_type, data } = TextFields::deserialize(fields)?;
+                DocumentSource::Text { media_type, data }
+            }
+            "url" => DocumentSource::Url { url: UrlFields::deserialize(fields)?.url },
+            "content" => DocumentSource::Content { content: ContentFields::deserialize(fields)?.content },
+            _ => DocumentSource::Other(with_type(kind, Map::deserialize(fields)?)),
         })
     }
+}
+
+/// A JSON object whose `type` says which shape the rest has.
+trait Tagged: Sized {
+    /// What the object is, for "expected …" in errors.
+    const WHAT: &'static str;
+
+    /// Build the value of this `kind` from the object's other fields.
+    fn from_fields<'de, D: Deserializer<'de>>(kind: String, fields: D) -> Result<Self, D::Error>;
+}
+
+/// Reads a [`Tagged`] object in one pass when `type` is its first field, as
+/// Claude Code and the SDKs write it: the other fields then go straight into
+/// the shape the type names. Otherwise the object is read whole first.
+/// (Serde's own internally tagged enums always buffer the whole object.)
+struct TypeFirst<T>(PhantomData<T>);
+
+impl<'de, T: Tagged> Visitor<'de> for TypeFirst<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(T::WHAT)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let first: Option<String> = map.next_key()?;
+        if first.as_deref() == Some("type") {
+            let kind = type_name(map.next_value()?)?;
+            return T::from_fields(kind, de::value::MapAccessDeserializer::new(map));
+        }
+        let mut object = Map::new();
+        if let Some(key) = first {
+            object.insert(key, map.next_value()?);
+        }
+        while let Some((key, value)) = map.next_entry()? {
+            object.insert(key, value);
+        }
+        let kind = type_name(object.remove("type").ok_or_else(|| de::Error::missing_field("type"))?)?;
+        T::from_fields(kind, object).map_err(de::Error::custom)
+    }
+}
+
+fn type_name<E: de::Error>(kind: Value) -> Result<String, E> {
+    match kind {
+        Value::String(kind) => Ok(kind),
+        other => Err(E::custom(format!("type: expected a string, got {}", unexpected(&other)))),
+    }
+}
+
+/// `fields` with `type` put back in front, for objects kept as raw JSON.
+fn with_type(kind: String, fields: Map<String, Value>) -> Value {
+    let mut object = Map::with_capacity(fields.len() + 1);
+    object.insert("type".to_owned(), Value::String(kind));
+    object.extend(fields);
+    Value::Object(object)
 }
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        if !value.is_object() {
-            return Err(de::Error::invalid_type(unexpected(&value), &"a tool object"));
-        }
-        let kind = value.get("type").and_then(Value::as_str).map(str::to_owned);
-        Ok(match kind.as_deref() {
-            None | Some("custom") => Tool::Custom(from_value_at(value)?),
-            Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(from_value_at(value)?),
-            Some(_) => Tool::Unknown(value),
+        let object = RawObject::read::<D>(deserializer, "a tool object")?;
+        Ok(match object.kind.as_deref() {
+            None | Some("custom") => Tool::Custom(object.parse()?),
+            Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(object.parse()?),
+            Some(_) => Tool::Unknown(object.parse()?),
         })
     }
 }
 
-/// Reads a JSON object and its string `type`, which must be present.
-fn tagged_object<'de, D: Deserializer<'de>>(
-    deserializer: D,
-    what: &'static str,
-) -> Result<(Option<String>, Value), D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    if !value.is_object() {
-        return Err(de::Error::invalid_type(unexpected(&value), &what));
-    }
-    match value.get("type") {
-        Some(Value::String(tag)) => Ok((Some(tag.clone()), value)),
-        Some(other) => Err(de::Error::custom(format!("type: expected a string, got {}", unexpected(other)))),
-        None => Err(de::Error::missing_field("type")),
-    }
+/// A JSON object kept as its text until its `type` says which shape it has:
+/// one quick scan for the type, then one parse straight into that shape,
+/// with no tree of `Value`s in between.
+///
+/// Capturing the text needs serde_json's own deserializer: the types built
+/// on this (content blocks, sources, tools) parse from JSON text, not from a
+/// `Value`, and must not sit inside an internally tagged or flattened serde
+/// type, which buffers its fields first.
+struct RawObject {
+    text: Box<RawValue>,
+    /// The object's `type`, when it has one.
+    kind: Option<String>,
 }
 
-/// Deserializes `value`, keeping the path inside it in the error message.
-fn from_value_at<T: DeserializeOwned, E: de::Error>(value: Value) -> Result<T, E> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if path == "." {
-            E::custom(inner)
-        } else {
-            E::custom(format!("{path}: {inner}"))
+impl RawObject {
+    /// Read the next value, which must be an object whose `type`, if
+    /// present, is a string.
+    fn read<'de, D: Deserializer<'de>>(deserializer: D, what: &'static str) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Kind<'a> {
+            #[serde(rename = "type", borrow, default)]
+            kind: Option<&'a RawValue>,
         }
-    })
-}
+        let text = Box::<RawValue>::deserialize(deserializer)?;
+        if !text.get().starts_with('{') {
+            let value: Value = serde_json::from_str(text.get()).map_err(de::Error::custom)?;
+            return Err(de::Error::invalid_type(unexpected(&value), &what));
+        }
+        let Kind { kind } = serde_json::from_str(text.get()).map_err(de::Error::custom)?;
+        let kind = match kind.map(|kind| serde_json::from_str::<Value>(kind.get())).transpose() {
+            Ok(None) => None,
+            Ok(Some(Value::String(kind))) => Some(kind),
+            Ok(Some(other)) => {
+                return Err(de::Error::custom(format!("type: expected a string, got {}", unexpected(&other))))
+            }
+            Err(err) => return Err(de::Error::custom(err)),
+        };
+        Ok(RawObject { text, kind })
+    }
 
-fn without_type(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(mut map) => {
-            map.remove("type");
-            map
-        }
-        _ => Map::new(),
+    /// Parse the object as `T`. A failure names the path inside the object
+    /// (found by parsing it again, tracking paths: failures are rare).
+    fn parse<T: DeserializeOwned, E: de::Error>(&self) -> Result<T, E> {
+        serde_json::from_str(self.text.get()).or_else(|_| {
+            let mut deserializer = serde_json::Deserializer::from_str(self.text.get());
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                if path == "." {
+                    E::custom(inner)
+                } else {
+                    E::custom(format!("{path}: {inner}"))
+                }
+            })
+        })
     }
 }
 
@@ -604,7 +720,6 @@ mod tests {
         assert!(matches!(&tools[3], Tool::Unknown(_)));
         assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999 }));
         assert_eq!(request.tool_choice.as_ref().map(|c| c.kind), Some(ToolChoiceKind::Auto));
-        assert!(request.extra.contains_key("context_management"));
         let MessageContent::Blocks(blocks) = &request.messages[1].content else { panic!("blocks expected") };
         assert!(matches!(&blocks[0], ContentBlock::Thinking(t) if t.signature == "sig"));
         assert!(matches!(&blocks[2], ContentBlock::ToolUse(t) if t.input == json!({"command":"ls"})));
@@ -634,6 +749,46 @@ mod tests {
         assert!(
             matches!(&blocks[3], ContentBlock::ServerToolUse(m) if m["id"] == "srvtoolu_1" && !m.contains_key("type"))
         );
+    }
+
+    #[test]
+    fn where_type_stands_in_a_block_changes_nothing() {
+        // Blocks with `type` first are read in one pass, others whole first:
+        // both must give the same result.
+        let blocks = [
+            json!({"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}),
+            json!({"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}),
+            json!({"type":"image","source":{"type":"url","url":"https://x/y.png"}}),
+            json!({"type":"document","source":{"type":"text","data":"plain"},"title":"T"}),
+            json!({"type":"document","source":{"type":"content","content":[{"type":"text","text":"x"}]}}),
+            json!({"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}),
+            json!({"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"ok"}],"is_error":false}),
+            json!({"type":"thinking","thinking":"hmm","signature":"sig"}),
+            json!({"type":"redacted_thinking","data":"xyz"}),
+            json!({"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]}),
+            json!({"type":"search_result","source":"x","title":"t"}),
+        ];
+        for block in blocks {
+            let type_first = parse(json!({"model":"m","messages":[{"role":"user","content":[block.clone()]}]})).unwrap();
+            // The same fields with `type` moved to the end, at every level.
+            let type_last: Value = serde_json::from_str(&type_last(&block)).unwrap();
+            let moved = parse(json!({"model":"m","messages":[{"role":"user","content":[type_last]}]})).unwrap();
+            assert_eq!(moved, type_first, "{block}");
+        }
+    }
+
+    /// `value` as JSON text with every object's `type` written last.
+    fn type_last(value: &Value) -> String {
+        match value {
+            Value::Object(map) => {
+                let mut fields: Vec<_> = map.iter().filter(|(k, _)| *k != "type").collect();
+                fields.extend(map.get_key_value("type"));
+                let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), type_last(v))).collect();
+                format!("{{{}}}", body.join(","))
+            }
+            Value::Array(items) => format!("[{}]", items.iter().map(type_last).collect::<Vec<_>>().join(",")),
+            other => other.to_string(),
+        }
     }
 
     #[test]
@@ -687,7 +842,7 @@ mod tests {
             ),
             (
                 json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","data":"x"}}]}]}),
-                "messages[0].content[0]: source: missing field `media_type`",
+                "messages[0].content[0].source: missing field `media_type`",
             ),
             (
                 json!({"model":"m","messages":[{"role":"user","content":[{"text":"a"}]}]}),
