@@ -5,7 +5,8 @@
 //! Claude-Code-sized request (≈60 KB, 19 tools), it measures:
 //!
 //! - the latency codexd adds: time to first and to last body byte, p50 and
-//!   p99, through codexd vs the same stream fetched straight from the mock;
+//!   p99, through codexd vs the same stream fetched straight from the mock,
+//!   with a 3 ms pause before each fetch and back to back;
 //! - the cost per upstream event of decoding, translating and encoding;
 //! - throughput with 1, 16 and 64 concurrent streams;
 //! - codexd's resident memory idle and at its peak under each load;
@@ -113,9 +114,14 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
     let (direct, through) = targets(workload, upstream, &daemon);
     let client = measure::client();
     eprintln!("bench: latency, {} rounds …", plan.rounds);
-    let mut timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds).await?.into_iter();
+    let mut timings =
+        measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, Some(measure::SETTLE)).await?.into_iter();
     report.direct = timings.next().unwrap_or_default();
     report.through = timings.next().unwrap_or_default();
+    eprintln!("bench: latency back to back, {} rounds …", plan.rounds);
+    let mut timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, None).await?.into_iter();
+    report.direct_busy = timings.next().unwrap_or_default();
+    report.through_busy = timings.next().unwrap_or_default();
 
     for &(concurrency, streams) in &plan.loads {
         eprintln!("bench: {concurrency} concurrent streams …");

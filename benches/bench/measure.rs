@@ -77,17 +77,28 @@ pub fn normalize(body: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// Pause between sequential fetches, so that one fetch's aftermath (codexd
-/// logging and tidying up after its stream) does not slow the next.
-const SETTLE: Duration = Duration::from_millis(3);
+/// Pause between sequential fetches in the main latency run, so that one
+/// fetch's aftermath (codexd logging and tidying up after its stream) does
+/// not slow the next, and each request arrives at an idle system, as in
+/// interactive use.
+pub const SETTLE: Duration = Duration::from_millis(3);
 
 /// Fetch each target in turn, `rounds` times (after `warmup` untimed
-/// rounds), so that both see the same conditions.
-pub async fn alternate(client: &awc::Client, targets: &[&Target], warmup: usize, rounds: usize) -> Result<Vec<Vec<Timing>>, String> {
+/// rounds), so that both see the same conditions; wait `pause` before each
+/// fetch (none: back to back).
+pub async fn alternate(
+    client: &awc::Client,
+    targets: &[&Target],
+    warmup: usize,
+    rounds: usize,
+    pause: Option<Duration>,
+) -> Result<Vec<Vec<Timing>>, String> {
     let mut timings = vec![Vec::with_capacity(rounds); targets.len()];
     for round in 0..warmup + rounds {
         for (target, timings) in targets.iter().zip(&mut timings) {
-            actix_web::rt::time::sleep(SETTLE).await;
+            if let Some(pause) = pause {
+                actix_web::rt::time::sleep(pause).await;
+            }
             let timing = fetch(client, target).await?;
             if round >= warmup {
                 timings.push(timing);

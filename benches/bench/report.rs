@@ -34,8 +34,12 @@ pub struct Report {
     pub request_cost: Option<Duration>,
     pub startups: Vec<Duration>,
     pub idle: Option<Memory>,
+    /// Sequential fetches, each after a short pause.
     pub direct: Vec<Timing>,
     pub through: Vec<Timing>,
+    /// Sequential fetches, back to back.
+    pub direct_busy: Vec<Timing>,
+    pub through_busy: Vec<Timing>,
     pub loads: Vec<Load>,
 }
 
@@ -52,6 +56,8 @@ impl Report {
             idle: None,
             direct: Vec::new(),
             through: Vec::new(),
+            direct_busy: Vec::new(),
+            through_busy: Vec::new(),
             loads: Vec::new(),
         }
     }
@@ -74,9 +80,14 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 impl Report {
-    fn latency_rows(&self, f: &mut fmt::Formatter<'_>, label: &str, pick: fn(&Timing) -> Duration) -> fmt::Result {
-        let direct = percentiles(self.direct.iter().map(pick).collect());
-        let through = percentiles(self.through.iter().map(pick).collect());
+    fn latency_rows(
+        f: &mut fmt::Formatter<'_>,
+        label: &str,
+        (direct, through): (&[Timing], &[Timing]),
+        pick: fn(&Timing) -> Duration,
+    ) -> fmt::Result {
+        let direct = percentiles(direct.iter().map(pick).collect());
+        let through = percentiles(through.iter().map(pick).collect());
         let rows = [("p50", direct.p50, through.p50, ADDED_P50_MS), ("p99", direct.p99, through.p99, ADDED_P99_MS)];
         for (name, direct, through, target) in rows {
             let added = ms(through) - ms(direct);
@@ -105,8 +116,14 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "| metric | codexd | direct from mock | added by codexd | target |")?;
         writeln!(f, "|---|---:|---:|---:|---|")?;
-        self.latency_rows(f, "time to first byte", |t| t.first_byte)?;
-        self.latency_rows(f, "time to last byte", |t| t.last_byte)?;
+        let paused = (self.direct.as_slice(), self.through.as_slice());
+        Self::latency_rows(f, "time to first byte", paused, |t| t.first_byte)?;
+        Self::latency_rows(f, "time to last byte", paused, |t| t.last_byte)?;
+        if !self.through_busy.is_empty() {
+            let busy = (self.direct_busy.as_slice(), self.through_busy.as_slice());
+            Self::latency_rows(f, "time to first byte, back to back", busy, |t| t.first_byte)?;
+            Self::latency_rows(f, "time to last byte, back to back", busy, |t| t.last_byte)?;
+        }
         if let Some(costs) = &self.costs {
             let detail = format!(
                 "decode {:.0} (typed JSON parse alone: {:.0}), translate {:.0}, encode {:.0}",
