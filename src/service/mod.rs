@@ -48,8 +48,8 @@ pub fn serve(settings: Settings, mode: RunMode, overrides: &Overrides) -> anyhow
     let _guard = logging::init_with(&settings, console)?;
     tracing::info!(pid = std::process::id(), mode = mode.as_str(), pid_file = %lock.path().display(), "codexd starting");
     let reloader = Reloader::new(overrides.clone(), Some(Box::new(logging::reload_level)));
+    // `server::run` logs "codexd stopped" itself.
     actix_web::rt::System::new().block_on(crate::server::run(settings, Some(reloader)))?;
-    tracing::info!("codexd stopped");
     Ok(())
 }
 
