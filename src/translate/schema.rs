@@ -91,36 +91,53 @@ fn fold_combinator_properties(source: &Map<String, Value>, top: &mut Map<String,
 }
 
 /// Normalises one schema object in place, then its sub-schemas.
+///
+/// One walk over the node's own keys: looking up each of the ~20 keywords
+/// that may hold a sub-schema instead cost a hash per keyword per node,
+/// most of the time spent translating Claude Code's tools.
 fn normalize_node(node: &mut Map<String, Value>) {
-    node.remove("$schema");
-    if node.get("pattern").and_then(Value::as_str).is_some_and(|p| !is_portable_regex(p)) {
+    let mut has_schema_key = false;
+    let mut drop_pattern = false;
+    let mut has_required = false;
+    for (key, value) in node.iter_mut() {
+        match key.as_str() {
+            "$schema" => has_schema_key = true,
+            "pattern" => drop_pattern = value.as_str().is_some_and(|p| !is_portable_regex(p)),
+            "required" => has_required = true,
+            "patternProperties" => {
+                if let Value::Object(patterns) = value {
+                    patterns.retain(|pattern, _| is_portable_regex(pattern));
+                }
+            }
+            _ => {}
+        }
+        normalize_child(key, value);
+    }
+    if has_schema_key {
+        node.remove("$schema");
+    }
+    if drop_pattern {
         node.remove("pattern");
     }
-    if let Some(Value::Object(patterns)) = node.get_mut("patternProperties") {
-        patterns.retain(|pattern, _| is_portable_regex(pattern));
-    }
-    normalize_children(node);
     if is_object_schema(node) && !node.get("properties").is_some_and(Value::is_object) {
         node.insert("properties".into(), Value::Object(Map::new()));
     }
-    clean_required(node);
+    if has_required {
+        clean_required(node);
+    }
 }
 
-fn normalize_children(node: &mut Map<String, Value>) {
-    for key in SINGLE_SCHEMA_KEYS {
-        if let Some(Value::Object(child)) = node.get_mut(key) {
-            normalize_node(child);
-        }
-    }
-    for key in SCHEMA_LIST_KEYS {
-        if let Some(Value::Array(children)) = node.get_mut(key) {
+/// Normalises the sub-schemas held by one keyword of a schema.
+fn normalize_child(key: &str, value: &mut Value) {
+    match value {
+        Value::Object(child) if SINGLE_SCHEMA_KEYS.contains(&key) => normalize_node(child),
+        Value::Array(children) if SCHEMA_LIST_KEYS.contains(&key) => {
             children.iter_mut().filter_map(Value::as_object_mut).for_each(normalize_node);
         }
-    }
-    for key in SCHEMA_MAP_KEYS {
-        if let Some(Value::Object(children)) = node.get_mut(key) {
+        Value::Object(children) if SCHEMA_MAP_KEYS.contains(&key) => {
             children.values_mut().filter_map(Value::as_object_mut).for_each(normalize_node);
         }
+        _ => {}
     }
 }
 
