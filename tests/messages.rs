@@ -378,6 +378,35 @@ async fn unknown_routes_are_anthropic_404s() {
 }
 
 #[actix_web::test]
+async fn each_event_reaches_the_client_when_the_upstream_sends_it() {
+    // codexd gathers events that arrive together into one chunk; one that
+    // arrives alone must still go out at once, not wait for the next.
+    let upstream = MockCodex::start();
+    let events = mock_codex::text_events("gpt-5.2-codex", "one two three four five");
+    // Up to the first delta at once, then one event every 250 ms (about 2 s).
+    let first_delta = events.iter().position(|e| e["type"] == "response.output_text.delta").unwrap();
+    upstream.push(Reply::Chunks(mock_codex::drip(&events, first_delta + 1, Duration::from_millis(250))));
+    let daemon = start_daemon(&upstream);
+
+    let started = std::time::Instant::now();
+    let mut resp = client().post(daemon.url("/v1/messages")).send_json(&hello(true)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut seen = String::new();
+    let mut arrivals = Vec::new(); // when each text delta reached the client
+    while let Some(chunk) = futures_util::StreamExt::next(&mut resp).await {
+        seen.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        while arrivals.len() < seen.matches("\"text_delta\"").count() {
+            arrivals.push(started.elapsed());
+        }
+    }
+    assert_eq!(arrivals.len(), 5, "{seen}");
+    assert!(arrivals[0] < Duration::from_millis(800), "first word after {:?}", arrivals[0]);
+    for pair in arrivals.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(150), "words arrived together: {arrivals:?}");
+    }
+}
+
+#[actix_web::test]
 async fn a_client_that_disconnects_cancels_the_upstream_request() {
     let upstream = MockCodex::start();
     // Words every 100 ms for about 4 s: the answer is still streaming when the client hangs up.

@@ -3,7 +3,7 @@
 //! The JSON is compact, so it never contains a raw newline and always fits
 //! on one `data:` line; the event name always equals the JSON `type`.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::ApiError;
 use super::response::StreamEvent;
@@ -14,19 +14,28 @@ const UNENCODABLE: &str = r#"{"type":"error","error":{"type":"api_error","messag
 
 /// One SSE frame for `event`.
 pub fn encode(event: &StreamEvent) -> Bytes {
-    match serde_json::to_string(event) {
-        Ok(json) => frame(event.name(), &json),
-        Err(_) => frame("error", UNENCODABLE),
+    let mut frame = BytesMut::new();
+    encode_into(&mut frame, event);
+    frame.freeze()
+}
+
+/// Append the SSE frame for `event` to `out`, serializing straight into it.
+pub fn encode_into(out: &mut BytesMut, event: &StreamEvent) {
+    let start = out.len();
+    out.put_slice(b"event: ");
+    out.put_slice(event.name().as_bytes());
+    out.put_slice(b"\ndata: ");
+    if serde_json::to_writer(out.writer(), event).is_err() {
+        out.truncate(start);
+        out.put_slice(b"event: error\ndata: ");
+        out.put_slice(UNENCODABLE.as_bytes());
     }
+    out.put_slice(b"\n\n");
 }
 
 /// The `error` frame that ends a stream which failed with `err`.
 pub fn encode_error(err: &ApiError) -> Bytes {
     encode(&StreamEvent::error(err))
-}
-
-fn frame(name: &str, json: &str) -> Bytes {
-    Bytes::from(format!("event: {name}\ndata: {json}\n\n"))
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::anthropic::response::StreamEvent;
@@ -33,8 +33,10 @@ use crate::translate::stream::StreamTranslator;
 
 /// Commit a stream that has produced no content after this long, so pings can flow.
 pub const COMMIT_AFTER: Duration = Duration::from_secs(5);
-/// Encoded events buffered between the pump and the client.
+/// Chunks buffered between the pump and the client.
 const CHANNEL_DEPTH: usize = 32;
+/// Queued bytes that are sent without waiting for the upstream to pause.
+const FLUSH_AT: usize = 16 * 1024;
 /// How long a completed answer's connection may take to finish its body
 /// before it is closed instead of kept for the next request.
 const RELEASE_WAIT: Duration = Duration::from_secs(1);
@@ -219,11 +221,16 @@ pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -
 }
 
 /// Where translated events go: held back until the stream is committed,
-/// then encoded and sent.
+/// then encoded into a buffer that goes to the client whenever the upstream
+/// has nothing more ready (or the buffer reaches [`FLUSH_AT`]): a burst of
+/// events becomes one chunk instead of one channel message and one chunk
+/// each.
 struct Sink {
     tx: mpsc::Sender<Bytes>,
     commit: Option<oneshot::Sender<Result<(), ApiError>>>,
     held: Vec<StreamEvent>,
+    /// Encoded events not sent yet.
+    pending: BytesMut,
     usage: (u64, u64, u64),
 }
 
@@ -238,18 +245,26 @@ impl Sink {
             if commit.send(Ok(())).is_err() {
                 return false;
             }
-            let held = std::mem::take(&mut self.held);
-            for event in &held {
-                if !self.send(event).await {
-                    return false;
-                }
+            for event in std::mem::take(&mut self.held) {
+                sse::encode_into(&mut self.pending, &event);
             }
         }
-        true
+        self.flush().await
     }
 
+    /// Queue one event; sent at the next [`Sink::flush`]. `false`: the client is gone.
     async fn send(&mut self, event: &StreamEvent) -> bool {
-        self.tx.send(sse::encode(event)).await.is_ok()
+        sse::encode_into(&mut self.pending, event);
+        self.pending.len() < FLUSH_AT || self.flush().await
+    }
+
+    /// Send what is queued. `false`: the client is gone.
+    async fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let chunk = self.pending.split().freeze();
+        self.tx.send(chunk).await.is_ok()
     }
 
     /// Deliver events; `false`: the client is gone.
@@ -294,27 +309,38 @@ async fn pump(
 ) {
     let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
-    let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), usage: (0, 0, 0) };
+    let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new(), usage: (0, 0, 0) };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
     tokio::pin!(commit_deadline);
     let ping_every = exchange.timing.ping_every;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
 
     let outcome = loop {
-        let events = tokio::select! {
-            next = upstream.next() => match next {
-                Next::Event(event) => translator.on_event(event),
-                Next::End(reason) => translator.finish(reason),
-            },
-            _ = &mut commit_deadline, if !sink.committed() => {
-                if !sink.commit().await { break Outcome::ClientGone; }
-                continue;
+        // Events that have already arrived are taken at once; only when the
+        // upstream pauses does what they became go to the client.
+        let next = match upstream.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                if !sink.flush().await {
+                    break Outcome::ClientGone;
+                }
+                tokio::select! {
+                    next = upstream.next() => next,
+                    _ = &mut commit_deadline, if !sink.committed() => {
+                        if !sink.commit().await { break Outcome::ClientGone; }
+                        continue;
+                    }
+                    _ = ping.tick(), if sink.committed() => {
+                        if !(sink.send(&StreamEvent::Ping).await && sink.flush().await) { break Outcome::ClientGone; }
+                        continue;
+                    }
+                    _ = tx.closed() => break Outcome::ClientGone,
+                }
             }
-            _ = ping.tick(), if sink.committed() => {
-                if !sink.send(&StreamEvent::Ping).await { break Outcome::ClientGone; }
-                continue;
-            }
-            _ = tx.closed() => break Outcome::ClientGone,
+        };
+        let events = match next {
+            Next::Event(event) => translator.on_event(event),
+            Next::End(reason) => translator.finish(reason),
         };
         let failure = events.iter().find_map(error_of);
         let has_content = translator.has_content() || translator.is_finished();
@@ -344,6 +370,9 @@ async fn pump(
     };
     // End the client's body first: what follows is housekeeping.
     let committed = sink.committed();
+    if committed && !matches!(outcome, Outcome::ClientGone) {
+        sink.flush().await;
+    }
     drop((sink, tx));
     // Before the commit, the handler still owns the answer and its log line.
     if committed {
