@@ -258,13 +258,19 @@ impl Sink {
         self.pending.len() < FLUSH_AT || self.flush().await
     }
 
-    /// Send what is queued. `false`: the client is gone.
+    /// Send what is queued, and let the response writer (a task on this
+    /// same thread) put it on the wire before the pump goes on. `false`: the
+    /// client is gone.
     async fn flush(&mut self) -> bool {
         if self.pending.is_empty() {
             return true;
         }
         let chunk = self.pending.split().freeze();
-        self.tx.send(chunk).await.is_ok()
+        if self.tx.send(chunk).await.is_err() {
+            return false;
+        }
+        tokio::task::yield_now().await;
+        true
     }
 
     /// Deliver events; `false`: the client is gone.
