@@ -6,10 +6,10 @@
 //! once the translator has produced content, or after [`COMMIT_AFTER`]. An
 //! upstream failure before that point becomes a proper HTTP error with the
 //! right status; after it, an Anthropic `error` event that ends the stream.
-//! Bytes go out as events come in through a small bounded channel, so a slow
-//! client slows the upstream read (back-pressure), and a client that goes
-//! away ends the pump at once, which drops — and so cancels — the upstream
-//! request.
+//! Bytes go out through a small bounded channel as events come in (events
+//! that arrive together as one chunk), so a slow client slows the upstream
+//! read (back-pressure), and a client that goes away ends the pump at its
+//! next write or wait, which drops — and so cancels — the upstream request.
 
 use std::sync::Arc;
 use std::collections::HashMap;
