@@ -595,12 +595,12 @@ impl<'de> Deserialize<'de> for Tool {
 
 /// A JSON object kept as its text until its `type` says which shape it has:
 /// one quick scan for the type, then one parse straight into that shape,
-/// with no tree of `Value`s in between.
+/// with no tree of `Value`s in between. Tools are read this way: Claude
+/// Code's have no `type` at all, so [`TypeFirst`] would read them whole.
 ///
-/// Capturing the text needs serde_json's own deserializer: the types built
-/// on this (content blocks, sources, tools) parse from JSON text, not from a
-/// `Value`, and must not sit inside an internally tagged or flattened serde
-/// type, which buffers its fields first.
+/// Capturing the text needs serde_json's own deserializer: tools parse from
+/// JSON text, not from a `Value`, and must not sit inside an internally
+/// tagged or flattened serde type, which buffers its fields first.
 struct RawObject {
     text: Box<RawValue>,
     /// The object's `type`, when it has one.
@@ -622,13 +622,9 @@ impl RawObject {
             return Err(de::Error::invalid_type(unexpected(&value), &what));
         }
         let Kind { kind } = serde_json::from_str(text.get()).map_err(de::Error::custom)?;
-        let kind = match kind.map(|kind| serde_json::from_str::<Value>(kind.get())).transpose() {
-            Ok(None) => None,
-            Ok(Some(Value::String(kind))) => Some(kind),
-            Ok(Some(other)) => {
-                return Err(de::Error::custom(format!("type: expected a string, got {}", unexpected(&other))))
-            }
-            Err(err) => return Err(de::Error::custom(err)),
+        let kind = match kind {
+            Some(kind) => Some(type_name(serde_json::from_str(kind.get()).map_err(de::Error::custom)?)?),
+            None => None,
         };
         Ok(RawObject { text, kind })
     }
