@@ -442,23 +442,11 @@ impl UserId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::noise;
     use arbitrary::Unstructured;
     use codexd::anthropic::request::parse_messages_request;
     use codexd::config::Settings;
     use codexd::translate::request::translate_request;
-
-    /// Pseudo-random bytes, as the fuzzer would start with.
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state.to_le_bytes()[0]
-            })
-            .collect()
-    }
 
     /// The generator is only useful if most of what it builds gets past
     /// parsing into translation, with tools and tool calls in it.

@@ -18,6 +18,20 @@ pub mod conversation;
 pub mod grammar;
 pub mod script;
 
+/// Pseudo-random bytes, as the fuzzer would start with (for the generators' tests).
+#[cfg(test)]
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
 use bytes::Bytes;
 use codexd::anthropic::error::ErrorKind;
 use codexd::anthropic::request::parse_messages_request;

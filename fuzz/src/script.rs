@@ -245,19 +245,8 @@ impl Step {
 mod tests {
     use super::*;
     use crate::grammar::Ending;
+    use crate::noise;
     use arbitrary::Unstructured;
-
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state.to_le_bytes()[0]
-            })
-            .collect()
-    }
 
     /// Generated scripts reach both endings and every kind of block.
     #[test]
