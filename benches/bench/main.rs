@@ -16,6 +16,7 @@
 //! child process. Every loop is bounded in count and time, all traffic stays
 //! on 127.0.0.1, and the run ends by itself with one table (Markdown, to
 //! paste into docs/benchmark.md). `--quick` runs a short smoke version;
+//! `--latency` only the latency runs (with `--quick`, 50 rounds each);
 //! `CODEXD_BENCH_BIN=/path/to/codexd` measures another build of codexd.
 
 mod daemon;
@@ -48,12 +49,16 @@ struct Plan {
     /// `(concurrency, streams)` per throughput run.
     loads: Vec<(usize, usize)>,
     load_limit: Duration,
+    /// `--latency`: only the two latency runs, to compare builds quickly.
+    latency_only: bool,
 }
 
 impl Plan {
     fn from_args() -> Plan {
+        let latency_only = std::env::args().any(|arg| arg == "--latency");
         if std::env::args().any(|arg| arg == "--quick") {
             return Plan {
+                latency_only,
                 startups: 2,
                 warmup: 5,
                 rounds: 50,
@@ -63,6 +68,7 @@ impl Plan {
             };
         }
         Plan {
+            latency_only,
             startups: 7,
             warmup: 50,
             rounds: 1000,
@@ -90,9 +96,11 @@ async fn run(plan: Plan) -> Result<Report, String> {
     let workload = Workload::new()?;
     let mut report = Report::new(&workload);
 
-    eprintln!("bench: translation cost per event …");
-    report.costs = Some(translation::measure(&workload.reply, plan.translation_budget));
-    report.request_cost = Some(translation::request_cost(&workload.anthropic_body, plan.translation_budget));
+    if !plan.latency_only {
+        eprintln!("bench: translation cost per event …");
+        report.costs = Some(translation::measure(&workload.reply, plan.translation_budget));
+        report.request_cost = Some(translation::request_cost(&workload.anthropic_body, plan.translation_budget));
+    }
 
     let upstream = Upstream::start(workload.reply.clone())?;
     let result = measure_daemon(&plan, &workload, &upstream, &mut report).await;
@@ -123,6 +131,9 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
     report.direct_busy = timings.next().unwrap_or_default();
     report.through_busy = timings.next().unwrap_or_default();
 
+    if plan.latency_only {
+        return Ok(());
+    }
     for &(concurrency, streams) in &plan.loads {
         eprintln!("bench: {concurrency} concurrent streams …");
         let direct_run = measure::throughput(&client, &direct, concurrency, streams, plan.load_limit).await?;
