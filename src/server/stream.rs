@@ -248,6 +248,11 @@ impl Sink {
             for event in std::mem::take(&mut self.held) {
                 sse::encode_into(&mut self.pending, &event);
             }
+            if !self.flush().await {
+                return false;
+            }
+            std::thread::yield_now();
+            return true;
         }
         self.flush().await
     }
