@@ -53,6 +53,43 @@ pub enum TranslateError {
     ToolChoiceWithoutName,
 }
 
+/// Where a block sits in the request (`messages.3.content.0`), for error
+/// messages: a chain of borrowed steps, written out only when an error
+/// names it, so that translating a valid request builds no path strings.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root(&'static str),
+    Index(&'a At<'a>, usize),
+    Field(&'a At<'a>, &'static str),
+}
+
+impl<'a> At<'a> {
+    fn index(&'a self, index: usize) -> At<'a> {
+        At::Index(self, index)
+    }
+
+    fn field(&'a self, name: &'static str) -> At<'a> {
+        At::Field(self, name)
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(name) => f.write_str(name),
+            At::Index(parent, index) => write!(f, "{parent}.{index}"),
+            At::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
+/// A JSON value as compact text (a tool call's `arguments`). Straight into a
+/// byte buffer: `Value`'s `Display` goes through the formatter and checks
+/// every piece it writes for UTF-8.
+fn json_text(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
+}
+
 impl From<TranslateError> for ApiError {
     fn from(error: TranslateError) -> Self {
         ApiError::invalid_request(error.to_string())
@@ -119,7 +156,7 @@ fn instructions(system: Option<&System>) -> String {
 fn translate_messages(messages: &[InputMessage]) -> Result<Vec<InputItem>, TranslateError> {
     let mut items = Vec::new();
     for (index, message) in messages.iter().enumerate() {
-        items.extend(translate_message(message, &format!("messages.{index}.content"))?);
+        items.extend(translate_message(message, At::Root("messages").index(index).field("content"))?);
     }
     Ok(items)
 }
@@ -141,7 +178,7 @@ fn translate_messages(messages: &[InputMessage]) -> Result<Vec<InputItem>, Trans
 ///   `server_tool_use` and `web_search_tool_result` (the hosted search is not
 ///   replayed yet), images and documents in assistant messages (the Responses
 ///   API has no assistant image part), and unknown block types.
-fn translate_message(message: &InputMessage, at: &str) -> Result<Vec<InputItem>, TranslateError> {
+fn translate_message(message: &InputMessage, at: At<'_>) -> Result<Vec<InputItem>, TranslateError> {
     let mut items = MessageItems::new(message.role);
     let blocks = match &message.content {
         MessageContent::Text(text) => {
@@ -151,23 +188,23 @@ fn translate_message(message: &InputMessage, at: &str) -> Result<Vec<InputItem>,
         MessageContent::Blocks(blocks) => blocks,
     };
     for (index, block) in blocks.iter().enumerate() {
-        let at = format!("{at}.{index}");
+        let at = at.index(index);
         match block {
             ContentBlock::Text(block) => items.push_text(&block.text),
             ContentBlock::Image(block) if message.role == Role::User => {
-                items.push_part(image_part(&block.source, &at)?);
+                items.push_part(image_part(&block.source, at)?);
             }
             ContentBlock::Document(block) if message.role == Role::User => {
-                items.push_part(ContentPart::InputText { text: document_text(block, &at)? });
+                items.push_part(ContentPart::InputText { text: document_text(block, at)? });
             }
             ContentBlock::ToolUse(block) => items.push_item(InputItem::FunctionCall {
                 call_id: block.id.clone(),
                 name: names::codex_tool_name(&block.name).into_owned(),
-                arguments: block.input.to_string(),
+                arguments: json_text(&block.input),
             }),
             ContentBlock::ToolResult(block) => items.push_tool_output(InputItem::FunctionCallOutput {
                 call_id: block.tool_use_id.clone(),
-                output: tool_output(block, &at)?,
+                output: tool_output(block, at)?,
             }),
             ContentBlock::Thinking(block) => {
                 if let Some(item) = replayed_reasoning(block) {
@@ -243,12 +280,12 @@ impl MessageItems {
     }
 }
 
-fn image_part(source: &ImageSource, at: &str) -> Result<ContentPart, TranslateError> {
+fn image_part(source: &ImageSource, at: At<'_>) -> Result<ContentPart, TranslateError> {
     let image_url = match source {
         ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
         ImageSource::Url { url } => url.clone(),
         ImageSource::Other(raw) => {
-            return Err(TranslateError::UnsupportedImageSource { at: at.to_owned(), kind: source_kind(raw) });
+            return Err(TranslateError::UnsupportedImageSource { at: at.to_string(), kind: source_kind(raw) });
         }
     };
     Ok(ContentPart::InputImage { image_url, detail: None })
@@ -260,7 +297,7 @@ fn image_part(source: &ImageSource, at: &str) -> Result<ContentPart, TranslateEr
 /// context when present. The Codex backend takes no file inputs for ChatGPT
 /// accounts, so a base64 source (a PDF) or a URL source becomes a bracketed
 /// placeholder that names the document, telling the model it was omitted.
-fn document_text(document: &DocumentBlock, at: &str) -> Result<String, TranslateError> {
+fn document_text(document: &DocumentBlock, at: At<'_>) -> Result<String, TranslateError> {
     let body = match &document.source {
         DocumentSource::Text { data, .. } => data.clone(),
         DocumentSource::Content { content } => content.text(),
@@ -277,7 +314,7 @@ fn document_text(document: &DocumentBlock, at: &str) -> Result<String, Translate
             ));
         }
         DocumentSource::Other(raw) => {
-            return Err(TranslateError::UnsupportedDocumentSource { at: at.to_owned(), kind: source_kind(raw) });
+            return Err(TranslateError::UnsupportedDocumentSource { at: at.to_string(), kind: source_kind(raw) });
         }
     };
     let mut text = String::new();
@@ -304,11 +341,11 @@ fn source_kind(raw: &serde_json::Value) -> String {
 /// results with images become a list of `input_text`/`input_image` parts.
 /// `is_error: true` prefixes the text with `"Error: "` (or is the text
 /// `"Error"` when there is none), since the Responses API has no error flag.
-fn tool_output(result: &ToolResultBlock, at: &str) -> Result<FunctionOutput, TranslateError> {
+fn tool_output(result: &ToolResultBlock, at: At<'_>) -> Result<FunctionOutput, TranslateError> {
     let mut parts = match &result.content {
         None => Vec::new(),
         Some(MessageContent::Text(text)) => vec![ContentPart::InputText { text: text.clone() }],
-        Some(MessageContent::Blocks(blocks)) => tool_result_parts(blocks, &format!("{at}.content"))?,
+        Some(MessageContent::Blocks(blocks)) => tool_result_parts(blocks, at.field("content"))?,
     };
     if result.is_error == Some(true) {
         mark_error(&mut parts);
@@ -327,14 +364,14 @@ fn tool_output(result: &ToolResultBlock, at: &str) -> Result<FunctionOutput, Tra
 }
 
 /// Text, image and document blocks of a tool result; other blocks are dropped.
-fn tool_result_parts(blocks: &[ContentBlock], at: &str) -> Result<Vec<ContentPart>, TranslateError> {
+fn tool_result_parts(blocks: &[ContentBlock], at: At<'_>) -> Result<Vec<ContentPart>, TranslateError> {
     let mut parts = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
-        let at = format!("{at}.{index}");
+        let at = at.index(index);
         match block {
             ContentBlock::Text(block) => parts.push(ContentPart::InputText { text: block.text.clone() }),
-            ContentBlock::Image(block) => parts.push(image_part(&block.source, &at)?),
-            ContentBlock::Document(block) => parts.push(ContentPart::InputText { text: document_text(block, &at)? }),
+            ContentBlock::Image(block) => parts.push(image_part(&block.source, at)?),
+            ContentBlock::Document(block) => parts.push(ContentPart::InputText { text: document_text(block, at)? }),
             _ => {}
         }
     }
