@@ -8,7 +8,7 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::messages::read_body;
+use super::messages::{content_length, BodyReader};
 use super::{AppState, RequestId};
 use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::ApiError;
@@ -30,7 +30,7 @@ pub async fn count_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let request_id = RequestId::of(&req);
-    let result = count(payload, &state).await;
+    let result = count(BodyReader { payload, expected: content_length(&req) }, &state).await;
     let latency_ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(count) => tracing::debug!(request_id, input_tokens = count.input_tokens, latency_ms, "tokens counted"),
@@ -41,9 +41,9 @@ pub async fn count_tokens(
     result.map(|count| HttpResponse::Ok().json(count))
 }
 
-async fn count(payload: web::Payload, state: &AppState) -> Result<TokenCount, ApiError> {
+async fn count(body: BodyReader, state: &AppState) -> Result<TokenCount, ApiError> {
     let settings = state.settings();
-    let body = read_body(payload, settings.max_body_bytes).await?;
+    let body = body.read(settings.max_body_bytes).await?;
     let request = parse_messages_request(&body)?;
     let upstream_request = translate_request(&request, &settings)?;
     // Tokenising a long conversation takes a while: keep it off the event loop.

@@ -41,7 +41,8 @@ pub async fn create_message(
     let started = Instant::now();
     let request_id = RequestId::of(&req);
     let mut known = Known::default();
-    let result = handle(request_id.clone(), started, payload, &state, &client, &mut known).await;
+    let body = BodyReader { payload, expected: content_length(&req) };
+    let result = handle(request_id.clone(), started, body, &state, &client, &mut known).await;
     if let Err(err) = &result {
         // Successful answers log their summary when the client has them all.
         RequestSummary {
@@ -71,13 +72,13 @@ struct Known {
 async fn handle(
     request_id: String,
     started: Instant,
-    payload: web::Payload,
+    body: BodyReader,
     state: &AppState,
     client: &CodexClient,
     known: &mut Known,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.settings();
-    let body = read_body(payload, settings.max_body_bytes).await?;
+    let body = body.read(settings.max_body_bytes).await?;
     // Only the serialized upstream body outlives this: the request in its
     // three other forms is dropped before the (possibly long) upstream call.
     let Prepared { upstream_body, session_id, tool_names } = prepare(&body, &settings, known)?;
@@ -200,9 +201,31 @@ fn call_context<'a>(credentials: &'a Credentials, session_id: &'a str) -> CallCo
     }
 }
 
-/// The request body, refusing more than `limit` bytes with a 413.
-pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
-    let mut body = BytesMut::new();
+/// Room reserved up front for a body of announced length; larger bodies
+/// grow as they arrive, so a false `Content-Length` cannot reserve much.
+const MAX_RESERVE: usize = 1024 * 1024;
+
+/// A request body still to be read, with the length its `Content-Length`
+/// announced.
+pub(super) struct BodyReader {
+    pub payload: web::Payload,
+    pub expected: Option<usize>,
+}
+
+impl BodyReader {
+    /// The whole body, refusing more than `limit` bytes with a 413.
+    pub async fn read(self, limit: usize) -> Result<Bytes, ApiError> {
+        let reserve = self.expected.unwrap_or(0).min(limit).min(MAX_RESERVE);
+        read_body(self.payload, BytesMut::with_capacity(reserve), limit).await
+    }
+}
+
+/// The `Content-Length` header, when there is a valid one.
+pub(super) fn content_length(req: &HttpRequest) -> Option<usize> {
+    req.headers().get(actix_web::http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+async fn read_body(mut payload: web::Payload, mut body: BytesMut, limit: usize) -> Result<Bytes, ApiError> {
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("cannot read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
