@@ -7,7 +7,10 @@
 //! field of a *known* shape is an error whose message names its JSON path,
 //! e.g. ``messages[0].content[1].source: missing field `data` ``.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -257,8 +260,9 @@ pub struct CustomTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The JSON schema of the input; absent is treated as "no parameters".
+    /// Shared, so that a tool served from [`PARSED_TOOLS`] is not copied whole.
     #[serde(default)]
-    pub input_schema: Value,
+    pub input_schema: Arc<Value>,
 }
 
 /// `{"type":"web_search_20250305","name":"web_search","max_uses"?,…}`.
@@ -582,14 +586,38 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
     Value::Object(object)
 }
 
+/// Tools this thread has parsed, by their exact JSON text, at most
+/// [`PARSED_TOOLS_LIMIT`] (then it starts over). Claude Code sends the same
+/// tools, often tens of kilobytes of schemas, with every request of a
+/// session: a tool seen before costs a lookup and a clone of its name and
+/// description instead of a parse. Only tools that parsed are kept, so a
+/// bad one is reported every time.
+const PARSED_TOOLS_LIMIT: usize = 256;
+
+thread_local! {
+    static PARSED_TOOLS: RefCell<HashMap<Box<str>, Tool>> = RefCell::new(HashMap::new());
+}
+
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let object = RawObject::read::<D>(deserializer, "a tool object")?;
-        Ok(match object.kind.as_deref() {
+        let text = Box::<RawValue>::deserialize(deserializer)?;
+        if let Some(tool) = PARSED_TOOLS.with(|cache| cache.borrow().get(text.get()).cloned()) {
+            return Ok(tool);
+        }
+        let object = RawObject::new(text, "a tool object")?;
+        let tool = match object.kind.as_deref() {
             None | Some("custom") => Tool::Custom(object.parse()?),
             Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(object.parse()?),
             Some(_) => Tool::Unknown(object.parse()?),
-        })
+        };
+        PARSED_TOOLS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= PARSED_TOOLS_LIMIT {
+                cache.clear();
+            }
+            cache.insert(object.text.into(), tool.clone());
+        });
+        Ok(tool)
     }
 }
 
@@ -608,15 +636,13 @@ struct RawObject {
 }
 
 impl RawObject {
-    /// Read the next value, which must be an object whose `type`, if
-    /// present, is a string.
-    fn read<'de, D: Deserializer<'de>>(deserializer: D, what: &'static str) -> Result<Self, D::Error> {
+    /// `text`, which must be an object whose `type`, if present, is a string.
+    fn new<E: de::Error>(text: Box<RawValue>, what: &'static str) -> Result<Self, E> {
         #[derive(Deserialize)]
         struct Kind<'a> {
             #[serde(rename = "type", borrow, default)]
             kind: Option<&'a RawValue>,
         }
-        let text = Box::<RawValue>::deserialize(deserializer)?;
         if !text.get().starts_with('{') {
             let value: Value = serde_json::from_str(text.get()).map_err(de::Error::custom)?;
             return Err(de::Error::invalid_type(unexpected(&value), &what));
@@ -814,6 +840,29 @@ mod tests {
             serde_json::to_value(&request.messages[0].content).unwrap(),
             json!([{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"n","input":{}},{"type":"mystery","x":1}])
         );
+    }
+
+    #[test]
+    fn a_tool_seen_before_parses_as_it_did_and_a_changed_one_anew() {
+        let with_tools = |tools: Value| json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":tools});
+        let schema = |request: &MessagesRequest, at: usize| match &request.tools.as_deref().unwrap()[at] {
+            Tool::Custom(tool) => (tool.name.clone(), tool.description.clone(), Value::clone(&tool.input_schema)),
+            other => panic!("a custom tool expected, got {other:?}"),
+        };
+        let bash = json!({"name":"Bash","description":"Run","input_schema":{"type":"object","properties":{"command":{"type":"string"}}}});
+        let first = parse(with_tools(json!([bash.clone()]))).unwrap();
+        let again = parse(with_tools(json!([bash.clone(), bash.clone()]))).unwrap();
+        assert_eq!(schema(&again, 0), schema(&first, 0));
+        assert_eq!(schema(&again, 1), schema(&first, 0));
+        // Same name, other description and schema: a different tool.
+        let changed = json!({"name":"Bash","description":"Run it","input_schema":{"type":"object"}});
+        let request = parse(with_tools(json!([changed]))).unwrap();
+        assert_eq!(schema(&request, 0), ("Bash".to_owned(), Some("Run it".to_owned()), json!({"type":"object"})));
+        // A bad tool is refused every time, not remembered.
+        for _ in 0..2 {
+            let message = error_message(with_tools(json!([bash.clone(), {"description":"no name"}])));
+            assert!(message.contains("tools[1]: missing field `name`"), "{message}");
+        }
     }
 
     #[test]
