@@ -251,6 +251,9 @@ impl Sink {
             if !self.flush().await {
                 return false;
             }
+            // The kernel tends to wake a client that reads from us on our
+            // own CPU, where it would wait while we translate the rest of a
+            // burst; let it read its first bytes now.
             std::thread::yield_now();
             return true;
         }
