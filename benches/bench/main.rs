@@ -6,7 +6,8 @@
 //!
 //! - the latency codexd adds: time to first and to last body byte, p50 and
 //!   p99, through codexd vs the same stream fetched straight from the mock,
-//!   with a 3 ms pause before each fetch and back to back;
+//!   with a 3 ms pause before each fetch and back to back, and again with
+//!   the mock on a CPU of its own, as a remote backend would be;
 //! - the cost per upstream event of decoding, translating and encoding;
 //! - throughput with 1, 16 and 64 concurrent streams;
 //! - codexd's resident memory idle and at its peak under each load;
@@ -21,6 +22,7 @@
 
 mod daemon;
 mod measure;
+mod placement;
 mod report;
 mod translation;
 mod upstream;
@@ -33,6 +35,7 @@ use codexd::anthropic::sse;
 
 use daemon::Daemon;
 use measure::Target;
+use placement::Placement;
 use report::Report;
 use upstream::Upstream;
 use workload::Workload;
@@ -130,6 +133,17 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
     let mut timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, None).await?.into_iter();
     report.direct_busy = timings.next().unwrap_or_default();
     report.through_busy = timings.next().unwrap_or_default();
+    if let Some(placement) = Placement::split() {
+        eprintln!("bench: latency with the {}, {} rounds …", placement.describe(), plan.rounds);
+        let mock = upstream.worker_thread()?;
+        placement.apart(mock)?;
+        let timings = latency_apart(plan, workload, upstream, &client).await;
+        placement.together(mock)?;
+        let mut timings = timings?.into_iter();
+        report.apart = Some(placement.describe());
+        report.direct_apart = timings.next().unwrap_or_default();
+        report.through_apart = timings.next().unwrap_or_default();
+    }
 
     if plan.latency_only {
         return Ok(());
@@ -142,6 +156,19 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
         report.loads.push(report::Load { concurrency, direct: direct_run, through: through_run, memory: daemon.memory()? });
     }
     Ok(())
+}
+
+/// The paused latency rounds again, against a codexd started now, so that
+/// it runs where this thread may (see `placement`).
+async fn latency_apart(
+    plan: &Plan,
+    workload: &Workload,
+    upstream: &Upstream,
+    client: &awc::Client,
+) -> Result<Vec<Vec<measure::Timing>>, String> {
+    let daemon = Daemon::start(&upstream.base_url).await?;
+    let (direct, through) = targets(workload, upstream, &daemon);
+    measure::alternate(client, &[&direct, &through], plan.warmup, plan.rounds, Some(measure::SETTLE)).await
 }
 
 /// The same stream fetched straight from the mock, and through codexd.

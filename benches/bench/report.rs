@@ -40,6 +40,11 @@ pub struct Report {
     /// Sequential fetches, back to back.
     pub direct_busy: Vec<Timing>,
     pub through_busy: Vec<Timing>,
+    /// Sequential fetches, each after a short pause, with the mock pinned
+    /// apart from the client and codexd (described here).
+    pub apart: Option<String>,
+    pub direct_apart: Vec<Timing>,
+    pub through_apart: Vec<Timing>,
     pub loads: Vec<Load>,
 }
 
@@ -58,6 +63,9 @@ impl Report {
             through: Vec::new(),
             direct_busy: Vec::new(),
             through_busy: Vec::new(),
+            apart: None,
+            direct_apart: Vec::new(),
+            through_apart: Vec::new(),
             loads: Vec::new(),
         }
     }
@@ -123,6 +131,11 @@ impl fmt::Display for Report {
             let busy = (self.direct_busy.as_slice(), self.through_busy.as_slice());
             Self::latency_rows(f, "time to first byte, back to back", busy, |t| t.first_byte)?;
             Self::latency_rows(f, "time to last byte, back to back", busy, |t| t.last_byte)?;
+        }
+        if let Some(apart) = &self.apart {
+            let runs = (self.direct_apart.as_slice(), self.through_apart.as_slice());
+            Self::latency_rows(f, &format!("time to first byte, {apart}"), runs, |t| t.first_byte)?;
+            Self::latency_rows(f, &format!("time to last byte, {apart}"), runs, |t| t.last_byte)?;
         }
         if let Some(costs) = &self.costs {
             let detail = format!(

@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -25,6 +26,9 @@ pub struct Upstream {
     pub base_url: String,
     /// The full URL of the responses endpoint, for direct fetches.
     pub responses_url: String,
+    /// The id of the worker thread that answers requests (see `placement`),
+    /// set when the worker starts.
+    worker: Arc<AtomicI32>,
     handle: ServerHandle,
     thread: JoinHandle<std::io::Result<()>>,
 }
@@ -34,9 +38,13 @@ impl Upstream {
     pub fn start(reply: Vec<Bytes>) -> Result<Self, String> {
         let reply = Arc::new(reply);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(SocketAddr, ServerHandle), String>>();
+        let worker = Arc::new(AtomicI32::new(0));
+        let worker_slot = worker.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server = HttpServer::new(move || {
+                    // The app is built on the worker thread itself.
+                    worker_slot.store(crate::placement::thread_id(), Ordering::SeqCst);
                     App::new()
                         .app_data(web::Data::new(Reply(reply.clone())))
                         .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
@@ -61,7 +69,15 @@ impl Upstream {
         });
         let (addr, handle) = ready_rx.recv().map_err(|_| "the mock upstream thread died".to_owned())??;
         let base_url = format!("http://{addr}/backend-api");
-        Ok(Upstream { responses_url: format!("{base_url}/codex/responses"), base_url, handle, thread })
+        Ok(Upstream { responses_url: format!("{base_url}/codex/responses"), base_url, worker, handle, thread })
+    }
+
+    /// The id of the thread that answers requests, once it has started.
+    pub fn worker_thread(&self) -> Result<i32, String> {
+        match self.worker.load(Ordering::SeqCst) {
+            0 => Err("the mock upstream's worker has not started".to_owned()),
+            id => Ok(id),
+        }
     }
 
     /// Stop the server and wait for its thread.
