@@ -6,6 +6,8 @@
 //! (`max_output_tokens`, `temperature`, `top_p`, `metadata`, …) have no field
 //! here at all, so they can never be sent by mistake.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -118,8 +120,9 @@ pub enum Tool {
         description: String,
         /// Always `false`: strict mode would demand schemas Claude tools do not meet.
         strict: bool,
-        /// A JSON schema with `type: object` at the top.
-        parameters: Value,
+        /// A JSON schema with `type: object` at the top; shared, since a
+        /// session's tools are translated once (see `translate::request`).
+        parameters: Arc<Value>,
     },
     /// The hosted web search tool.
     WebSearch {
@@ -294,7 +297,7 @@ mod tests {
                     name: "Bash".into(),
                     description: "Run a command".into(),
                     strict: false,
-                    parameters: json!({"type":"object","properties":{}}),
+                    parameters: Arc::new(json!({"type":"object","properties":{}})),
                 },
                 Tool::WebSearch { filters: None },
             ],

@@ -8,8 +8,11 @@
 //! `top_k`, `stop_sequences` and `metadata` (the backend rejects most of
 //! them, and the Codex request type has no field for any of them).
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::anthropic::request::{
@@ -486,12 +489,43 @@ fn translate_tools(tools: &[AnthropicTool]) -> Vec<Tool> {
                 name: names::codex_tool_name(&tool.name).into_owned(),
                 description: tool.description.clone().unwrap_or_default(),
                 strict: false,
-                parameters: schema::normalize(&tool.input_schema),
+                parameters: normalized_schema(&tool.input_schema),
             }),
             AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
             AnthropicTool::Unknown(_) => None,
         })
         .collect()
+}
+
+/// Schemas normalised on this thread, at most [`NORMALIZED_LIMIT`], by the
+/// address of the client's schema. Tools that parsed the same as before
+/// share their schema (`anthropic::request` keeps parsed tools), so a
+/// session's schemas are normalised once instead of on every request.
+/// Each entry holds the source schema too: while it is here its address
+/// cannot be reused by another, and an `Arc`'s value never changes.
+const NORMALIZED_LIMIT: usize = 256;
+
+type NormalizedSchemas = HashMap<usize, (Arc<Value>, Arc<Value>)>;
+
+thread_local! {
+    static NORMALIZED: RefCell<NormalizedSchemas> = RefCell::new(HashMap::new());
+}
+
+/// [`schema::normalize`], remembered per schema.
+fn normalized_schema(source: &Arc<Value>) -> Arc<Value> {
+    let key = Arc::as_ptr(source) as usize;
+    if let Some(known) = NORMALIZED.with(|memo| memo.borrow().get(&key).map(|(_, normalized)| normalized.clone())) {
+        return known;
+    }
+    let normalized = Arc::new(schema::normalize(source));
+    NORMALIZED.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if memo.len() >= NORMALIZED_LIMIT {
+            memo.clear();
+        }
+        memo.insert(key, (source.clone(), normalized.clone()));
+    });
+    normalized
 }
 
 /// `allowed_domains` → `filters.allowed_domains`. `blocked_domains` and
@@ -898,6 +932,32 @@ mod tests {
                 {"type":"input_image","image_url":"https://x/i.png"}
             ]}])
         );
+    }
+
+    #[test]
+    fn a_schema_is_normalised_once_and_only_for_itself() {
+        let parameters = |request: &MessagesRequest| -> Vec<Arc<Value>> {
+            translate_request(request, &Settings::defaults())
+                .unwrap()
+                .tools
+                .into_iter()
+                .map(|tool| match tool {
+                    Tool::Function { parameters, .. } => parameters,
+                    other => panic!("a function expected, got {other:?}"),
+                })
+                .collect()
+        };
+        let with_schema = |schema: Value| {
+            request(json!({"model":"m","messages":[{"role":"user","content":"hi"}],
+                "tools":[{"name":"T","input_schema":schema}]}))
+        };
+        let first = with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}));
+        let once = parameters(&first);
+        assert!(Arc::ptr_eq(&once[0], &parameters(&first)[0]), "the same schema is normalised once");
+        let other = with_schema(json!({"type":"object","properties":{"b":{"type":"integer"}}}));
+        let AnthropicTool::Custom(tool) = &other.tools.as_deref().unwrap()[0] else { panic!("custom tool") };
+        assert_eq!(*parameters(&other)[0], schema::normalize(&tool.input_schema));
+        assert_ne!(parameters(&other)[0], once[0]);
     }
 
     #[test]
