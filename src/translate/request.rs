@@ -86,13 +86,6 @@ impl std::fmt::Display for At<'_> {
     }
 }
 
-/// A JSON value as compact text (a tool call's `arguments`). Straight into a
-/// byte buffer: `Value`'s `Display` goes through the formatter and checks
-/// every piece it writes for UTF-8.
-fn json_text(value: &serde_json::Value) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
-}
-
 impl From<TranslateError> for ApiError {
     fn from(error: TranslateError) -> Self {
         ApiError::invalid_request(error.to_string())
@@ -223,6 +216,13 @@ fn translate_message(message: &InputMessage, at: At<'_>) -> Result<Vec<InputItem
         }
     }
     Ok(items.finish())
+}
+
+/// A JSON value as compact text (a tool call's `arguments`). Straight into a
+/// byte buffer: `Value`'s `Display` goes through the formatter and checks
+/// every piece it writes for UTF-8.
+fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// Collects the items of one message: tool outputs (user messages only) ahead
