@@ -36,7 +36,7 @@ use codexd::anthropic::sse;
 use daemon::Daemon;
 use measure::Target;
 use placement::Placement;
-use report::Report;
+use report::{Latency, Report};
 use upstream::Upstream;
 use workload::Workload;
 
@@ -52,7 +52,7 @@ struct Plan {
     /// `(concurrency, streams)` per throughput run.
     loads: Vec<(usize, usize)>,
     load_limit: Duration,
-    /// `--latency`: only the two latency runs, to compare builds quickly.
+    /// `--latency`: only the latency runs, to compare builds quickly.
     latency_only: bool,
 }
 
@@ -125,24 +125,18 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
     let (direct, through) = targets(workload, upstream, &daemon);
     let client = measure::client();
     eprintln!("bench: latency, {} rounds …", plan.rounds);
-    let mut timings =
-        measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, Some(measure::SETTLE)).await?.into_iter();
-    report.direct = timings.next().unwrap_or_default();
-    report.through = timings.next().unwrap_or_default();
+    let timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, Some(measure::SETTLE)).await?;
+    report.latency.push(Latency::new(None, timings));
     eprintln!("bench: latency back to back, {} rounds …", plan.rounds);
-    let mut timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, None).await?.into_iter();
-    report.direct_busy = timings.next().unwrap_or_default();
-    report.through_busy = timings.next().unwrap_or_default();
+    let timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, None).await?;
+    report.latency.push(Latency::new(Some("back to back".to_owned()), timings));
     if let Some(placement) = Placement::split() {
         eprintln!("bench: latency with the {}, {} rounds …", placement.describe(), plan.rounds);
         let mock = upstream.worker_thread()?;
         placement.apart(mock)?;
         let timings = latency_apart(plan, workload, upstream, &client).await;
         placement.together(mock)?;
-        let mut timings = timings?.into_iter();
-        report.apart = Some(placement.describe());
-        report.direct_apart = timings.next().unwrap_or_default();
-        report.through_apart = timings.next().unwrap_or_default();
+        report.latency.push(Latency::new(Some(placement.describe()), timings?));
     }
 
     if plan.latency_only {

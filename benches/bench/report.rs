@@ -34,18 +34,25 @@ pub struct Report {
     pub request_cost: Option<Duration>,
     pub startups: Vec<Duration>,
     pub idle: Option<Memory>,
-    /// Sequential fetches, each after a short pause.
+    /// The latency runs, in the order measured; the first sets the round count shown.
+    pub latency: Vec<Latency>,
+    pub loads: Vec<Load>,
+}
+
+/// One latency run: the same sequential fetches, direct and through codexd.
+pub struct Latency {
+    /// How this run differs from the first, e.g. `back to back` (`None` for the first).
+    pub setting: Option<String>,
     pub direct: Vec<Timing>,
     pub through: Vec<Timing>,
-    /// Sequential fetches, back to back.
-    pub direct_busy: Vec<Timing>,
-    pub through_busy: Vec<Timing>,
-    /// Sequential fetches, each after a short pause, with the mock pinned
-    /// apart from the client and codexd (described here).
-    pub apart: Option<String>,
-    pub direct_apart: Vec<Timing>,
-    pub through_apart: Vec<Timing>,
-    pub loads: Vec<Load>,
+}
+
+impl Latency {
+    /// From [`crate::measure::alternate`]'s timings of `[direct, through]`.
+    pub fn new(setting: Option<String>, timings: Vec<Vec<Timing>>) -> Self {
+        let mut timings = timings.into_iter();
+        Latency { setting, direct: timings.next().unwrap_or_default(), through: timings.next().unwrap_or_default() }
+    }
 }
 
 impl Report {
@@ -59,13 +66,7 @@ impl Report {
             request_cost: None,
             startups: Vec::new(),
             idle: None,
-            direct: Vec::new(),
-            through: Vec::new(),
-            direct_busy: Vec::new(),
-            through_busy: Vec::new(),
-            apart: None,
-            direct_apart: Vec::new(),
-            through_apart: Vec::new(),
+            latency: Vec::new(),
             loads: Vec::new(),
         }
     }
@@ -88,14 +89,13 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 impl Report {
-    fn latency_rows(
-        f: &mut fmt::Formatter<'_>,
-        label: &str,
-        (direct, through): (&[Timing], &[Timing]),
-        pick: fn(&Timing) -> Duration,
-    ) -> fmt::Result {
-        let direct = percentiles(direct.iter().map(pick).collect());
-        let through = percentiles(through.iter().map(pick).collect());
+    fn latency_rows(f: &mut fmt::Formatter<'_>, label: &str, run: &Latency, pick: fn(&Timing) -> Duration) -> fmt::Result {
+        let label = match &run.setting {
+            Some(setting) => format!("{label}, {setting}"),
+            None => label.to_owned(),
+        };
+        let direct = percentiles(run.direct.iter().map(pick).collect());
+        let through = percentiles(run.through.iter().map(pick).collect());
         let rows = [("p50", direct.p50, through.p50, ADDED_P50_MS), ("p99", direct.p99, through.p99, ADDED_P99_MS)];
         for (name, direct, through, target) in rows {
             let added = ms(through) - ms(direct);
@@ -120,22 +120,13 @@ impl fmt::Display for Report {
             self.tools,
             self.reply_events,
             self.reply_bytes as f64 / 1024.0,
-            self.through.len(),
+            self.latency.first().map_or(0, |run| run.through.len()),
         )?;
         writeln!(f, "| metric | codexd | direct from mock | added by codexd | target |")?;
         writeln!(f, "|---|---:|---:|---:|---|")?;
-        let paused = (self.direct.as_slice(), self.through.as_slice());
-        Self::latency_rows(f, "time to first byte", paused, |t| t.first_byte)?;
-        Self::latency_rows(f, "time to last byte", paused, |t| t.last_byte)?;
-        if !self.through_busy.is_empty() {
-            let busy = (self.direct_busy.as_slice(), self.through_busy.as_slice());
-            Self::latency_rows(f, "time to first byte, back to back", busy, |t| t.first_byte)?;
-            Self::latency_rows(f, "time to last byte, back to back", busy, |t| t.last_byte)?;
-        }
-        if let Some(apart) = &self.apart {
-            let runs = (self.direct_apart.as_slice(), self.through_apart.as_slice());
-            Self::latency_rows(f, &format!("time to first byte, {apart}"), runs, |t| t.first_byte)?;
-            Self::latency_rows(f, &format!("time to last byte, {apart}"), runs, |t| t.last_byte)?;
+        for run in &self.latency {
+            Self::latency_rows(f, "time to first byte", run, |t| t.first_byte)?;
+            Self::latency_rows(f, "time to last byte", run, |t| t.last_byte)?;
         }
         if let Some(costs) = &self.costs {
             let detail = format!(
