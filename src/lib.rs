@@ -11,6 +11,7 @@ pub mod codex;
 pub mod config;
 pub mod doctor;
 pub mod logging;
+pub mod memo;
 pub mod server;
 pub mod service;
 pub mod shell;

@@ -70,7 +70,7 @@ static O200K: LazyLock<Option<CoreBPE>> = LazyLock::new(|| match tiktoken_rs::o2
 /// module docs for what is counted).
 pub fn count_request(request: &ResponsesRequest) -> u64 {
     let instructions = MESSAGE_OVERHEAD + count_text(&request.instructions);
-    let input: u64 = request.input.iter().map(count_item).sum();
+    let input: u64 = request.input.iter().map(|entry| count_item(entry)).sum();
     instructions + input + count_tools(&request.tools) + REPLY_PRIMING
 }
 
@@ -378,7 +378,7 @@ mod tests {
                 ]}
             ]
         }));
-        let images: u64 = translated.input.iter().map(count_item).sum::<u64>()
+        let images: u64 = translated.input.iter().map(|entry| count_item(entry)).sum::<u64>()
             - translated.input.iter().map(|item| count_item(&without_images(item))).sum::<u64>();
         assert_eq!(images, 255 + 255 + FLAT_IMAGE_TOKENS, "two 300×200 GIFs (1 tile each) and one URL");
     }

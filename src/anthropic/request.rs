@@ -7,8 +7,7 @@
 //! field of a *known* shape is an error whose message names its JSON path,
 //! e.g. ``messages[0].content[1].source: missing field `data` ``.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::anthropic::ApiError;
+use crate::memo::Memo;
 
 /// The body of `POST /v1/messages` (and of `count_tokens`, minus `max_tokens`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,7 +27,10 @@ pub struct MessagesRequest {
     pub max_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<System>,
-    pub messages: Vec<InputMessage>,
+    /// Shared with earlier requests that carried the same message (see
+    /// [`PARSED_MESSAGES`]).
+    #[serde(deserialize_with = "shared_messages")]
+    pub messages: Vec<Arc<InputMessage>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<Tool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,6 +354,14 @@ pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, ApiError> 
 }
 
 fn parse_tracking_paths(body: &[u8]) -> Result<MessagesRequest, ApiError> {
+    struct Tracking;
+    impl Drop for Tracking {
+        fn drop(&mut self) {
+            TRACKING_PATHS.with(|tracking| tracking.set(false));
+        }
+    }
+    TRACKING_PATHS.with(|tracking| tracking.set(true));
+    let _tracking = Tracking;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let request: MessagesRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(&e))?;
     deserializer.end().map_err(|e| ApiError::invalid_request(format!("request body is not valid JSON: {e}")))?;
@@ -586,22 +597,22 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
     Value::Object(object)
 }
 
-/// Tools this thread has parsed, by their exact JSON text, at most
-/// [`PARSED_TOOLS_LIMIT`] (then it starts over). Claude Code sends the same
-/// tools, often tens of kilobytes of schemas, with every request of a
-/// session: a tool seen before costs a lookup and a clone of its name and
-/// description instead of a parse. Only tools that parsed are kept, so a
-/// bad one is reported every time.
-const PARSED_TOOLS_LIMIT: usize = 256;
+/// Tools this thread has parsed, by their exact JSON text (see
+/// [`crate::memo`]). Claude Code sends the same tools, often tens of
+/// kilobytes of schemas, with every request of a session: a tool seen before
+/// costs a lookup and a clone of its name and description instead of a
+/// parse. Only tools that parsed are kept, so a bad one is reported every
+/// time.
+const PARSED_TOOLS_BUDGET: usize = 1024 * 1024;
 
 thread_local! {
-    static PARSED_TOOLS: RefCell<HashMap<Box<str>, Tool>> = RefCell::new(HashMap::new());
+    static PARSED_TOOLS: RefCell<Memo<Box<str>, Tool>> = RefCell::new(Memo::new(PARSED_TOOLS_BUDGET));
 }
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = Box::<RawValue>::deserialize(deserializer)?;
-        if let Some(tool) = PARSED_TOOLS.with(|cache| cache.borrow().get(text.get()).cloned()) {
+        if let Some(tool) = PARSED_TOOLS.with(|memo| memo.borrow().get(text.get())) {
             return Ok(tool);
         }
         let object = RawObject::new(text, "a tool object")?;
@@ -610,15 +621,51 @@ impl<'de> Deserialize<'de> for Tool {
             Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(object.parse()?),
             Some(_) => Tool::Unknown(object.parse()?),
         };
-        PARSED_TOOLS.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            if cache.len() >= PARSED_TOOLS_LIMIT {
-                cache.clear();
-            }
-            cache.insert(object.text.into(), tool.clone());
-        });
+        let weight = object.text.get().len();
+        PARSED_TOOLS.with(|memo| memo.borrow_mut().insert(object.text.into(), tool.clone(), weight));
         Ok(tool)
     }
+}
+
+/// Messages this thread has parsed, by their exact JSON text (see
+/// [`crate::memo`]), weighed by the length of that text. Claude Code resends
+/// the whole conversation with every turn; all but its newest messages (and
+/// the one whose `cache_control` mark moved) come from here, already
+/// parsed, and — being the same `Arc` — already translated
+/// (`translate::request` remembers translations by message).
+const PARSED_MESSAGES_BUDGET: usize = 4 * 1024 * 1024;
+
+thread_local! {
+    static PARSED_MESSAGES: RefCell<Memo<Box<str>, Arc<InputMessage>>> =
+        RefCell::new(Memo::new(PARSED_MESSAGES_BUDGET));
+    /// Set while a refused body is parsed again to name the failing path:
+    /// messages are then read in place, field by field, instead of as text.
+    static TRACKING_PATHS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `messages`: each one from [`PARSED_MESSAGES`] when its text was seen
+/// before, else parsed from its text (and remembered).
+fn shared_messages<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Arc<InputMessage>>, D::Error> {
+    struct Shared(Arc<InputMessage>);
+
+    impl<'de> Deserialize<'de> for Shared {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            if TRACKING_PATHS.with(Cell::get) {
+                return InputMessage::deserialize(deserializer).map(|message| Shared(Arc::new(message)));
+            }
+            let text = Box::<RawValue>::deserialize(deserializer)?;
+            if let Some(message) = PARSED_MESSAGES.with(|memo| memo.borrow().get(text.get())) {
+                return Ok(Shared(message));
+            }
+            let message = Arc::new(serde_json::from_str::<InputMessage>(text.get()).map_err(de::Error::custom)?);
+            let weight = text.get().len();
+            PARSED_MESSAGES.with(|memo| memo.borrow_mut().insert(text.into(), message.clone(), weight));
+            Ok(Shared(message))
+        }
+    }
+
+    let messages = Vec::<Shared>::deserialize(deserializer)?;
+    Ok(messages.into_iter().map(|Shared(message)| message).collect())
 }
 
 /// A JSON object kept as its text until its `type` says which shape it has:
@@ -862,6 +909,31 @@ mod tests {
         for _ in 0..2 {
             let message = error_message(with_tools(json!([bash.clone(), {"description":"no name"}])));
             assert!(message.contains("tools[1]: missing field `name`"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_message_seen_before_is_the_same_message_and_a_changed_one_is_parsed_anew() {
+        let hello = json!({"role":"user","content":[{"type":"text","text":"hello"}]});
+        let marked = json!({"role":"user","content":[{"type":"text","text":"hello","cache_control":{"type":"ephemeral"}}]});
+        let answer = json!({"role":"assistant","content":"hi there"});
+        let turn = |messages: Value| parse(json!({"model":"m","messages":messages})).unwrap();
+
+        let first = turn(json!([hello.clone()]));
+        let second = turn(json!([hello.clone(), answer.clone(), marked.clone()]));
+        // The resent message is shared, not parsed again…
+        assert!(Arc::ptr_eq(&first.messages[0], &second.messages[0]));
+        // …and a message whose text differs at all (here only by its
+        // `cache_control` mark, which codexd ignores) is parsed on its own.
+        assert!(!Arc::ptr_eq(&first.messages[0], &second.messages[2]));
+        assert_eq!(second.messages[2], first.messages[0]);
+        assert_eq!(serde_json::to_value(&*second.messages[1]).unwrap(), answer);
+
+        // A bad message is refused, with its path, every time, even next to
+        // remembered ones.
+        for _ in 0..2 {
+            let message = error_message(json!({"model":"m","messages":[hello.clone(), {"role":"user","content":[{"type":"image"}]}]}));
+            assert!(message.starts_with("messages[1].content[0]: missing field `source`"), "{message}");
         }
     }
 

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The body of `POST {base}/codex/responses`.
@@ -19,7 +20,7 @@ pub struct ResponsesRequest {
     /// The system prompt; the backend refuses a missing or empty one.
     pub instructions: String,
     /// The conversation, oldest item first.
-    pub input: Vec<InputItem>,
+    pub input: Vec<InputEntry>,
     #[serde(default)]
     pub tools: Vec<Tool>,
     #[serde(default)]
@@ -68,6 +69,84 @@ pub enum InputItem {
         #[serde(flatten)]
         fields: Map<String, Value>,
     },
+}
+
+/// An entry of `input`: an item built for this request, or one remembered
+/// together with its JSON from an earlier request that carried the same
+/// message (so a resent history is serialised once, not with every turn).
+/// Either way it is sent as the item's JSON, and compares as the item.
+#[derive(Debug, Clone)]
+pub enum InputEntry {
+    Item(InputItem),
+    Encoded(Arc<EncodedItem>),
+}
+
+/// An item and its JSON text.
+#[derive(Debug)]
+pub struct EncodedItem {
+    item: InputItem,
+    json: Box<RawValue>,
+}
+
+impl InputEntry {
+    /// The item with its JSON; a plain entry if it cannot be serialised
+    /// (which no item built by codexd fails).
+    pub fn encoded(item: InputItem) -> Self {
+        match serde_json::value::to_raw_value(&item) {
+            Ok(json) => InputEntry::Encoded(Arc::new(EncodedItem { item, json })),
+            Err(_) => InputEntry::Item(item),
+        }
+    }
+
+    pub fn item(&self) -> &InputItem {
+        match self {
+            InputEntry::Item(item) => item,
+            InputEntry::Encoded(encoded) => &encoded.item,
+        }
+    }
+
+    /// Bytes of JSON this entry holds ready (0 for a plain item).
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            InputEntry::Item(_) => 0,
+            InputEntry::Encoded(encoded) => encoded.json.get().len(),
+        }
+    }
+}
+
+impl From<InputItem> for InputEntry {
+    fn from(item: InputItem) -> Self {
+        InputEntry::Item(item)
+    }
+}
+
+impl std::ops::Deref for InputEntry {
+    type Target = InputItem;
+
+    fn deref(&self) -> &InputItem {
+        self.item()
+    }
+}
+
+impl PartialEq for InputEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.item() == other.item()
+    }
+}
+
+impl Serialize for InputEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            InputEntry::Item(item) => item.serialize(serializer),
+            InputEntry::Encoded(encoded) => encoded.json.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for InputEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        InputItem::deserialize(deserializer).map(InputEntry::Item)
+    }
 }
 
 /// Who a [`InputItem::Message`] is from.
@@ -291,7 +370,10 @@ mod tests {
                     role: MessageRole::Assistant,
                     content: vec![ContentPart::OutputText { text: "done".into() }],
                 },
-            ],
+            ]
+            .into_iter()
+            .map(InputEntry::from)
+            .collect(),
             tools: vec![
                 Tool::Function {
                     name: "Bash".into(),

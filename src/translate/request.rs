@@ -9,7 +9,7 @@
 //! them, and the Codex request type has no field for any of them).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -22,10 +22,11 @@ use crate::anthropic::request::{
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
-    ContentPart, Effort, FunctionOutput, InputItem, MessageRole, Reasoning, ResponsesRequest, SummaryText,
+    ContentPart, Effort, FunctionOutput, InputEntry, InputItem, MessageRole, Reasoning, ResponsesRequest, SummaryText,
     TextControls, Tool, ToolChoice, Verbosity, WebSearchFilters,
 };
 use crate::config::Settings;
+use crate::memo::ByAddress;
 use crate::translate::{model, names, schema};
 
 /// Instructions sent when the client gave no system prompt: the backend
@@ -149,12 +150,34 @@ fn instructions(system: Option<&System>) -> String {
 // Messages
 // ---------------------------------------------------------------------------
 
-fn translate_messages(messages: &[InputMessage]) -> Result<Vec<InputItem>, TranslateError> {
-    let mut items = Vec::new();
+fn translate_messages(messages: &[Arc<InputMessage>]) -> Result<Vec<InputEntry>, TranslateError> {
+    let mut entries = Vec::new();
     for (index, message) in messages.iter().enumerate() {
-        items.extend(translate_message(message, At::Root("messages").index(index).field("content"))?);
+        entries.extend_from_slice(&translated_message(message, At::Root("messages").index(index).field("content"))?);
     }
-    Ok(items)
+    Ok(entries)
+}
+
+/// Messages translated on this thread, by message: `anthropic::request`
+/// hands out the same `Arc` for a message it has parsed before, so a
+/// resent history is translated and serialised once (see [`crate::memo`]);
+/// weighed by the length of the JSON kept.
+const TRANSLATED_BUDGET: usize = 4 * 1024 * 1024;
+
+thread_local! {
+    static TRANSLATED: RefCell<ByAddress<InputMessage, Arc<[InputEntry]>>> =
+        RefCell::new(ByAddress::new(TRANSLATED_BUDGET));
+}
+
+/// [`translate_message`], remembered per message, each item with its JSON.
+fn translated_message(message: &Arc<InputMessage>, at: At<'_>) -> Result<Arc<[InputEntry]>, TranslateError> {
+    if let Some(entries) = TRANSLATED.with(|memo| memo.borrow().get(message)) {
+        return Ok(entries);
+    }
+    let entries: Arc<[InputEntry]> = translate_message(message, at)?.into_iter().map(InputEntry::encoded).collect();
+    let weight = entries.iter().map(InputEntry::encoded_len).sum();
+    TRANSLATED.with(|memo| memo.borrow_mut().insert(message, entries.clone(), weight));
+    Ok(entries)
 }
 
 /// Translates one message into input items. `at` is its content's JSON path,
@@ -413,49 +436,56 @@ fn replayed_reasoning(block: &ThinkingBlock) -> Option<InputItem> {
 ///   after it, with [`INTERRUPTED_TOOL_OUTPUT`].
 ///
 /// Everything else keeps its order, so the result is deterministic.
-pub fn repair_history(items: Vec<InputItem>) -> Vec<InputItem> {
+pub fn repair_history(items: Vec<InputEntry>) -> Vec<InputEntry> {
     let items = demote_orphan_outputs(items);
     let unanswered = unanswered_calls(&items);
+    if unanswered.is_empty() {
+        return items;
+    }
     let mut repaired = Vec::with_capacity(items.len() + unanswered.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let interrupted = match &item {
+    for (index, entry) in items.into_iter().enumerate() {
+        let interrupted = match entry.item() {
             InputItem::FunctionCall { call_id, .. } if unanswered.contains(&index) => Some(call_id.clone()),
             _ => None,
         };
-        repaired.push(item);
+        repaired.push(entry);
         if let Some(call_id) = interrupted {
-            repaired.push(InputItem::FunctionCallOutput {
+            repaired.push(InputEntry::Item(InputItem::FunctionCallOutput {
                 call_id,
                 output: FunctionOutput::Text(INTERRUPTED_TOOL_OUTPUT.to_owned()),
-            });
+            }));
         }
     }
     repaired
 }
 
-fn demote_orphan_outputs(items: Vec<InputItem>) -> Vec<InputItem> {
-    let mut calls_seen: HashSet<String> = HashSet::new();
+fn demote_orphan_outputs(items: Vec<InputEntry>) -> Vec<InputEntry> {
+    let mut calls_seen: HashSet<&str> = HashSet::new();
+    let mut orphans = Vec::new();
+    for (index, entry) in items.iter().enumerate() {
+        match entry.item() {
+            InputItem::FunctionCall { call_id, .. } => {
+                calls_seen.insert(call_id);
+            }
+            InputItem::FunctionCallOutput { call_id, output } if !calls_seen.contains(call_id.as_str()) => {
+                orphans.push((index, orphan_result_message(call_id, output.clone())));
+            }
+            _ => {}
+        }
+    }
+    let mut items = items;
+    for (index, message) in orphans {
+        items[index] = InputEntry::Item(message);
+    }
     items
-        .into_iter()
-        .map(|item| match item {
-            InputItem::FunctionCall { ref call_id, .. } => {
-                calls_seen.insert(call_id.clone());
-                item
-            }
-            InputItem::FunctionCallOutput { call_id, output } if !calls_seen.contains(&call_id) => {
-                orphan_result_message(&call_id, output)
-            }
-            other => other,
-        })
-        .collect()
 }
 
 /// Indices of function calls with no output after them.
-fn unanswered_calls(items: &[InputItem]) -> HashSet<usize> {
+fn unanswered_calls(items: &[InputEntry]) -> HashSet<usize> {
     let mut outputs_after: HashSet<&str> = HashSet::new();
     let mut unanswered = HashSet::new();
     for (index, item) in items.iter().enumerate().rev() {
-        match item {
+        match item.item() {
             InputItem::FunctionCallOutput { call_id, .. } => {
                 outputs_after.insert(call_id);
             }
@@ -497,34 +527,23 @@ fn translate_tools(tools: &[AnthropicTool]) -> Vec<Tool> {
         .collect()
 }
 
-/// Schemas normalised on this thread, at most [`NORMALIZED_LIMIT`], by the
-/// address of the client's schema. Tools that parsed the same as before
-/// share their schema (`anthropic::request` keeps parsed tools), so a
+/// Schemas normalised on this thread, by the client's schema (at most
+/// [`NORMALIZED_LIMIT`], see [`crate::memo`]). Tools that parsed the same as
+/// before share their schema (`anthropic::request` keeps parsed tools), so a
 /// session's schemas are normalised once instead of on every request.
-/// Each entry holds the source schema too: while it is here its address
-/// cannot be reused by another, and an `Arc`'s value never changes.
 const NORMALIZED_LIMIT: usize = 256;
 
-type NormalizedSchemas = HashMap<usize, (Arc<Value>, Arc<Value>)>;
-
 thread_local! {
-    static NORMALIZED: RefCell<NormalizedSchemas> = RefCell::new(HashMap::new());
+    static NORMALIZED: RefCell<ByAddress<Value, Arc<Value>>> = RefCell::new(ByAddress::new(NORMALIZED_LIMIT));
 }
 
 /// [`schema::normalize`], remembered per schema.
 fn normalized_schema(source: &Arc<Value>) -> Arc<Value> {
-    let key = Arc::as_ptr(source) as usize;
-    if let Some(known) = NORMALIZED.with(|memo| memo.borrow().get(&key).map(|(_, normalized)| normalized.clone())) {
-        return known;
+    if let Some(normalized) = NORMALIZED.with(|memo| memo.borrow().get(source)) {
+        return normalized;
     }
     let normalized = Arc::new(schema::normalize(source));
-    NORMALIZED.with(|memo| {
-        let mut memo = memo.borrow_mut();
-        if memo.len() >= NORMALIZED_LIMIT {
-            memo.clear();
-        }
-        memo.insert(key, (source.clone(), normalized.clone()));
-    });
+    NORMALIZED.with(|memo| memo.borrow_mut().insert(source, normalized.clone(), 1));
     normalized
 }
 
@@ -669,6 +688,35 @@ mod tests {
     #[test]
     fn snapshot_claude_code_large() {
         insta::assert_json_snapshot!(snapshot_of(include_str!("../../tests/fixtures/requests/claude_code_large.json")));
+    }
+
+    /// Claude Code resends the conversation, one turn longer, with every
+    /// request. Whatever this thread remembers from earlier turns, each turn
+    /// must go upstream byte for byte as it would from a thread that never
+    /// saw the conversation, repairs of the history included.
+    #[test]
+    fn a_remembered_history_goes_upstream_as_a_fresh_one() {
+        fn upstream_body(body: String) -> Vec<u8> {
+            serde_json::to_vec(&translate_request(&parse(&body), &Settings::defaults()).unwrap()).unwrap()
+        }
+        for fixture in [
+            include_str!("../../tests/fixtures/requests/claude_code_large.json"),
+            include_str!("../../tests/fixtures/requests/orphans.json"),
+        ] {
+            let whole: Value = serde_json::from_str(fixture).unwrap();
+            let messages = whole["messages"].as_array().unwrap();
+            for turn in 1..=messages.len() {
+                let mut request = whole.clone();
+                request["messages"] = Value::Array(messages[..turn].to_vec());
+                let body = request.to_string();
+                let remembered = upstream_body(body.clone());
+                let fresh = std::thread::spawn(move || upstream_body(body)).join().unwrap();
+                assert_eq!(String::from_utf8_lossy(&remembered), String::from_utf8_lossy(&fresh), "turn {turn}");
+            }
+            // Each turn after the first found its history remembered.
+            let remembered = TRANSLATED.with(|memo| memo.borrow().len());
+            assert!(remembered >= messages.len(), "{remembered} of {} messages remembered", messages.len());
+        }
     }
 
     #[test]
@@ -1020,7 +1068,7 @@ mod tests {
         let called: Vec<&str> = out
             .input
             .iter()
-            .filter_map(|item| match item {
+            .filter_map(|item| match item.item() {
                 InputItem::FunctionCall { name, .. } => Some(name.as_str()),
                 _ => None,
             })
