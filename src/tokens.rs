@@ -25,7 +25,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use tiktoken_rs::CoreBPE;
 
-use crate::codex::request::{ContentPart, FunctionOutput, InputItem, ResponsesRequest, Tool};
+use crate::codex::request::{ContentPart, FunctionOutput, InputItem, ResponsesRequest, Tool, ToolEntry};
 
 /// Tokens around every message-like item (role and delimiters).
 pub const MESSAGE_OVERHEAD: u64 = 3;
@@ -88,7 +88,7 @@ pub fn count_item(item: &InputItem) -> u64 {
 }
 
 /// Tokens of the tool definitions, [`TOOLS_OVERHEAD`] included; 0 for none.
-pub fn count_tools(tools: &[Tool]) -> u64 {
+pub fn count_tools(tools: &[ToolEntry]) -> u64 {
     if tools.is_empty() {
         return 0;
     }
@@ -96,7 +96,7 @@ pub fn count_tools(tools: &[Tool]) -> u64 {
         .iter()
         .map(|tool| {
             TOOL_OVERHEAD
-                + match tool {
+                + match tool.item() {
                     Tool::Function { name, description, parameters, .. } => {
                         count_text(name) + count_text(description) + count_text(&parameters.to_string())
                     }
@@ -336,7 +336,7 @@ mod tests {
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "hello world"}]}
             ]
         }));
-        let Tool::Function { parameters, .. } = &translated.tools[0] else { panic!("Bash is a function") };
+        let Tool::Function { parameters, .. } = translated.tools[0].item() else { panic!("Bash is a function") };
         let parameters = parameters.to_string();
         assert_eq!(parameters, PARAMETERS_JSON);
         assert_eq!(count_text(&parameters), 19, "tiktoken, as above");

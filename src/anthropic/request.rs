@@ -20,6 +20,11 @@ use crate::anthropic::ApiError;
 use crate::memo::Memo;
 
 /// The body of `POST /v1/messages` (and of `count_tokens`, minus `max_tokens`).
+///
+/// Read it with [`parse_messages_request`], or at least from JSON text in
+/// memory (`serde_json::from_slice`/`from_str`): messages and tools are
+/// looked up by their text, borrowed from the body, which a reader or a
+/// `Value` cannot supply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagesRequest {
     pub model: String,
@@ -31,8 +36,10 @@ pub struct MessagesRequest {
     /// [`PARSED_MESSAGES`]).
     #[serde(deserialize_with = "shared_messages")]
     pub messages: Vec<Arc<InputMessage>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Tool>>,
+    /// Shared with earlier requests that offered the same tool (see
+    /// [`PARSED_TOOLS`]).
+    #[serde(default, deserialize_with = "shared_tools", skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Arc<Tool>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -600,30 +607,48 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
 /// Tools this thread has parsed, by their exact JSON text (see
 /// [`crate::memo`]). Claude Code sends the same tools, often tens of
 /// kilobytes of schemas, with every request of a session: a tool seen before
-/// costs a lookup and a clone of its name and description instead of a
-/// parse. Only tools that parsed are kept, so a bad one is reported every
+/// costs a lookup instead of a parse, and, being the same `Arc`, is not
+/// translated again either (`translate::request` remembers translations by
+/// tool). Only tools that parsed are kept, so a bad one is reported every
 /// time.
 const PARSED_TOOLS_BUDGET: usize = 1024 * 1024;
 
 thread_local! {
-    static PARSED_TOOLS: RefCell<Memo<Box<str>, Tool>> = RefCell::new(Memo::new(PARSED_TOOLS_BUDGET));
+    static PARSED_TOOLS: RefCell<Memo<Box<str>, Arc<Tool>>> = RefCell::new(Memo::new(PARSED_TOOLS_BUDGET));
+}
+
+/// `tools`: each one from [`PARSED_TOOLS`] when its text was seen before,
+/// else parsed from its text (and remembered).
+fn shared_tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<Arc<Tool>>>, D::Error> {
+    struct Shared(Arc<Tool>);
+
+    impl<'de> Deserialize<'de> for Shared {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            if TRACKING_PATHS.with(Cell::get) {
+                return Tool::deserialize(deserializer).map(|tool| Shared(Arc::new(tool)));
+            }
+            let text = <&RawValue>::deserialize(deserializer)?.get();
+            if let Some(tool) = PARSED_TOOLS.with(|memo| memo.borrow().get(text)) {
+                return Ok(Shared(tool));
+            }
+            let tool = Arc::new(serde_json::from_str::<Tool>(text).map_err(de::Error::custom)?);
+            PARSED_TOOLS.with(|memo| memo.borrow_mut().insert(text.into(), tool.clone(), text.len()));
+            Ok(Shared(tool))
+        }
+    }
+
+    let tools = Option::<Vec<Shared>>::deserialize(deserializer)?;
+    Ok(tools.map(|tools| tools.into_iter().map(|Shared(tool)| tool).collect()))
 }
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = Box::<RawValue>::deserialize(deserializer)?;
-        if let Some(tool) = PARSED_TOOLS.with(|memo| memo.borrow().get(text.get())) {
-            return Ok(tool);
+        let object = RawObject::new(Box::<RawValue>::deserialize(deserializer)?, "a tool object")?;
+        match object.kind.as_deref() {
+            None | Some("custom") => object.parse().map(Tool::Custom),
+            Some(kind) if kind.starts_with("web_search_") => object.parse().map(Tool::WebSearch),
+            Some(_) => object.parse().map(Tool::Unknown),
         }
-        let object = RawObject::new(text, "a tool object")?;
-        let tool = match object.kind.as_deref() {
-            None | Some("custom") => Tool::Custom(object.parse()?),
-            Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(object.parse()?),
-            Some(_) => Tool::Unknown(object.parse()?),
-        };
-        let weight = object.text.get().len();
-        PARSED_TOOLS.with(|memo| memo.borrow_mut().insert(object.text.into(), tool.clone(), weight));
-        Ok(tool)
     }
 }
 
@@ -653,13 +678,12 @@ fn shared_messages<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Arc
             if TRACKING_PATHS.with(Cell::get) {
                 return InputMessage::deserialize(deserializer).map(|message| Shared(Arc::new(message)));
             }
-            let text = Box::<RawValue>::deserialize(deserializer)?;
-            if let Some(message) = PARSED_MESSAGES.with(|memo| memo.borrow().get(text.get())) {
+            let text = <&RawValue>::deserialize(deserializer)?.get();
+            if let Some(message) = PARSED_MESSAGES.with(|memo| memo.borrow().get(text)) {
                 return Ok(Shared(message));
             }
-            let message = Arc::new(serde_json::from_str::<InputMessage>(text.get()).map_err(de::Error::custom)?);
-            let weight = text.get().len();
-            PARSED_MESSAGES.with(|memo| memo.borrow_mut().insert(text.into(), message.clone(), weight));
+            let message = Arc::new(serde_json::from_str::<InputMessage>(text).map_err(de::Error::custom)?);
+            PARSED_MESSAGES.with(|memo| memo.borrow_mut().insert(text.into(), message.clone(), text.len()));
             Ok(Shared(message))
         }
     }
@@ -783,10 +807,10 @@ mod tests {
         assert_eq!(request.system.as_ref().map(System::text).as_deref(), Some("You are Claude Code."));
         assert_eq!(request.messages.len(), 3);
         let tools = request.tools.as_deref().unwrap();
-        assert!(matches!(&tools[0], Tool::Custom(t) if t.name == "Bash"));
-        assert!(matches!(&tools[1], Tool::Custom(t) if t.name == "Read"));
-        assert!(matches!(&tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
-        assert!(matches!(&tools[3], Tool::Unknown(_)));
+        assert!(matches!(&*tools[0], Tool::Custom(t) if t.name == "Bash"));
+        assert!(matches!(&*tools[1], Tool::Custom(t) if t.name == "Read"));
+        assert!(matches!(&*tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
+        assert!(matches!(&*tools[3], Tool::Unknown(_)));
         assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999 }));
         assert_eq!(request.tool_choice.as_ref().map(|c| c.kind), Some(ToolChoiceKind::Auto));
         let MessageContent::Blocks(blocks) = &request.messages[1].content else { panic!("blocks expected") };
@@ -892,7 +916,7 @@ mod tests {
     #[test]
     fn a_tool_seen_before_parses_as_it_did_and_a_changed_one_anew() {
         let with_tools = |tools: Value| json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":tools});
-        let schema = |request: &MessagesRequest, at: usize| match &request.tools.as_deref().unwrap()[at] {
+        let schema = |request: &MessagesRequest, at: usize| match &*request.tools.as_deref().unwrap()[at] {
             Tool::Custom(tool) => (tool.name.clone(), tool.description.clone(), Value::clone(&tool.input_schema)),
             other => panic!("a custom tool expected, got {other:?}"),
         };
@@ -901,6 +925,8 @@ mod tests {
         let again = parse(with_tools(json!([bash.clone(), bash.clone()]))).unwrap();
         assert_eq!(schema(&again, 0), schema(&first, 0));
         assert_eq!(schema(&again, 1), schema(&first, 0));
+        // Not only equal: the very same tool, so its translation is shared too.
+        assert!(Arc::ptr_eq(&first.tools.as_deref().unwrap()[0], &again.tools.as_deref().unwrap()[1]));
         // Same name, other description and schema: a different tool.
         let changed = json!({"name":"Bash","description":"Run it","input_schema":{"type":"object"}});
         let request = parse(with_tools(json!([changed]))).unwrap();

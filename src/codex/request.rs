@@ -22,7 +22,7 @@ pub struct ResponsesRequest {
     /// The conversation, oldest item first.
     pub input: Vec<InputEntry>,
     #[serde(default)]
-    pub tools: Vec<Tool>,
+    pub tools: Vec<ToolEntry>,
     #[serde(default)]
     pub tool_choice: ToolChoice,
     pub parallel_tool_calls: bool,
@@ -71,81 +71,98 @@ pub enum InputItem {
     },
 }
 
-/// An entry of `input`: an item built for this request, or one remembered
-/// together with its JSON from an earlier request that carried the same
-/// message (so a resent history is serialised once, not with every turn).
-/// Either way it is sent as the item's JSON, and compares as the item.
-#[derive(Debug, Clone)]
-pub enum InputEntry {
-    Item(InputItem),
-    Encoded(Arc<EncodedItem>),
+/// An entry of `input` or `tools`: a value built for this request, or one
+/// remembered together with its JSON from an earlier request that carried
+/// the same message or tool (so what a session resends is serialised once,
+/// not with every turn). Either way it is sent as the value's JSON, and
+/// compares as the value.
+#[derive(Debug)]
+pub enum Entry<T> {
+    Item(T),
+    Encoded(Arc<Encoded<T>>),
 }
 
-/// An item and its JSON text.
+/// An entry of `input`.
+pub type InputEntry = Entry<InputItem>;
+/// An entry of `tools`.
+pub type ToolEntry = Entry<Tool>;
+
+/// A value and its JSON text.
 #[derive(Debug)]
-pub struct EncodedItem {
-    item: InputItem,
+pub struct Encoded<T> {
+    item: T,
     json: Box<RawValue>,
 }
 
-impl InputEntry {
-    /// The item with its JSON; a plain entry if it cannot be serialised
-    /// (which no item built by codexd fails).
-    pub fn encoded(item: InputItem) -> Self {
+impl<T: Serialize> Entry<T> {
+    /// The value with its JSON; a plain entry if it cannot be serialised
+    /// (which nothing codexd builds fails).
+    pub fn encoded(item: T) -> Self {
         match serde_json::value::to_raw_value(&item) {
-            Ok(json) => InputEntry::Encoded(Arc::new(EncodedItem { item, json })),
-            Err(_) => InputEntry::Item(item),
+            Ok(json) => Entry::Encoded(Arc::new(Encoded { item, json })),
+            Err(_) => Entry::Item(item),
         }
     }
+}
 
-    pub fn item(&self) -> &InputItem {
+impl<T> Entry<T> {
+    pub fn item(&self) -> &T {
         match self {
-            InputEntry::Item(item) => item,
-            InputEntry::Encoded(encoded) => &encoded.item,
+            Entry::Item(item) => item,
+            Entry::Encoded(encoded) => &encoded.item,
         }
     }
 
-    /// Bytes of JSON this entry holds ready (0 for a plain item).
+    /// Bytes of JSON this entry holds ready (0 for a plain value).
     pub fn encoded_len(&self) -> usize {
         match self {
-            InputEntry::Item(_) => 0,
-            InputEntry::Encoded(encoded) => encoded.json.get().len(),
+            Entry::Item(_) => 0,
+            Entry::Encoded(encoded) => encoded.json.get().len(),
         }
     }
 }
 
-impl From<InputItem> for InputEntry {
-    fn from(item: InputItem) -> Self {
-        InputEntry::Item(item)
+impl<T: Clone> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Entry::Item(item) => Entry::Item(item.clone()),
+            Entry::Encoded(encoded) => Entry::Encoded(encoded.clone()),
+        }
     }
 }
 
-impl std::ops::Deref for InputEntry {
-    type Target = InputItem;
+impl<T> From<T> for Entry<T> {
+    fn from(item: T) -> Self {
+        Entry::Item(item)
+    }
+}
 
-    fn deref(&self) -> &InputItem {
+impl<T> std::ops::Deref for Entry<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
         self.item()
     }
 }
 
-impl PartialEq for InputEntry {
+impl<T: PartialEq> PartialEq for Entry<T> {
     fn eq(&self, other: &Self) -> bool {
         self.item() == other.item()
     }
 }
 
-impl Serialize for InputEntry {
+impl<T: Serialize> Serialize for Entry<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            InputEntry::Item(item) => item.serialize(serializer),
-            InputEntry::Encoded(encoded) => encoded.json.serialize(serializer),
+            Entry::Item(item) => item.serialize(serializer),
+            Entry::Encoded(encoded) => encoded.json.serialize(serializer),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for InputEntry {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entry<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        InputItem::deserialize(deserializer).map(InputEntry::Item)
+        T::deserialize(deserializer).map(Entry::Item)
     }
 }
 
@@ -382,7 +399,10 @@ mod tests {
                     parameters: Arc::new(json!({"type":"object","properties":{}})),
                 },
                 Tool::WebSearch { filters: None },
-            ],
+            ]
+            .into_iter()
+            .map(ToolEntry::from)
+            .collect(),
             tool_choice: ToolChoice::Auto,
             parallel_tool_calls: true,
             reasoning: Some(Reasoning { effort: Some(Effort::Medium), summary: Some("auto".into()) }),

@@ -121,6 +121,9 @@ async fn handle(
     }
 }
 
+/// Room for an upstream body longer than the client's (the fields codexd adds).
+const UPSTREAM_BODY_SLACK: usize = 4096;
+
 /// What a request becomes before it goes upstream.
 struct Prepared {
     upstream_body: Bytes,
@@ -141,9 +144,12 @@ fn prepare(body: &[u8], settings: &Settings, known: &mut Known) -> Result<Prepar
         Some(effort) => format!("{} ({})", upstream_request.model, effort.as_str()),
         None => upstream_request.model.clone(),
     });
-    let upstream_body = serde_json::to_vec(&upstream_request)
-        .map(Bytes::from)
+    // About as long as the client's body: room for it up front saves
+    // growing (and copying) the buffer a dozen times on the way.
+    let mut upstream_body = Vec::with_capacity(body.len() + UPSTREAM_BODY_SLACK);
+    serde_json::to_writer(&mut upstream_body, &upstream_request)
         .map_err(|e| ApiError::api(format!("cannot encode the upstream request: {e}")))?;
+    let upstream_body = Bytes::from(upstream_body);
     Ok(Prepared {
         upstream_body,
         session_id: upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request)),

@@ -22,7 +22,7 @@ use crate::anthropic::request::{
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
-    ContentPart, Effort, FunctionOutput, InputEntry, InputItem, MessageRole, Reasoning, ResponsesRequest, SummaryText,
+    ContentPart, Effort, FunctionOutput, InputEntry, InputItem, ToolEntry, MessageRole, Reasoning, ResponsesRequest, SummaryText,
     TextControls, Tool, ToolChoice, Verbosity, WebSearchFilters,
 };
 use crate::config::Settings;
@@ -511,40 +511,43 @@ fn orphan_result_message(call_id: &str, output: FunctionOutput) -> InputItem {
 // Tools, tool choice, effort
 // ---------------------------------------------------------------------------
 
-fn translate_tools(tools: &[AnthropicTool]) -> Vec<Tool> {
-    tools
-        .iter()
-        .filter_map(|tool| match tool {
-            AnthropicTool::Custom(tool) => Some(Tool::Function {
-                name: names::codex_tool_name(&tool.name).into_owned(),
-                description: tool.description.clone().unwrap_or_default(),
-                strict: false,
-                parameters: normalized_schema(&tool.input_schema),
-            }),
-            AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
-            AnthropicTool::Unknown(_) => None,
-        })
-        .collect()
+fn translate_tools(tools: &[Arc<AnthropicTool>]) -> Vec<ToolEntry> {
+    tools.iter().filter_map(translated_tool).collect()
 }
 
-/// Schemas normalised on this thread, by the client's schema (at most
-/// [`NORMALIZED_LIMIT`], see [`crate::memo`]). Tools that parsed the same as
-/// before share their schema (`anthropic::request` keeps parsed tools), so a
-/// session's schemas are normalised once instead of on every request.
-const NORMALIZED_LIMIT: usize = 256;
+/// Tools translated on this thread, by tool: `anthropic::request` hands out
+/// the same `Arc` for a tool it has parsed before, so a session's tools are
+/// translated, their schemas normalised and serialised, once (see
+/// [`crate::memo`]); weighed by the length of the JSON kept.
+const TRANSLATED_TOOLS_BUDGET: usize = 1024 * 1024;
 
 thread_local! {
-    static NORMALIZED: RefCell<ByAddress<Value, Arc<Value>>> = RefCell::new(ByAddress::new(NORMALIZED_LIMIT));
+    static TRANSLATED_TOOLS: RefCell<ByAddress<AnthropicTool, Option<ToolEntry>>> =
+        RefCell::new(ByAddress::new(TRANSLATED_TOOLS_BUDGET));
 }
 
-/// [`schema::normalize`], remembered per schema.
-fn normalized_schema(source: &Arc<Value>) -> Arc<Value> {
-    if let Some(normalized) = NORMALIZED.with(|memo| memo.borrow().get(source)) {
-        return normalized;
+/// [`translate_tool`], remembered per tool, with its JSON.
+fn translated_tool(tool: &Arc<AnthropicTool>) -> Option<ToolEntry> {
+    if let Some(entry) = TRANSLATED_TOOLS.with(|memo| memo.borrow().get(tool)) {
+        return entry;
     }
-    let normalized = Arc::new(schema::normalize(source));
-    NORMALIZED.with(|memo| memo.borrow_mut().insert(source, normalized.clone(), 1));
-    normalized
+    let entry = translate_tool(tool).map(ToolEntry::encoded);
+    let weight = entry.as_ref().map_or(0, ToolEntry::encoded_len);
+    TRANSLATED_TOOLS.with(|memo| memo.borrow_mut().insert(tool, entry.clone(), weight));
+    entry
+}
+
+fn translate_tool(tool: &AnthropicTool) -> Option<Tool> {
+    match tool {
+        AnthropicTool::Custom(tool) => Some(Tool::Function {
+            name: names::codex_tool_name(&tool.name).into_owned(),
+            description: tool.description.clone().unwrap_or_default(),
+            strict: false,
+            parameters: Arc::new(schema::normalize(&tool.input_schema)),
+        }),
+        AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
+        AnthropicTool::Unknown(_) => None,
+    }
 }
 
 /// `allowed_domains` → `filters.allowed_domains`. `blocked_domains` and
@@ -655,6 +658,7 @@ fn digest_key(request: &MessagesRequest) -> String {
 mod tests {
     use super::*;
     use crate::anthropic::request::parse_messages_request;
+    use crate::codex::request::Entry;
     use crate::anthropic::ErrorKind;
     use serde_json::{json, Value};
 
@@ -983,29 +987,23 @@ mod tests {
     }
 
     #[test]
-    fn a_schema_is_normalised_once_and_only_for_itself() {
-        let parameters = |request: &MessagesRequest| -> Vec<Arc<Value>> {
-            translate_request(request, &Settings::defaults())
-                .unwrap()
-                .tools
-                .into_iter()
-                .map(|tool| match tool {
-                    Tool::Function { parameters, .. } => parameters,
-                    other => panic!("a function expected, got {other:?}"),
-                })
-                .collect()
-        };
+    fn a_tool_is_translated_once_and_only_for_itself() {
+        let tools = |request: &MessagesRequest| translate_request(request, &Settings::defaults()).unwrap().tools;
         let with_schema = |schema: Value| {
             request(json!({"model":"m","messages":[{"role":"user","content":"hi"}],
                 "tools":[{"name":"T","input_schema":schema}]}))
         };
         let first = with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}));
-        let once = parameters(&first);
-        assert!(Arc::ptr_eq(&once[0], &parameters(&first)[0]), "the same schema is normalised once");
+        let (once, again) = (tools(&first), tools(&with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}))));
+        match (&once[0], &again[0]) {
+            (Entry::Encoded(once), Entry::Encoded(again)) => assert!(Arc::ptr_eq(once, again), "the same tool is translated once"),
+            other => panic!("remembered tools expected, got {other:?}"),
+        }
         let other = with_schema(json!({"type":"object","properties":{"b":{"type":"integer"}}}));
-        let AnthropicTool::Custom(tool) = &other.tools.as_deref().unwrap()[0] else { panic!("custom tool") };
-        assert_eq!(*parameters(&other)[0], schema::normalize(&tool.input_schema));
-        assert_ne!(parameters(&other)[0], once[0]);
+        let AnthropicTool::Custom(tool) = &*other.tools.as_deref().unwrap()[0] else { panic!("custom tool") };
+        let Tool::Function { parameters, .. } = tools(&other)[0].item().clone() else { panic!("a function") };
+        assert_eq!(*parameters, schema::normalize(&tool.input_schema));
+        assert_ne!(tools(&other)[0], once[0]);
     }
 
     #[test]
@@ -1059,7 +1057,7 @@ mod tests {
         let tool_names: Vec<String> = out
             .tools
             .iter()
-            .filter_map(|tool| match tool {
+            .filter_map(|tool| match tool.item() {
                 Tool::Function { name, .. } => Some(name.clone()),
                 Tool::WebSearch { .. } => None,
             })
