@@ -1,21 +1,41 @@
-//! Bounded per-thread memos for what a session sends again and again: the
-//! same tools and the same message history, one turn longer, with every
-//! request. Parsing and translating them once per worker thread instead of
-//! once per request is most of what codexd can save before a request goes
-//! upstream.
+//! Bounded memos for what a session sends again and again: the same tools
+//! and the same message history, one turn longer, with every request.
+//! Parsing and translating them once instead of once per request is most of
+//! what codexd can save before a request goes upstream.
 //!
 //! A memo has a budget, in whatever unit its owner weighs entries (bytes of
 //! JSON, or simply one per entry). An insertion that would go over it
 //! empties the memo first: the next request fills it again with what that
 //! session still uses, and a client that sends ever new content keeps no
-//! more than the budget alive. Each worker thread has its own memos, so
-//! there is no locking; a session whose requests land on two workers is
-//! remembered by both.
+//! more than the budget alive. Memos are [`Shared`] by all worker threads:
+//! one copy of a session whichever worker its requests land on, behind a
+//! lock held only to look up or insert, never while parsing or translating.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A memo (or anything else) for all threads, made on first use; for a
+/// `static`.
+pub struct Shared<M> {
+    memo: Mutex<Option<M>>,
+    make: fn() -> M,
+}
+
+impl<M> Shared<M> {
+    pub const fn new(make: fn() -> M) -> Self {
+        Shared { memo: Mutex::new(None), make }
+    }
+
+    /// Run `f` on the memo, holding the lock. A thread that panicked while
+    /// holding it cannot have left a memo half-changed in a way that
+    /// matters (entries are whole values), so a poisoned lock is used as is.
+    pub fn with<R>(&self, f: impl FnOnce(&mut M) -> R) -> R {
+        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        f(memo.get_or_insert_with(self.make))
+    }
+}
 
 /// A map from `K` to `V` that holds at most `budget` units of weight.
 pub struct Memo<K, V> {
@@ -125,6 +145,13 @@ mod tests {
         let weak = Arc::downgrade(&one);
         drop(one);
         assert!(weak.upgrade().is_some());
+    }
+
+    #[test]
+    fn shared_is_one_memo_for_all_threads() {
+        static MEMO: Shared<Memo<u32, u32>> = Shared::new(|| Memo::new(100));
+        std::thread::spawn(|| MEMO.with(|memo| memo.insert(1, 10, 1))).join().unwrap();
+        assert_eq!(MEMO.with(|memo| memo.get(&1)), Some(10));
     }
 
     #[test]

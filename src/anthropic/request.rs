@@ -7,7 +7,7 @@
 //! field of a *known* shape is an error whose message names its JSON path,
 //! e.g. ``messages[0].content[1].source: missing field `data` ``.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::anthropic::ApiError;
-use crate::memo::Memo;
+use crate::memo::{Memo, Shared};
 
 /// The body of `POST /v1/messages` (and of `count_tokens`, minus `max_tokens`).
 ///
@@ -604,7 +604,7 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
     Value::Object(object)
 }
 
-/// Tools this thread has parsed, by their exact JSON text (see
+/// Tools parsed before, by their exact JSON text (see
 /// [`crate::memo`]). Claude Code sends the same tools, often tens of
 /// kilobytes of schemas, with every request of a session: a tool seen before
 /// costs a lookup instead of a parse, and, being the same `Arc`, is not
@@ -613,9 +613,7 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
 /// time.
 const PARSED_TOOLS_BUDGET: usize = 1024 * 1024;
 
-thread_local! {
-    static PARSED_TOOLS: RefCell<Memo<Box<str>, Arc<Tool>>> = RefCell::new(Memo::new(PARSED_TOOLS_BUDGET));
-}
+static PARSED_TOOLS: Shared<Memo<Box<str>, Arc<Tool>>> = Shared::new(|| Memo::new(PARSED_TOOLS_BUDGET));
 
 /// `tools`: each one from [`PARSED_TOOLS`] when its text was seen before,
 /// else parsed from its text (and remembered).
@@ -628,11 +626,11 @@ fn shared_tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec
                 return Tool::deserialize(deserializer).map(|tool| Shared(Arc::new(tool)));
             }
             let text = <&RawValue>::deserialize(deserializer)?.get();
-            if let Some(tool) = PARSED_TOOLS.with(|memo| memo.borrow().get(text)) {
+            if let Some(tool) = PARSED_TOOLS.with(|memo| memo.get(text)) {
                 return Ok(Shared(tool));
             }
             let tool = Arc::new(serde_json::from_str::<Tool>(text).map_err(de::Error::custom)?);
-            PARSED_TOOLS.with(|memo| memo.borrow_mut().insert(text.into(), tool.clone(), text.len()));
+            PARSED_TOOLS.with(|memo| memo.insert(text.into(), tool.clone(), text.len()));
             Ok(Shared(tool))
         }
     }
@@ -652,7 +650,7 @@ impl<'de> Deserialize<'de> for Tool {
     }
 }
 
-/// Messages this thread has parsed, by their exact JSON text (see
+/// Messages parsed before, by their exact JSON text (see
 /// [`crate::memo`]), weighed by the length of that text. Claude Code resends
 /// the whole conversation with every turn; all but its newest messages (and
 /// the one whose `cache_control` mark moved) come from here, already
@@ -660,9 +658,9 @@ impl<'de> Deserialize<'de> for Tool {
 /// (`translate::request` remembers translations by message).
 const PARSED_MESSAGES_BUDGET: usize = 4 * 1024 * 1024;
 
+static PARSED_MESSAGES: Shared<Memo<Box<str>, Arc<InputMessage>>> = Shared::new(|| Memo::new(PARSED_MESSAGES_BUDGET));
+
 thread_local! {
-    static PARSED_MESSAGES: RefCell<Memo<Box<str>, Arc<InputMessage>>> =
-        RefCell::new(Memo::new(PARSED_MESSAGES_BUDGET));
     /// Set while a refused body is parsed again to name the failing path:
     /// messages are then read in place, field by field, instead of as text.
     static TRACKING_PATHS: Cell<bool> = const { Cell::new(false) };
@@ -679,11 +677,11 @@ fn shared_messages<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Arc
                 return InputMessage::deserialize(deserializer).map(|message| Shared(Arc::new(message)));
             }
             let text = <&RawValue>::deserialize(deserializer)?.get();
-            if let Some(message) = PARSED_MESSAGES.with(|memo| memo.borrow().get(text)) {
+            if let Some(message) = PARSED_MESSAGES.with(|memo| memo.get(text)) {
                 return Ok(Shared(message));
             }
             let message = Arc::new(serde_json::from_str::<InputMessage>(text).map_err(de::Error::custom)?);
-            PARSED_MESSAGES.with(|memo| memo.borrow_mut().insert(text.into(), message.clone(), text.len()));
+            PARSED_MESSAGES.with(|memo| memo.insert(text.into(), message.clone(), text.len()));
             Ok(Shared(message))
         }
     }

@@ -8,7 +8,6 @@
 //! `top_k`, `stop_sequences` and `metadata` (the backend rejects most of
 //! them, and the Codex request type has no field for any of them).
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -26,7 +25,7 @@ use crate::codex::request::{
     TextControls, Tool, ToolChoice, Verbosity, WebSearchFilters,
 };
 use crate::config::Settings;
-use crate::memo::ByAddress;
+use crate::memo::{ByAddress, Shared};
 use crate::translate::{model, names, schema};
 
 /// Instructions sent when the client gave no system prompt: the backend
@@ -158,25 +157,22 @@ fn translate_messages(messages: &[Arc<InputMessage>]) -> Result<Vec<InputEntry>,
     Ok(entries)
 }
 
-/// Messages translated on this thread, by message: `anthropic::request`
-/// hands out the same `Arc` for a message it has parsed before, so a
-/// resent history is translated and serialised once (see [`crate::memo`]);
-/// weighed by the length of the JSON kept.
+/// Messages translated before, by message: `anthropic::request` hands out
+/// the same `Arc` for a message it has parsed before, so a resent history
+/// is translated and serialised once (see [`crate::memo`]); weighed by the
+/// length of the JSON kept.
 const TRANSLATED_BUDGET: usize = 4 * 1024 * 1024;
 
-thread_local! {
-    static TRANSLATED: RefCell<ByAddress<InputMessage, Arc<[InputEntry]>>> =
-        RefCell::new(ByAddress::new(TRANSLATED_BUDGET));
-}
+static TRANSLATED: Shared<ByAddress<InputMessage, Arc<[InputEntry]>>> = Shared::new(|| ByAddress::new(TRANSLATED_BUDGET));
 
 /// [`translate_message`], remembered per message, each item with its JSON.
 fn translated_message(message: &Arc<InputMessage>, at: At<'_>) -> Result<Arc<[InputEntry]>, TranslateError> {
-    if let Some(entries) = TRANSLATED.with(|memo| memo.borrow().get(message)) {
+    if let Some(entries) = TRANSLATED.with(|memo| memo.get(message)) {
         return Ok(entries);
     }
     let entries: Arc<[InputEntry]> = translate_message(message, at)?.into_iter().map(InputEntry::encoded).collect();
     let weight = entries.iter().map(InputEntry::encoded_len).sum();
-    TRANSLATED.with(|memo| memo.borrow_mut().insert(message, entries.clone(), weight));
+    TRANSLATED.with(|memo| memo.insert(message, entries.clone(), weight));
     Ok(entries)
 }
 
@@ -515,25 +511,23 @@ fn translate_tools(tools: &[Arc<AnthropicTool>]) -> Vec<ToolEntry> {
     tools.iter().filter_map(translated_tool).collect()
 }
 
-/// Tools translated on this thread, by tool: `anthropic::request` hands out
+/// Tools translated before, by tool: `anthropic::request` hands out
 /// the same `Arc` for a tool it has parsed before, so a session's tools are
 /// translated, their schemas normalised and serialised, once (see
 /// [`crate::memo`]); weighed by the length of the JSON kept.
 const TRANSLATED_TOOLS_BUDGET: usize = 1024 * 1024;
 
-thread_local! {
-    static TRANSLATED_TOOLS: RefCell<ByAddress<AnthropicTool, Option<ToolEntry>>> =
-        RefCell::new(ByAddress::new(TRANSLATED_TOOLS_BUDGET));
-}
+static TRANSLATED_TOOLS: Shared<ByAddress<AnthropicTool, Option<ToolEntry>>> =
+    Shared::new(|| ByAddress::new(TRANSLATED_TOOLS_BUDGET));
 
 /// [`translate_tool`], remembered per tool, with its JSON.
 fn translated_tool(tool: &Arc<AnthropicTool>) -> Option<ToolEntry> {
-    if let Some(entry) = TRANSLATED_TOOLS.with(|memo| memo.borrow().get(tool)) {
+    if let Some(entry) = TRANSLATED_TOOLS.with(|memo| memo.get(tool)) {
         return entry;
     }
     let entry = translate_tool(tool).map(ToolEntry::encoded);
     let weight = entry.as_ref().map_or(0, ToolEntry::encoded_len);
-    TRANSLATED_TOOLS.with(|memo| memo.borrow_mut().insert(tool, entry.clone(), weight));
+    TRANSLATED_TOOLS.with(|memo| memo.insert(tool, entry.clone(), weight));
     entry
 }
 
@@ -695,31 +689,38 @@ mod tests {
     }
 
     /// Claude Code resends the conversation, one turn longer, with every
-    /// request. Whatever this thread remembers from earlier turns, each turn
-    /// must go upstream byte for byte as it would from a thread that never
-    /// saw the conversation, repairs of the history included.
+    /// request. Whatever codexd remembers from earlier turns, each turn must
+    /// go upstream byte for byte as a translation from scratch would,
+    /// repairs of the history included.
     #[test]
     fn a_remembered_history_goes_upstream_as_a_fresh_one() {
-        fn upstream_body(body: String) -> Vec<u8> {
-            serde_json::to_vec(&translate_request(&parse(&body), &Settings::defaults()).unwrap()).unwrap()
-        }
+        let upstream_body = |request: &MessagesRequest| {
+            serde_json::to_vec(&translate_request(request, &Settings::defaults()).unwrap()).unwrap()
+        };
+        // The same request in new `Arc`s: nothing remembered applies to it.
+        let unseen = |request: &MessagesRequest| MessagesRequest {
+            messages: request.messages.iter().map(|message| Arc::new(InputMessage::clone(message))).collect(),
+            tools: request.tools.as_ref().map(|tools| tools.iter().map(|tool| Arc::new(AnthropicTool::clone(tool))).collect()),
+            ..request.clone()
+        };
         for fixture in [
             include_str!("../../tests/fixtures/requests/claude_code_large.json"),
             include_str!("../../tests/fixtures/requests/orphans.json"),
         ] {
             let whole: Value = serde_json::from_str(fixture).unwrap();
             let messages = whole["messages"].as_array().unwrap();
+            let mut previous: Option<MessagesRequest> = None;
             for turn in 1..=messages.len() {
-                let mut request = whole.clone();
-                request["messages"] = Value::Array(messages[..turn].to_vec());
-                let body = request.to_string();
-                let remembered = upstream_body(body.clone());
-                let fresh = std::thread::spawn(move || upstream_body(body)).join().unwrap();
+                let mut body = whole.clone();
+                body["messages"] = Value::Array(messages[..turn].to_vec());
+                let request = request(body);
+                if let Some(previous) = &previous {
+                    assert!(Arc::ptr_eq(&previous.messages[0], &request.messages[0]), "turn {turn}: the history is remembered");
+                }
+                let (remembered, fresh) = (upstream_body(&request), upstream_body(&unseen(&request)));
                 assert_eq!(String::from_utf8_lossy(&remembered), String::from_utf8_lossy(&fresh), "turn {turn}");
+                previous = Some(request);
             }
-            // Each turn after the first found its history remembered.
-            let remembered = TRANSLATED.with(|memo| memo.borrow().len());
-            assert!(remembered >= messages.len(), "{remembered} of {} messages remembered", messages.len());
         }
     }
 
