@@ -3,7 +3,8 @@
 //! Each stage is timed cumulatively over many runs of the workload's reply
 //! (fed in one chunk per event, as the network delivers it); a stage's cost
 //! is the difference to the stage before. The request side is timed the
-//! same way: parse the Messages body, translate it, serialize the result.
+//! same way: parse the Messages body, translate it, serialize the result,
+//! for a body seen before, a next turn and a first request.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -56,14 +57,54 @@ pub fn measure(frames: &[Bytes], budget: Duration) -> Costs {
     }
 }
 
+/// What preparing one request costs, in process.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCost {
+    /// The same body again and again (as the latency runs send it): all its
+    /// messages and tools are remembered by codexd's memos.
+    pub repeated: Duration,
+    /// Bodies whose last two messages are new, as in a session's next turn
+    /// (the model's last answer and the user's reply to it).
+    pub next_turn: Duration,
+    /// Bodies none of whose messages or tools were seen before, as for the
+    /// first request of a session.
+    pub first: Duration,
+}
+
+/// Distinct variants of the body for the runs that need new content: more
+/// than codexd's memos can hold at once, so that each comes back forgotten.
+const VARIANTS: usize = 256;
+
 /// Mean time to parse, translate and serialize one request `body`.
-pub fn request_cost(body: &[u8], budget: Duration) -> Duration {
+pub fn request_cost(body: &[u8], budget: Duration) -> RequestCost {
     let settings = Settings::defaults();
-    time_per_run(budget, || {
+    let prepare = |body: &[u8]| {
         let Ok(request) = parse_messages_request(body) else { return 0 };
         let Ok(codex) = translate_request(&request, &settings) else { return 0 };
         serde_json::to_vec(&codex).map_or(0, |json| json.len())
-    })
+    };
+    let repeated = time_per_run(budget, || prepare(body));
+    let mut time_variants = |newest: Option<usize>| {
+        let variants: Vec<Vec<u8>> = (0..VARIANTS).map(|variant| new_content(body, variant, newest)).collect();
+        assert_eq!(prepare(&variants[0]), prepare(body), "a variant must go upstream as the body does");
+        let mut next = variants.iter().cycle();
+        time_per_run(budget, || next.next().map_or(0, |body| prepare(body)))
+    };
+    RequestCost { next_turn: time_variants(Some(2)), first: time_variants(None), repeated }
+}
+
+/// `body` with a field codexd ignores added to its `newest` messages (all
+/// messages and tools for `None`), so that their texts were not seen before
+/// while the work stays the same.
+fn new_content(body: &[u8], variant: usize, newest: Option<usize>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let mark = |key: &str| format!("{{\"bench_variant\":{variant},\"{key}\":");
+    let Some(newest) = newest else {
+        return text.replace("{\"role\":", &mark("role")).replace("{\"name\":", &mark("name")).into_bytes();
+    };
+    let cut = text.rmatch_indices("{\"role\":").nth(newest - 1).map_or(0, |(at, _)| at);
+    let (seen, new) = text.split_at(cut);
+    format!("{seen}{}", new.replace("{\"role\":", &mark("role"))).into_bytes()
 }
 
 /// The reply translated the way the server does it, with a fixed message id.
