@@ -84,7 +84,7 @@ pub fn request_cost(body: &[u8], budget: Duration) -> RequestCost {
         serde_json::to_vec(&codex).map_or(0, |json| json.len())
     };
     let repeated = time_per_run(budget, || prepare(body));
-    let mut time_variants = |newest: Option<usize>| {
+    let time_variants = |newest: Option<usize>| {
         let variants: Vec<Vec<u8>> = (0..VARIANTS).map(|variant| new_content(body, variant, newest)).collect();
         assert_eq!(prepare(&variants[0]), prepare(body), "a variant must go upstream as the body does");
         let mut next = variants.iter().cycle();
