@@ -618,25 +618,8 @@ static PARSED_TOOLS: Shared<Memo<Box<str>, Arc<Tool>>> = Shared::new(|| Memo::ne
 /// `tools`: each one from [`PARSED_TOOLS`] when its text was seen before,
 /// else parsed from its text (and remembered).
 fn shared_tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<Arc<Tool>>>, D::Error> {
-    struct Shared(Arc<Tool>);
-
-    impl<'de> Deserialize<'de> for Shared {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            if TRACKING_PATHS.with(Cell::get) {
-                return Tool::deserialize(deserializer).map(|tool| Shared(Arc::new(tool)));
-            }
-            let text = <&RawValue>::deserialize(deserializer)?.get();
-            if let Some(tool) = PARSED_TOOLS.with(|memo| memo.get(text)) {
-                return Ok(Shared(tool));
-            }
-            let tool = Arc::new(serde_json::from_str::<Tool>(text).map_err(de::Error::custom)?);
-            PARSED_TOOLS.with(|memo| memo.insert(text.into(), tool.clone(), text.len()));
-            Ok(Shared(tool))
-        }
-    }
-
-    let tools = Option::<Vec<Shared>>::deserialize(deserializer)?;
-    Ok(tools.map(|tools| tools.into_iter().map(|Shared(tool)| tool).collect()))
+    let tools = Option::<Vec<Remembered<Tool>>>::deserialize(deserializer)?;
+    Ok(tools.map(|tools| tools.into_iter().map(|Remembered(tool)| tool).collect()))
 }
 
 impl<'de> Deserialize<'de> for Tool {
@@ -669,25 +652,46 @@ thread_local! {
 /// `messages`: each one from [`PARSED_MESSAGES`] when its text was seen
 /// before, else parsed from its text (and remembered).
 fn shared_messages<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Arc<InputMessage>>, D::Error> {
-    struct Shared(Arc<InputMessage>);
+    let messages = Vec::<Remembered<InputMessage>>::deserialize(deserializer)?;
+    Ok(messages.into_iter().map(|Remembered(message)| message).collect())
+}
 
-    impl<'de> Deserialize<'de> for Shared {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            if TRACKING_PATHS.with(Cell::get) {
-                return InputMessage::deserialize(deserializer).map(|message| Shared(Arc::new(message)));
-            }
-            let text = <&RawValue>::deserialize(deserializer)?.get();
-            if let Some(message) = PARSED_MESSAGES.with(|memo| memo.get(text)) {
-                return Ok(Shared(message));
-            }
-            let message = Arc::new(serde_json::from_str::<InputMessage>(text).map_err(de::Error::custom)?);
-            PARSED_MESSAGES.with(|memo| memo.insert(text.into(), message.clone(), text.len()));
-            Ok(Shared(message))
-        }
+/// What is parsed once and then looked up by its exact JSON text.
+trait Memoized: DeserializeOwned + 'static {
+    /// Where values of this type are remembered.
+    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>>;
+}
+
+impl Memoized for Tool {
+    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
+        &PARSED_TOOLS
     }
+}
 
-    let messages = Vec::<Shared>::deserialize(deserializer)?;
-    Ok(messages.into_iter().map(|Shared(message)| message).collect())
+impl Memoized for InputMessage {
+    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
+        &PARSED_MESSAGES
+    }
+}
+
+/// A `T` from [`Memoized::parsed`] when its text was seen before, else
+/// parsed from its text (and remembered). While a refused body is parsed
+/// again to name the failing path, read in place instead.
+struct Remembered<T>(Arc<T>);
+
+impl<'de, T: Memoized> Deserialize<'de> for Remembered<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if TRACKING_PATHS.with(Cell::get) {
+            return T::deserialize(deserializer).map(|value| Remembered(Arc::new(value)));
+        }
+        let text = <&RawValue>::deserialize(deserializer)?.get();
+        if let Some(value) = T::parsed().with(|memo| memo.get(text)) {
+            return Ok(Remembered(value));
+        }
+        let value = Arc::new(serde_json::from_str::<T>(text).map_err(de::Error::custom)?);
+        T::parsed().with(|memo| memo.insert(text.into(), value.clone(), text.len()));
+        Ok(Remembered(value))
+    }
 }
 
 /// A JSON object kept as its text until its `type` says which shape it has:
