@@ -270,9 +270,8 @@ pub struct CustomTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The JSON schema of the input; absent is treated as "no parameters".
-    /// Shared, so that a tool served from [`PARSED_TOOLS`] is not copied whole.
     #[serde(default)]
-    pub input_schema: Arc<Value>,
+    pub input_schema: Value,
 }
 
 /// `{"type":"web_search_20250305","name":"web_search","max_uses"?,…}`.
@@ -919,7 +918,7 @@ mod tests {
     fn a_tool_seen_before_parses_as_it_did_and_a_changed_one_anew() {
         let with_tools = |tools: Value| json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":tools});
         let schema = |request: &MessagesRequest, at: usize| match &*request.tools.as_deref().unwrap()[at] {
-            Tool::Custom(tool) => (tool.name.clone(), tool.description.clone(), Value::clone(&tool.input_schema)),
+            Tool::Custom(tool) => (tool.name.clone(), tool.description.clone(), tool.input_schema.clone()),
             other => panic!("a custom tool expected, got {other:?}"),
         };
         let bash = json!({"name":"Bash","description":"Run","input_schema":{"type":"object","properties":{"command":{"type":"string"}}}});

@@ -216,9 +216,8 @@ pub enum Tool {
         description: String,
         /// Always `false`: strict mode would demand schemas Claude tools do not meet.
         strict: bool,
-        /// A JSON schema with `type: object` at the top; shared, since a
-        /// session's tools are translated once (see `translate::request`).
-        parameters: Arc<Value>,
+        /// A JSON schema with `type: object` at the top.
+        parameters: Value,
     },
     /// The hosted web search tool.
     WebSearch {
@@ -396,7 +395,7 @@ mod tests {
                     name: "Bash".into(),
                     description: "Run a command".into(),
                     strict: false,
-                    parameters: Arc::new(json!({"type":"object","properties":{}})),
+                    parameters: json!({"type":"object","properties":{}}),
                 },
                 Tool::WebSearch { filters: None },
             ]

@@ -537,7 +537,7 @@ fn translate_tool(tool: &AnthropicTool) -> Option<Tool> {
             name: names::codex_tool_name(&tool.name).into_owned(),
             description: tool.description.clone().unwrap_or_default(),
             strict: false,
-            parameters: Arc::new(schema::normalize(&tool.input_schema)),
+            parameters: schema::normalize(&tool.input_schema),
         }),
         AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
         AnthropicTool::Unknown(_) => None,
@@ -1003,7 +1003,7 @@ mod tests {
         let other = with_schema(json!({"type":"object","properties":{"b":{"type":"integer"}}}));
         let AnthropicTool::Custom(tool) = &*other.tools.as_deref().unwrap()[0] else { panic!("custom tool") };
         let Tool::Function { parameters, .. } = tools(&other)[0].item().clone() else { panic!("a function") };
-        assert_eq!(*parameters, schema::normalize(&tool.input_schema));
+        assert_eq!(parameters, schema::normalize(&tool.input_schema));
         assert_ne!(tools(&other)[0], once[0]);
     }
 
