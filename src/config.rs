@@ -173,9 +173,7 @@ pub fn default_home() -> PathBuf {
 }
 
 fn home_dir() -> PathBuf {
-    directories::BaseDirs::new()
-        .map(|d| d.home_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("."))
+    directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The config file looked for when neither `--config` nor `$CODEXD_CONFIG` is given.
@@ -375,10 +373,7 @@ fn read_file(path: &Path, required: bool) -> Result<Option<FileSettings>, Config
         return if required { Err(file_error("no such file".into())) } else { Ok(None) };
     }
     let source = config::File::from(path).format(config::FileFormat::Toml).required(true);
-    let parsed = config::Config::builder()
-        .add_source(source)
-        .build()
-        .map_err(|e| file_error(e.to_string()))?;
+    let parsed = config::Config::builder().add_source(source).build().map_err(|e| file_error(e.to_string()))?;
     parsed.try_deserialize::<FileSettings>().map(Some).map_err(|e| file_error(e.to_string()))
 }
 
@@ -496,7 +491,11 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
         });
     }
     if s.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
-        return Err(ConfigError::Invalid { origin: origin(), key: "api_key", message: "must not be empty when set".into() });
+        return Err(ConfigError::Invalid {
+            origin: origin(),
+            key: "api_key",
+            message: "must not be empty when set".into(),
+        });
     }
     if !is_log_filter(&s.log_level) {
         return Err(ConfigError::Invalid {
@@ -508,7 +507,11 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
     let m = &s.models;
     let all = [&m.haiku, &m.sonnet, &m.opus, &m.default].into_iter().chain(m.exact.values());
     if all.into_iter().any(|v| v.trim().is_empty()) {
-        return Err(ConfigError::Invalid { origin: origin(), key: "models", message: "model names must not be empty".into() });
+        return Err(ConfigError::Invalid {
+            origin: origin(),
+            key: "models",
+            message: "model names must not be empty".into(),
+        });
     }
     Ok(s)
 }
@@ -519,7 +522,8 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
 fn is_log_filter(filter: &str) -> bool {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     let is_level = |s: &str| LEVELS.contains(&s.to_ascii_lowercase().as_str());
-    let is_target = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-');
+    let is_target =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-');
     !filter.trim().is_empty()
         && filter.split(',').map(str::trim).all(|directive| match directive.split_once('=') {
             Some((target, level)) => is_target(target) && is_level(level),
@@ -538,8 +542,7 @@ fn parse_port(v: &str) -> Result<u16, String> {
 /// `localhost`, `127.0.0.0/8` and `::1`, with or without brackets.
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `true/1/yes/on` or `false/0/no/off`, any case.
@@ -655,7 +658,16 @@ mod tests {
 
     #[test]
     fn passthrough_mode_spellings() {
-        for (value, want) in [("true", true), ("1", true), ("YES", true), ("on", true), ("false", false), ("0", false), ("no", false), ("Off", false)] {
+        for (value, want) in [
+            ("true", true),
+            ("1", true),
+            ("YES", true),
+            ("on", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+            ("Off", false),
+        ] {
             assert_eq!(parse_bool(value), Some(want), "{value}");
         }
         assert_eq!(parse_bool("maybe"), None);
@@ -712,7 +724,18 @@ mod tests {
         let (_f, o) = with_file("");
         let values: Vec<(&'static str, &'static str)> = ENV_OVERRIDES
             .iter()
-            .map(|&var| (var, if var == "PORT" { "4321" } else if var == "PASSTHROUGH_MODE" { "off" } else { "http://x.test" }))
+            .map(|&var| {
+                (
+                    var,
+                    if var == "PORT" {
+                        "4321"
+                    } else if var == "PASSTHROUGH_MODE" {
+                        "off"
+                    } else {
+                        "http://x.test"
+                    },
+                )
+            })
             .collect();
         let s = load_with(&o, &env(&values)).unwrap();
         assert_eq!(s.port, 4321);

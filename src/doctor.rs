@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use crate::auth::{StoreError, TokenStore};
+use chrono::{DateTime, Utc};
 
 use crate::config::{self, ConfigError, Overrides, Settings};
 use crate::service::probe::{self, PortState};
@@ -301,9 +301,17 @@ mod tests {
             ),
             (Some(stuck), Verdict::Fail, "signed in; token expired 2026-11-24 09:00:00 UTC and cannot be renewed"),
             (Some(marked), Verdict::Fail, "login expired: the refresh token has expired"),
-            (Some(no_refresh), Verdict::Fail, "the token file TOKENS is damaged (a required field is missing: refresh_token)"),
+            (
+                Some(no_refresh),
+                Verdict::Fail,
+                "the token file TOKENS is damaged (a required field is missing: refresh_token)",
+            ),
             (Some(r#"{"access_token": "#), Verdict::Fail, "the token file TOKENS is damaged"),
-            (Some(r#"{"version":1,"access_token":"","refresh_token":"r"}"#), Verdict::Fail, "TOKENS holds no access token"),
+            (
+                Some(r#"{"version":1,"access_token":"","refresh_token":"r"}"#),
+                Verdict::Fail,
+                "TOKENS holds no access token",
+            ),
         ];
         for (contents, verdict, detail) in cases {
             let check = login_check(contents);
@@ -364,7 +372,8 @@ mod tests {
     fn port_states() {
         let settings = Settings::defaults();
         let owner = probe::PortOwner { pid: 12, name: "python3".into() };
-        let health = probe::Health { status: "ok".into(), version: Some("0.1.0".into()), uptime_s: None, rate_limits: None };
+        let health =
+            probe::Health { status: "ok".into(), version: Some("0.1.0".into()), uptime_s: None, rate_limits: None };
         let cases = [
             (PortState::Free, Verdict::Ok, "127.0.0.1:19080 is free"),
             (PortState::Codexd(health), Verdict::Ok, "127.0.0.1:19080 answers as codexd 0.1.0"),

@@ -244,7 +244,8 @@ fn importing_a_codex_cli_login_copies_it_and_never_touches_the_original() {
     assert!(ran.stdout.contains("never writes that file"), "{}", ran.stdout);
     assert!(ran.stdout.contains("codex login"), "{}", ran.stdout);
     let original: Value = serde_json::from_slice(&before).unwrap();
-    let secrets: Vec<&str> = ["id_token", "access_token", "refresh_token"].iter().map(|k| original["tokens"][k].as_str().unwrap()).collect();
+    let secrets: Vec<&str> =
+        ["id_token", "access_token", "refresh_token"].iter().map(|k| original["tokens"][k].as_str().unwrap()).collect();
     ran.assert_no_secrets(&mock, &secrets);
 
     let stored = read_json(&tokens_file(home.path()));

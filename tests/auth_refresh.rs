@@ -143,7 +143,11 @@ async fn an_unauthorized_token_is_refreshed_once_for_all_callers() {
 
 #[actix_web::test]
 async fn a_permanent_refresh_failure_marks_the_login_as_needing_login() {
-    for behavior in [RefreshBehavior::InvalidGrant, RefreshBehavior::ErrorCode("refresh_token_expired"), RefreshBehavior::ErrorCode("refresh_token_reused")] {
+    for behavior in [
+        RefreshBehavior::InvalidGrant,
+        RefreshBehavior::ErrorCode("refresh_token_expired"),
+        RefreshBehavior::ErrorCode("refresh_token_reused"),
+    ] {
         let s = Setup::new();
         s.login(EXPIRING);
         s.mock.set_refresh_behavior(behavior.clone());

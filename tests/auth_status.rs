@@ -46,7 +46,11 @@ fn status_when_not_signed_in_exits_non_zero() {
     assert_eq!(ran.code, Some(1), "{ran:?}");
     assert!(ran.stdout.starts_with("Not signed in to ChatGPT. Run `codexd login`"), "{}", ran.stdout);
     assert!(ran.stdout.contains("(none)"), "{}", ran.stdout);
-    assert!(ran.stdout.contains("\ncodexd ") && ran.stdout.contains(" service\n"), "the service part follows: {}", ran.stdout);
+    assert!(
+        ran.stdout.contains("\ncodexd ") && ran.stdout.contains(" service\n"),
+        "the service part follows: {}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("/health does not answer"), "{}", ran.stdout);
     assert!(ran.stdout.contains("usage      unknown (the daemon is not answering)"), "{}", ran.stdout);
 
@@ -99,7 +103,8 @@ fn status_json_for_scripts_sees_a_running_daemon() {
     let home = tempfile::tempdir().unwrap();
     login(&mock, home.path(), FRESH);
     // The mock answers GET /health like a daemon would.
-    let ran = common::mock_oauth::run(mock.codexd(home.path()).env("PORT", mock.port.to_string()).args(["status", "--json"]));
+    let ran =
+        common::mock_oauth::run(mock.codexd(home.path()).env("PORT", mock.port.to_string()).args(["status", "--json"]));
     assert!(ran.success(), "{ran:?}");
     ran.assert_no_secrets(&mock, &[]);
     insta::assert_json_snapshot!("status_json_signed_in", normalized_json(&ran.stdout, home.path(), mock.port));
@@ -112,7 +117,11 @@ fn status_refreshes_a_token_inside_the_buffer() {
     let old = login(&mock, home.path(), EXPIRING);
     let ran = mock.run(home.path(), &["status"]);
     assert!(ran.success(), "{ran:?}");
-    let new_expiry = read_json(&tokens_file(home.path()))["expires_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let new_expiry = read_json(&tokens_file(home.path()))["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap();
     let shown = new_expiry.format("expires %Y-%m-%d %H:%M UTC").to_string();
     assert!(ran.stdout.contains(&shown), "the new expiry ({shown}) is shown: {}", ran.stdout);
     ran.assert_no_secrets(&mock, &[]);
@@ -128,7 +137,12 @@ fn two_processes_refreshing_at_once_make_exactly_one_refresh_call() {
     login(&mock, home.path(), EXPIRING);
 
     let spawn = || {
-        mock.codexd(home.path()).args(["status", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        mock.codexd(home.path())
+            .args(["status", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
@@ -152,7 +166,11 @@ fn a_login_that_can_no_longer_be_refreshed_needs_a_new_login() {
 
     let ran = mock.run(home.path(), &["status"]);
     assert_eq!(ran.code, Some(1), "{ran:?}");
-    assert!(ran.stdout.starts_with("The ChatGPT login of alice@example.com (plan: plus) must be renewed:"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.starts_with("The ChatGPT login of alice@example.com (plan: plus) must be renewed:"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("refresh_token_expired"), "{}", ran.stdout);
     assert!(ran.stdout.contains("Run `codexd login` to sign in again."), "{}", ran.stdout);
     assert!(read_json(&tokens_file(home.path()))["needs_login"].is_object(), "the mark is persisted");
@@ -195,12 +213,22 @@ fn a_leftover_temp_file_from_an_interrupted_write_changes_nothing() {
     assert_eq!(mock.refresh_calls(), 1);
     let stored = read_json(&tokens_file(home.path()));
     assert_ne!(stored["access_token"], minted.access_token, "the real file was refreshed and replaced atomically");
-    assert_eq!(std::fs::read_to_string(&leftover).unwrap(), "{\"version\":1,\"access_tok", "the stray temp file is not used");
+    assert_eq!(
+        std::fs::read_to_string(&leftover).unwrap(),
+        "{\"version\":1,\"access_tok",
+        "the stray temp file is not used"
+    );
 
-    let mut names: Vec<String> =
-        std::fs::read_dir(codexd_dir(home.path())).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(codexd_dir(home.path()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    assert_eq!(names, [".tokens.json.Xy12ab.tmp", "tokens.json", "tokens.json.lock"], "the refresh left no temp file of its own");
+    assert_eq!(
+        names,
+        [".tokens.json.Xy12ab.tmp", "tokens.json", "tokens.json.lock"],
+        "the refresh left no temp file of its own"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -216,7 +244,14 @@ fn logout_removes_the_tokens_and_says_so() {
 
     let ran = mock.run(home.path(), &["logout"]);
     assert!(ran.success(), "{ran:?}");
-    assert!(ran.stdout.starts_with(&format!("Signed out: removed the ChatGPT tokens from {}.", tokens_file(home.path()).display())), "{}", ran.stdout);
+    assert!(
+        ran.stdout.starts_with(&format!(
+            "Signed out: removed the ChatGPT tokens from {}.",
+            tokens_file(home.path()).display()
+        )),
+        "{}",
+        ran.stdout
+    );
     assert!(!tokens_file(home.path()).exists());
     assert_eq!(mock.run(home.path(), &["status"]).code, Some(1));
 

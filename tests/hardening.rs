@@ -61,12 +61,14 @@ async fn foreign_hosts_and_browser_origins_are_refused() {
     let daemon = start_daemon(&upstream);
     let url = daemon.url("/v1/messages");
 
-    let (status, headers, raw) = send(client().post(&url).insert_header(("host", "evil.example:19080")), &ask(false)).await;
+    let (status, headers, raw) =
+        send(client().post(&url).insert_header(("host", "evil.example:19080")), &ask(false)).await;
     assert_eq!(status, 403);
     assert_eq!(error_type(&raw), "permission_error");
     assert!(headers.get("request-id").is_some());
 
-    let (status, headers, raw) = send(client().post(&url).insert_header(("origin", "https://evil.example")), &ask(false)).await;
+    let (status, headers, raw) =
+        send(client().post(&url).insert_header(("origin", "https://evil.example")), &ask(false)).await;
     assert_eq!(status, 403);
     assert_eq!(error_type(&raw), "permission_error");
     assert!(headers.get("access-control-allow-origin").is_none(), "no permissive CORS");
@@ -103,7 +105,8 @@ async fn an_allowed_origin_gets_cors_and_preflights() {
     assert_eq!(preflight.status().as_u16(), 204);
     assert_eq!(preflight.headers().get("access-control-allow-origin").unwrap(), "http://localhost:3000");
     let _ = preflight.body().await;
-    let (status, headers, _) = send(client().post(&url).insert_header(("origin", "http://localhost:3000")), &ask(false)).await;
+    let (status, headers, _) =
+        send(client().post(&url).insert_header(("origin", "http://localhost:3000")), &ask(false)).await;
     assert_eq!(status, 200);
     assert_eq!(headers.get("access-control-allow-origin").unwrap(), "http://localhost:3000");
 }
@@ -120,7 +123,8 @@ async fn a_configured_api_key_is_required() {
     assert_eq!(status, 401);
     let (status, _, _) = send(client().post(&url).insert_header(("x-api-key", "local-key-123")), &ask(false)).await;
     assert_eq!(status, 200);
-    let (status, _, _) = send(client().post(&url).insert_header(("authorization", "Bearer local-key-123")), &ask(false)).await;
+    let (status, _, _) =
+        send(client().post(&url).insert_header(("authorization", "Bearer local-key-123")), &ask(false)).await;
     assert_eq!(status, 200);
     let health = client().get(daemon.url("/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200, "/health stays open for `codexd status`");
@@ -142,7 +146,8 @@ async fn oversized_bodies_get_413() {
 async fn concurrent_requests_beyond_the_cap_get_529() {
     let upstream = MockCodex::start();
     let daemon = daemon_with(&upstream, |s| s.max_concurrent_requests = 2);
-    let slow = mock_codex::drip(&mock_codex::text_events("gpt-5.2-codex", "one two three"), 4, Duration::from_millis(200));
+    let slow =
+        mock_codex::drip(&mock_codex::text_events("gpt-5.2-codex", "one two three"), 4, Duration::from_millis(200));
     upstream.push(Reply::Chunks(slow.clone()));
     upstream.push(Reply::Chunks(slow));
     let url = daemon.url("/v1/messages");
@@ -189,16 +194,44 @@ fn faults() -> Vec<Fault> {
     let http = |status: u16, body: &str| Reply::Http { status, headers: vec![], body: body.into() };
     let retried = |reply: Reply| vec![reply; codexd::server::MAX_ATTEMPTS as usize];
     vec![
-        Fault { name: "reset mid-stream", replies: vec![Reply::ChunksThenReset(mock_codex::drip(&text[..5], 5, Duration::ZERO))], expect: Expect::ErrorEvent("api_error") },
-        Fault { name: "truncated SSE", replies: vec![Reply::Sse(format!("{head}event: response.output_text.delta\ndata: {{\"type\":\"resp"))], expect: Expect::ErrorEvent("api_error") },
-        Fault { name: "malformed JSON in an event", replies: vec![Reply::Sse(malformed)], expect: Expect::ErrorEvent("api_error") },
-        Fault { name: "stall beyond read_timeout", replies: vec![Reply::Chunks(mock_codex::drip(&text, 4, Duration::from_secs(5)))], expect: Expect::ErrorEvent("api_error") },
+        Fault {
+            name: "reset mid-stream",
+            replies: vec![Reply::ChunksThenReset(mock_codex::drip(&text[..5], 5, Duration::ZERO))],
+            expect: Expect::ErrorEvent("api_error"),
+        },
+        Fault {
+            name: "truncated SSE",
+            replies: vec![Reply::Sse(format!("{head}event: response.output_text.delta\ndata: {{\"type\":\"resp"))],
+            expect: Expect::ErrorEvent("api_error"),
+        },
+        Fault {
+            name: "malformed JSON in an event",
+            replies: vec![Reply::Sse(malformed)],
+            expect: Expect::ErrorEvent("api_error"),
+        },
+        Fault {
+            name: "stall beyond read_timeout",
+            replies: vec![Reply::Chunks(mock_codex::drip(&text, 4, Duration::from_secs(5)))],
+            expect: Expect::ErrorEvent("api_error"),
+        },
         Fault { name: "500", replies: retried(http(500, "internal")), expect: Expect::Http(500, "api_error") },
         Fault { name: "502", replies: retried(http(502, "bad gateway")), expect: Expect::Http(502, "api_error") },
-        Fault { name: "503", replies: retried(http(503, "unavailable")), expect: Expect::Http(529, "overloaded_error") },
-        Fault { name: "429", replies: vec![http(429, r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":30}}"#)], expect: Expect::Http(429, "rate_limit_error") },
+        Fault {
+            name: "503",
+            replies: retried(http(503, "unavailable")),
+            expect: Expect::Http(529, "overloaded_error"),
+        },
+        Fault {
+            name: "429",
+            replies: vec![http(429, r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":30}}"#)],
+            expect: Expect::Http(429, "rate_limit_error"),
+        },
         Fault { name: "unknown event type (tolerated)", replies: vec![Reply::Sse(unknown)], expect: Expect::Completes },
-        Fault { name: "slow drip (tolerated)", replies: vec![Reply::Chunks(mock_codex::drip(&text, 0, Duration::from_millis(30)))], expect: Expect::Completes },
+        Fault {
+            name: "slow drip (tolerated)",
+            replies: vec![Reply::Chunks(mock_codex::drip(&text, 0, Duration::from_millis(30)))],
+            expect: Expect::Completes,
+        },
     ]
 }
 
@@ -261,10 +294,8 @@ async fn two_hundred_concurrent_streams_all_complete() {
     let upstream = MockCodex::start();
     let daemon = start_daemon(&upstream);
     let url = daemon.url("/v1/messages");
-    let http = awc::Client::builder()
-        .connector(awc::Connector::new().limit(0))
-        .timeout(Duration::from_secs(60))
-        .finish();
+    let http =
+        awc::Client::builder().connector(awc::Connector::new().limit(0)).timeout(Duration::from_secs(60)).finish();
     let results = join_all((0..200).map(|i| {
         let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": true,
                           "messages": [{"role": "user", "content": format!("request {i}")}]});

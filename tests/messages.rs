@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
+use codexd::server::MAX_ATTEMPTS;
 use common::mock_codex::{self, MockCodex, Reply};
 use common::{client, parse_sse, start_daemon};
-use codexd::server::MAX_ATTEMPTS;
 use serde_json::{json, Value};
 
 const FIXTURE_TEXT: &str = include_str!("fixtures/codex-text.sse");
@@ -240,17 +240,37 @@ async fn bad_requests_get_anthropic_400s_naming_the_problem() {
 async fn upstream_http_errors_map_to_anthropic_errors() {
     let usage_limit = include_str!("fixtures/codex-429-usage-limit.http");
     let (head, limit_body) = usage_limit.split_once("\n\n").unwrap();
-    let limit_headers: Vec<(String, String)> = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let limit_headers: Vec<(String, String)> =
+        head.lines().skip(1).filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     let cases = vec![
-        (Reply::Http { status: 429, headers: limit_headers, body: limit_body.into() }, 429, "rate_limit_error", Some("3120")),
-        (Reply::Http { status: 400, headers: vec![], body: r#"{"detail":"Unsupported parameter: foo"}"#.into() }, 400, "invalid_request_error", None),
-        (Reply::Http { status: 404, headers: vec![], body: r#"{"detail":"The 'gpt-x' model is not supported"}"#.into() }, 404, "not_found_error", None),
-        (Reply::Http { status: 403, headers: vec![], body: r#"{"detail":"nope"}"#.into() }, 403, "permission_error", None),
+        (
+            Reply::Http { status: 429, headers: limit_headers, body: limit_body.into() },
+            429,
+            "rate_limit_error",
+            Some("3120"),
+        ),
+        (
+            Reply::Http { status: 400, headers: vec![], body: r#"{"detail":"Unsupported parameter: foo"}"#.into() },
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            Reply::Http {
+                status: 404,
+                headers: vec![],
+                body: r#"{"detail":"The 'gpt-x' model is not supported"}"#.into(),
+            },
+            404,
+            "not_found_error",
+            None,
+        ),
+        (
+            Reply::Http { status: 403, headers: vec![], body: r#"{"detail":"nope"}"#.into() },
+            403,
+            "permission_error",
+            None,
+        ),
         (Reply::Http { status: 500, headers: vec![], body: "boom".into() }, 500, "api_error", None),
         (Reply::Http { status: 503, headers: vec![], body: "busy".into() }, 529, "overloaded_error", None),
     ];

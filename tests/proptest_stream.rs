@@ -143,12 +143,20 @@ fn is_cut_short_version(cut_short: &[StreamEvent], whole: &[StreamEvent]) -> Res
         return Ok(());
     }
     let Some((StreamEvent::Error { error }, head)) = cut_short.split_last() else {
-        return Err(TestCaseError::fail(format!("a cut stream that differs from the whole must end in error: {cut_short:#?}")));
+        return Err(TestCaseError::fail(format!(
+            "a cut stream that differs from the whole must end in error: {cut_short:#?}"
+        )));
     };
     prop_assert_eq!(error.kind, ErrorKind::ApiError);
     prop_assert!(error.message.starts_with(CUT_SHORT), "unexpected error {:?}", error.message);
-    let closed_early = matches!(head.last(), Some(StreamEvent::ContentBlockStop { .. })) && whole.starts_with(&head[..head.len() - 1]);
-    prop_assert!(whole.starts_with(head) || closed_early, "the cut stream is not a prefix of the whole:\n{:#?}\nvs\n{:#?}", cut_short, whole);
+    let closed_early =
+        matches!(head.last(), Some(StreamEvent::ContentBlockStop { .. })) && whole.starts_with(&head[..head.len() - 1]);
+    prop_assert!(
+        whole.starts_with(head) || closed_early,
+        "the cut stream is not a prefix of the whole:\n{:#?}\nvs\n{:#?}",
+        cut_short,
+        whole
+    );
     Ok(())
 }
 
@@ -267,14 +275,21 @@ fn the_grammar_rejects_broken_streams() {
         ("interleaved", vec![start.clone(), text(0), text(1), stop(1), stop(0), end_turn.clone(), done.clone()]),
         ("delta after stop", vec![start.clone(), text(0), stop(0), delta(0), end_turn.clone(), done.clone()]),
         ("never stopped", vec![start.clone(), text(0), end_turn.clone(), done.clone()]),
-        ("text delta in a tool block", vec![start.clone(), tool(0), delta(0), stop(0), end(StopReason::ToolUse), done.clone()]),
-        ("tool_use ending without a tool", vec![start.clone(), text(0), stop(0), end(StopReason::ToolUse), done.clone()]),
+        (
+            "text delta in a tool block",
+            vec![start.clone(), tool(0), delta(0), stop(0), end(StopReason::ToolUse), done.clone()],
+        ),
+        (
+            "tool_use ending without a tool",
+            vec![start.clone(), text(0), stop(0), end(StopReason::ToolUse), done.clone()],
+        ),
         ("end_turn after a tool", vec![start.clone(), tool(0), stop(0), end_turn.clone(), done.clone()]),
         ("event after message_stop", vec![start.clone(), end_turn.clone(), done.clone(), text(0)]),
     ];
     for (why, events) in broken {
         assert!(check_sequence(&events).is_err(), "accepted a stream with {why}");
     }
-    let good = vec![start, StreamEvent::Ping, text(0), delta(0), stop(0), tool(1), stop(1), end(StopReason::ToolUse), done];
+    let good =
+        vec![start, StreamEvent::Ping, text(0), delta(0), stop(0), tool(1), stop(1), end(StopReason::ToolUse), done];
     assert_eq!(check_sequence(&good).map(|outline| outline.blocks), Ok(vec!["text", "tool_use"]));
 }

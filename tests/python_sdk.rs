@@ -59,7 +59,8 @@ async fn tool_calling_smoke_script_passes() {
 #[actix_web::test]
 async fn tool_calling_smoke_script_reports_failure() {
     // Nothing listens on port 9: the script must say FAIL, not crash or pass.
-    let (ok, output) = run_python(&["scripts/tool_calling_smoke.py", "--base-url", "http://127.0.0.1:9", "--timeout", "5"]).await;
+    let (ok, output) =
+        run_python(&["scripts/tool_calling_smoke.py", "--base-url", "http://127.0.0.1:9", "--timeout", "5"]).await;
     assert!(!ok);
     assert!(output.starts_with("FAIL: cannot reach"), "{output}");
 }

@@ -106,11 +106,8 @@ async fn cache_keys_are_stable_within_and_distinct_across_conversations() {
     for body in [conversation("fix the bug", 1), conversation("fix the bug", 2), conversation("write docs", 1)] {
         create(&daemon, &body).await;
     }
-    let keys: Vec<String> = upstream
-        .requests()
-        .iter()
-        .map(|r| r.body["prompt_cache_key"].as_str().unwrap().to_owned())
-        .collect();
+    let keys: Vec<String> =
+        upstream.requests().iter().map(|r| r.body["prompt_cache_key"].as_str().unwrap().to_owned()).collect();
     assert_eq!(keys[0], keys[1], "same conversation, later turn");
     assert_ne!(keys[0], keys[2], "another conversation");
 
@@ -133,19 +130,13 @@ async fn web_search_becomes_server_tool_blocks() {
 
     let sent = upstream.last_request();
     assert_eq!(sent.body["tools"], json!([{"type": "web_search"}]));
-    let starts: Vec<&Value> = events
-        .iter()
-        .filter(|(e, _)| e == "content_block_start")
-        .map(|(_, d)| &d["content_block"])
-        .collect();
+    let starts: Vec<&Value> =
+        events.iter().filter(|(e, _)| e == "content_block_start").map(|(_, d)| &d["content_block"]).collect();
     let kinds: Vec<&str> = starts.iter().map(|b| b["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["server_tool_use", "web_search_tool_result", "text"]);
     assert_eq!(starts[0]["name"], "web_search");
     assert_eq!(starts[1]["tool_use_id"], starts[0]["id"]);
-    let query: String = events
-        .iter()
-        .filter_map(|(_, d)| d["delta"]["partial_json"].as_str())
-        .collect();
+    let query: String = events.iter().filter_map(|(_, d)| d["delta"]["partial_json"].as_str()).collect();
     assert_eq!(serde_json::from_str::<Value>(&query).unwrap(), json!({"query": "latest rust release"}));
     assert!(events.iter().any(|(_, d)| d["delta"]["type"] == "citations_delta"), "annotations become citations");
 }

@@ -113,7 +113,8 @@ async fn models_are_listed_in_anthropic_format() {
     assert_eq!(status, 200);
     assert_eq!(page["data"].as_array().unwrap().len(), 2);
     assert_eq!(page["has_more"], true);
-    let (_, next) = get_json(&daemon, &format!("/v1/models?limit=2&after_id={}", page["last_id"].as_str().unwrap())).await;
+    let (_, next) =
+        get_json(&daemon, &format!("/v1/models?limit=2&after_id={}", page["last_id"].as_str().unwrap())).await;
     assert_eq!(next["data"][0]["id"], data[2]["id"]);
 
     let (status, one) = get_json(&daemon, "/v1/models/claude-opus-4-1-20250805").await;
@@ -130,11 +131,23 @@ async fn claude_code_side_traffic_succeeds() {
     let daemon = start_daemon(&upstream);
     let cases = [
         // The /model probe: non-streaming, max_tokens 1.
-        (json!({"model": "claude-opus-4-1-20250805", "max_tokens": 1, "messages": [{"role": "user", "content": "quota"}]}), "gpt-5.3-codex", Some("xhigh")),
+        (
+            json!({"model": "claude-opus-4-1-20250805", "max_tokens": 1, "messages": [{"role": "user", "content": "quota"}]}),
+            "gpt-5.3-codex",
+            Some("xhigh"),
+        ),
         // Title generation on a haiku model.
-        (json!({"model": "claude-3-5-haiku-20241022", "max_tokens": 512, "system": "Write a 5-word title.", "messages": [{"role": "user", "content": "fix the bug"}], "stream": true}), "gpt-5.3-codex-spark", None),
+        (
+            json!({"model": "claude-3-5-haiku-20241022", "max_tokens": 512, "system": "Write a 5-word title.", "messages": [{"role": "user", "content": "fix the bug"}], "stream": true}),
+            "gpt-5.3-codex-spark",
+            None,
+        ),
         // A 1M-context model name.
-        (json!({"model": "claude-sonnet-4-5-20250929[1m]", "max_tokens": 32000, "messages": [{"role": "user", "content": "hi"}], "stream": true}), "gpt-5.2-codex", None),
+        (
+            json!({"model": "claude-sonnet-4-5-20250929[1m]", "max_tokens": 32000, "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+            "gpt-5.2-codex",
+            None,
+        ),
     ];
     for (body, model, effort) in cases {
         let (status, raw) = post(&daemon, &body).await;

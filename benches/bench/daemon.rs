@@ -116,7 +116,10 @@ impl Drop for Daemon {
 /// The codexd binary to measure: `$CODEXD_BENCH_BIN` (to compare another
 /// build), else the release binary cargo built for this bench.
 pub fn binary() -> String {
-    std::env::var("CODEXD_BENCH_BIN").ok().filter(|path| !path.is_empty()).unwrap_or_else(|| env!("CARGO_BIN_EXE_codexd").to_owned())
+    std::env::var("CODEXD_BENCH_BIN")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_codexd").to_owned())
 }
 
 /// A port nothing listens on right now.

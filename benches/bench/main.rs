@@ -111,7 +111,12 @@ async fn run(plan: Plan) -> Result<Report, String> {
     result.map(|()| report)
 }
 
-async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, report: &mut Report) -> Result<(), String> {
+async fn measure_daemon(
+    plan: &Plan,
+    workload: &Workload,
+    upstream: &Upstream,
+    report: &mut Report,
+) -> Result<(), String> {
     eprintln!("bench: startup …");
     for _ in 1..plan.startups {
         let daemon = Daemon::start(&upstream.base_url).await?;
@@ -125,7 +130,8 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
     let (direct, through) = targets(workload, upstream, &daemon);
     let client = measure::client();
     eprintln!("bench: latency, {} rounds …", plan.rounds);
-    let timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, Some(measure::SETTLE)).await?;
+    let timings =
+        measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, Some(measure::SETTLE)).await?;
     report.latency.push(Latency::new(None, timings));
     eprintln!("bench: latency back to back, {} rounds …", plan.rounds);
     let timings = measure::alternate(&client, &[&direct, &through], plan.warmup, plan.rounds, None).await?;
@@ -147,7 +153,12 @@ async fn measure_daemon(plan: &Plan, workload: &Workload, upstream: &Upstream, r
         let direct_run = measure::throughput(&client, &direct, concurrency, streams, plan.load_limit).await?;
         daemon.reset_peak()?;
         let through_run = measure::throughput(&client, &through, concurrency, streams, plan.load_limit).await?;
-        report.loads.push(report::Load { concurrency, direct: direct_run, through: through_run, memory: daemon.memory()? });
+        report.loads.push(report::Load {
+            concurrency,
+            direct: direct_run,
+            through: through_run,
+            memory: daemon.memory()?,
+        });
     }
     Ok(())
 }
@@ -174,12 +185,17 @@ fn targets(workload: &Workload, upstream: &Upstream, daemon: &Daemon) -> (Target
         headers: vec![("accept", "text/event-stream"), ("authorization", "Bearer bench-access-token")],
         expected: measure::normalize(&workload.reply_body()),
     };
-    let translated: Vec<u8> = translation::translated(&workload.reply).iter().flat_map(|event| sse::encode(event).to_vec()).collect();
+    let translated: Vec<u8> =
+        translation::translated(&workload.reply).iter().flat_map(|event| sse::encode(event).to_vec()).collect();
     let through = Target {
         name: "codexd",
         url: format!("{}/v1/messages?beta=true", daemon.url),
         body: workload.anthropic_body.clone(),
-        headers: vec![("anthropic-version", "2023-06-01"), ("x-api-key", "bench"), ("anthropic-beta", "claude-code-20250219")],
+        headers: vec![
+            ("anthropic-version", "2023-06-01"),
+            ("x-api-key", "bench"),
+            ("anthropic-beta", "claude-code-20250219"),
+        ],
         expected: measure::normalize(&Bytes::from(translated)),
     };
     (direct, through)

@@ -123,7 +123,13 @@ impl Throughput {
 
 /// Run `concurrency` loops at once, each fetching `target` until `total`
 /// streams are done or `limit` has passed.
-pub async fn throughput(client: &awc::Client, target: &Target, concurrency: usize, total: usize, limit: Duration) -> Result<Throughput, String> {
+pub async fn throughput(
+    client: &awc::Client,
+    target: &Target,
+    concurrency: usize,
+    total: usize,
+    limit: Duration,
+) -> Result<Throughput, String> {
     let remaining = Rc::new(RefCell::new(total));
     let started = Instant::now();
     let loops = (0..concurrency).map(|_| {

@@ -55,7 +55,11 @@ mod imp {
         /// E.g. `mock on CPU 1, client and codexd on CPU 0`.
         pub fn describe(&self) -> String {
             let list = |set: &CpuSet| {
-                (0..CpuSet::MAX_CPU).filter(|&cpu| set.is_set(cpu)).map(|cpu| cpu.to_string()).collect::<Vec<_>>().join(",")
+                (0..CpuSet::MAX_CPU)
+                    .filter(|&cpu| set.is_set(cpu))
+                    .map(|cpu| cpu.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             format!("mock on CPU {}, client and codexd on CPU {}", list(&self.mock), list(&self.rest))
         }

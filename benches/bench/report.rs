@@ -89,7 +89,12 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 impl Report {
-    fn latency_rows(f: &mut fmt::Formatter<'_>, label: &str, run: &Latency, pick: fn(&Timing) -> Duration) -> fmt::Result {
+    fn latency_rows(
+        f: &mut fmt::Formatter<'_>,
+        label: &str,
+        run: &Latency,
+        pick: fn(&Timing) -> Duration,
+    ) -> fmt::Result {
         let label = match &run.setting {
             Some(setting) => format!("{label}, {setting}"),
             None => label.to_owned(),
@@ -177,14 +182,25 @@ impl fmt::Display for Report {
             } else {
                 String::new()
             };
-            writeln!(f, "| peak RSS with {} concurrent stream{} | {peak:.1} MiB | | | {target} |", load.concurrency, if load.concurrency == 1 { "" } else { "s" })?;
+            writeln!(
+                f,
+                "| peak RSS with {} concurrent stream{} | {peak:.1} MiB | | | {target} |",
+                load.concurrency,
+                if load.concurrency == 1 { "" } else { "s" }
+            )?;
         }
         if !self.startups.is_empty() {
             let mut startups = self.startups.clone();
             startups.sort_unstable();
             let median = startups[startups.len() / 2];
             let max = startups[startups.len() - 1];
-            writeln!(f, "| startup to a ready /health (median of {}, max) | {:.1} ms (max {:.1}) | | | |", startups.len(), ms(median), ms(max))?;
+            writeln!(
+                f,
+                "| startup to a ready /health (median of {}, max) | {:.1} ms (max {:.1}) | | | |",
+                startups.len(),
+                ms(median),
+                ms(max)
+            )?;
         }
         Ok(())
     }

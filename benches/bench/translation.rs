@@ -44,7 +44,8 @@ pub fn measure(frames: &[Bytes], budget: Duration) -> Costs {
     let events = decoded(frames).len();
     let decode_only = time_per_run(budget, || decoded(frames).len());
     let data: Vec<&str> = frames.iter().filter_map(|frame| frame_data(frame)).collect();
-    let json_only = time_per_run(budget, || data.iter().filter(|data| serde_json::from_str::<CodexEvent>(data).is_ok()).count());
+    let json_only =
+        time_per_run(budget, || data.iter().filter(|data| serde_json::from_str::<CodexEvent>(data).is_ok()).count());
     let translate = time_per_run(budget, || translated(frames).len());
     let encode = time_per_run(budget, || translated(frames).iter().map(|event| sse::encode(event).len()).sum());
     let per_event = |run: Duration| run.as_nanos() as f64 / events as f64;

@@ -33,8 +33,10 @@ impl Workload {
         let anthropic = claude_code_request()?;
         let tools = anthropic["tools"].as_array().map_or(0, Vec::len);
         let anthropic_body = Bytes::from(anthropic.to_string());
-        let request = parse_messages_request(&anthropic_body).map_err(|err| format!("the bench request does not parse: {err}"))?;
-        let codex = translate_request(&request, &Settings::defaults()).map_err(|err| format!("the bench request does not translate: {err}"))?;
+        let request = parse_messages_request(&anthropic_body)
+            .map_err(|err| format!("the bench request does not parse: {err}"))?;
+        let codex = translate_request(&request, &Settings::defaults())
+            .map_err(|err| format!("the bench request does not translate: {err}"))?;
         let codex_body = serde_json::to_vec(&codex).map_err(|err| err.to_string())?;
         Ok(Workload { anthropic_body, codex_body: Bytes::from(codex_body), tools, reply: reply_frames() })
     }
@@ -64,7 +66,10 @@ fn claude_code_request() -> Result<Value, String> {
         turn += 1;
     }
     if let Some(last) = request["messages"].as_array_mut().and_then(|messages| messages.last_mut()) {
-        last["content"].as_array_mut().ok_or("last message has no blocks")?.push(json!({"type":"text","text":"Now fix the failing test."}));
+        last["content"]
+            .as_array_mut()
+            .ok_or("last message has no blocks")?
+            .push(json!({"type":"text","text":"Now fix the failing test."}));
     }
     Ok(request)
 }
@@ -72,7 +77,11 @@ fn claude_code_request() -> Result<Value, String> {
 /// About 6 KB of numbered Rust-looking lines, as `Read` returns them.
 fn source_file(turn: usize) -> String {
     (1..=64)
-        .map(|line| format!("{line:>6}\tpub fn handler_{turn}_{line}(input: &str) -> Result<usize, Error> {{ Ok(input.len()) }}\n"))
+        .map(|line| {
+            format!(
+                "{line:>6}\tpub fn handler_{turn}_{line}(input: &str) -> Result<usize, Error> {{ Ok(input.len()) }}\n"
+            )
+        })
         .collect()
 }
 
@@ -102,7 +111,13 @@ pub fn reply_frames() -> Vec<Bytes> {
 }
 
 fn reasoning_events(index: usize) -> Vec<Value> {
-    let pieces = ["**Planning the fix**\n\n", "The test fails because ", "the parser drops ", "the last line; ", "fix the loop bound."];
+    let pieces = [
+        "**Planning the fix**\n\n",
+        "The test fails because ",
+        "the parser drops ",
+        "the last line; ",
+        "fix the loop bound.",
+    ];
     let summary: String = pieces.concat();
     let mut events = vec![
         json!({"type":"response.output_item.added","output_index":index,"item":{"id":"rs_bench","type":"reasoning","summary":[]}}),
@@ -121,7 +136,20 @@ fn reasoning_events(index: usize) -> Vec<Value> {
 }
 
 fn text_events(index: usize) -> Vec<Value> {
-    const WORDS: [&str; 12] = ["The ", "parser ", "stops ", "one ", "line ", "early ", "because ", "`end` ", "is ", "exclusive; ", "I'll ", "fix it. "];
+    const WORDS: [&str; 12] = [
+        "The ",
+        "parser ",
+        "stops ",
+        "one ",
+        "line ",
+        "early ",
+        "because ",
+        "`end` ",
+        "is ",
+        "exclusive; ",
+        "I'll ",
+        "fix it. ",
+    ];
     let deltas: Vec<&str> = WORDS.iter().copied().cycle().take(TEXT_DELTAS).collect();
     let text: String = deltas.concat();
     let mut events = vec![
@@ -144,10 +172,9 @@ fn tool_call_events(index: usize) -> Vec<Value> {
     let arguments = r#"{"command":"cargo test --package parser -- --nocapture","description":"Run the parser tests","timeout":120000}"#;
     let chars: Vec<char> = arguments.chars().collect();
     let pieces: Vec<String> = chars.chunks(chars.len().div_ceil(12)).map(|piece| piece.iter().collect()).collect();
-    let item = |status: &str, arguments: &str| {
-        json!({"id":"fc_bench","type":"function_call","status":status,"call_id":"call_bench","name":"Bash","arguments":arguments})
-    };
-    let mut events = vec![json!({"type":"response.output_item.added","output_index":index,"item":item("in_progress", "")})];
+    let item = |status: &str, arguments: &str| json!({"id":"fc_bench","type":"function_call","status":status,"call_id":"call_bench","name":"Bash","arguments":arguments});
+    let mut events =
+        vec![json!({"type":"response.output_item.added","output_index":index,"item":item("in_progress", "")})];
     events.extend(pieces.iter().map(|delta| {
         json!({"type":"response.function_call_arguments.delta","item_id":"fc_bench","output_index":index,"delta":delta})
     }));

@@ -103,8 +103,14 @@ enum ResultBlock {
 
 #[derive(Arbitrary, Debug, Clone)]
 enum ToolSpec {
-    Custom { name: ToolName, description: Option<String>, schema: Schema },
-    WebSearch { allowed_domains: Vec<String> },
+    Custom {
+        name: ToolName,
+        description: Option<String>,
+        schema: Schema,
+    },
+    WebSearch {
+        allowed_domains: Vec<String>,
+    },
     /// A typed Anthropic tool codexd does not forward (e.g. `bash_20250124`).
     Typed(String),
 }
@@ -261,11 +267,17 @@ impl Block {
     fn value(&self) -> Value {
         match self {
             Block::Text(text) => json!({"type":"text","text":text}),
-            Block::ImageBase64 => json!({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}),
+            Block::ImageBase64 => {
+                json!({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}})
+            }
             Block::ImageUrl(url) => json!({"type":"image","source":{"type":"url","url":url}}),
             Block::ImageFile => json!({"type":"image","source":{"type":"file","file_id":"file_1"}}),
-            Block::DocumentText(text) => json!({"type":"document","source":{"type":"text","media_type":"text/plain","data":text},"title":"notes.md"}),
-            Block::DocumentPdf => json!({"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQ="}}),
+            Block::DocumentText(text) => {
+                json!({"type":"document","source":{"type":"text","media_type":"text/plain","data":text},"title":"notes.md"})
+            }
+            Block::DocumentPdf => {
+                json!({"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQ="}})
+            }
             Block::DocumentContent(texts) => {
                 let blocks: Vec<Value> = texts.iter().map(|text| json!({"type":"text","text":text})).collect();
                 json!({"type":"document","source":{"type":"content","content":blocks}})
@@ -289,7 +301,9 @@ impl Block {
                 json!({"type":"thinking","thinking":text,"signature":signature})
             }
             Block::RedactedThinking => json!({"type":"redacted_thinking","data":"EmwKAhgB"}),
-            Block::ServerToolUse => json!({"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"rust"}}),
+            Block::ServerToolUse => {
+                json!({"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"rust"}})
+            }
             Block::WebSearchResult => json!({"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]}),
             Block::Unknown(kind) => json!({"type":kind,"anything":true}),
         }
@@ -385,8 +399,10 @@ impl PropertyKind {
             PropertyKind::String => json!({"type":"string","format":"uri"}),
             PropertyKind::Integer => json!({"type":"integer","minimum":0}),
             PropertyKind::Array => json!({"type":"array","items":{"type":"object","required":["content","content"]}}),
-            PropertyKind::Object(required) => json!({"type":"object","required":required.iter().map(|n| property_name(*n)).collect::<Vec<_>>(),
-                "additionalProperties":{"$schema":"x"}}),
+            PropertyKind::Object(required) => {
+                json!({"type":"object","required":required.iter().map(|n| property_name(*n)).collect::<Vec<_>>(),
+                "additionalProperties":{"$schema":"x"}})
+            }
             PropertyKind::Pattern(pattern) => json!({"type":"string","pattern":pattern}),
             PropertyKind::Ref => json!({"$ref":"#/$defs/thing"}),
         }
@@ -462,7 +478,9 @@ mod tests {
             if let Ok(codex) = translate_request(&request, &Settings::defaults()) {
                 translated += 1;
                 let json = serde_json::to_value(&codex).expect("serializes");
-                with_calls += usize::from(json["input"].as_array().is_some_and(|input| input.iter().any(|i| i["type"] == "function_call")));
+                with_calls += usize::from(
+                    json["input"].as_array().is_some_and(|input| input.iter().any(|i| i["type"] == "function_call")),
+                );
             }
             crate::check_request(&body);
         }

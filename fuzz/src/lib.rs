@@ -73,7 +73,8 @@ pub fn check_request(data: &[u8]) {
     assert_eq!(first, translate_request(&request, &settings), "translation is not deterministic");
     match first {
         Ok(codex) => {
-            let body = serde_json::to_value(&codex).unwrap_or_else(|err| panic!("the Codex request does not serialize: {err}"));
+            let body = serde_json::to_value(&codex)
+                .unwrap_or_else(|err| panic!("the Codex request does not serialize: {err}"));
             if let Err(problem) = check_codex_body(&body) {
                 panic!("the backend would refuse the translation: {problem}\n{body:#}");
             }
@@ -123,8 +124,12 @@ fn check_pairing(input: &[Value]) -> Result<(), String> {
     for (index, item) in input.iter().enumerate() {
         let (kind, id) = (item["type"].as_str(), call_id(item));
         let paired = match kind {
-            Some("function_call") => input[index + 1..].iter().any(|later| later["type"] == "function_call_output" && call_id(later) == id),
-            Some("function_call_output") => input[..index].iter().any(|earlier| earlier["type"] == "function_call" && call_id(earlier) == id),
+            Some("function_call") => {
+                input[index + 1..].iter().any(|later| later["type"] == "function_call_output" && call_id(later) == id)
+            }
+            Some("function_call_output") => {
+                input[..index].iter().any(|earlier| earlier["type"] == "function_call" && call_id(earlier) == id)
+            }
             _ => true,
         };
         if !paired {

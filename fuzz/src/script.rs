@@ -18,25 +18,81 @@ pub struct Script {
 /// One upstream event.
 #[derive(Arbitrary, Debug, Clone)]
 pub enum Step {
-    Created { usage: Option<(u16, u16, u16)> },
+    Created {
+        usage: Option<(u16, u16, u16)>,
+    },
     InProgress,
-    ItemAdded { slot: Slot, kind: Kind },
-    ItemDone { slot: Slot, kind: Kind, piece: Piece, encrypted: bool },
-    PartAdded { slot: Slot },
-    PartDone { slot: Slot, piece: Piece },
-    TextDelta { slot: Slot, piece: Piece },
-    TextDone { slot: Slot, piece: Piece },
-    Annotation { slot: Slot, known: bool },
-    ArgumentsDelta { slot: Slot, piece: Piece },
-    ArgumentsDone { slot: Slot, piece: Piece },
-    SummaryPartAdded { slot: Slot, part: u8 },
-    SummaryDelta { slot: Slot, part: u8, piece: Piece },
-    SummaryDone { slot: Slot, part: u8, piece: Piece },
-    ReasoningDelta { slot: Slot, part: u8, piece: Piece },
-    Completed { output: Vec<(Kind, Piece)>, usage: Option<(u16, u16, u16)> },
-    Incomplete { content_filter: bool, usage: Option<(u16, u16, u16)> },
-    Failed { code: Code },
-    Error { code: Code, nested: bool },
+    ItemAdded {
+        slot: Slot,
+        kind: Kind,
+    },
+    ItemDone {
+        slot: Slot,
+        kind: Kind,
+        piece: Piece,
+        encrypted: bool,
+    },
+    PartAdded {
+        slot: Slot,
+    },
+    PartDone {
+        slot: Slot,
+        piece: Piece,
+    },
+    TextDelta {
+        slot: Slot,
+        piece: Piece,
+    },
+    TextDone {
+        slot: Slot,
+        piece: Piece,
+    },
+    Annotation {
+        slot: Slot,
+        known: bool,
+    },
+    ArgumentsDelta {
+        slot: Slot,
+        piece: Piece,
+    },
+    ArgumentsDone {
+        slot: Slot,
+        piece: Piece,
+    },
+    SummaryPartAdded {
+        slot: Slot,
+        part: u8,
+    },
+    SummaryDelta {
+        slot: Slot,
+        part: u8,
+        piece: Piece,
+    },
+    SummaryDone {
+        slot: Slot,
+        part: u8,
+        piece: Piece,
+    },
+    ReasoningDelta {
+        slot: Slot,
+        part: u8,
+        piece: Piece,
+    },
+    Completed {
+        output: Vec<(Kind, Piece)>,
+        usage: Option<(u16, u16, u16)>,
+    },
+    Incomplete {
+        content_filter: bool,
+        usage: Option<(u16, u16, u16)>,
+    },
+    Failed {
+        code: Code,
+    },
+    Error {
+        code: Code,
+        nested: bool,
+    },
     Unknown,
     /// A frame whose data is arbitrary text.
     Garbage(String),
@@ -78,7 +134,8 @@ pub enum Piece {
     Text(String),
 }
 
-const FRAGMENTS: [&str; 12] = ["{", "}", "\"command\"", ":", "\"ls -la\"", ",", "[", "]", "1", "null", " ", "\"\\u00e9\\n\""];
+const FRAGMENTS: [&str; 12] =
+    ["{", "}", "\"command\"", ":", "\"ls -la\"", ",", "[", "]", "1", "null", " ", "\"\\u00e9\\n\""];
 
 impl Piece {
     fn text(&self) -> String {
@@ -137,8 +194,10 @@ impl Script {
 
 fn usage(usage: Option<(u16, u16, u16)>) -> Value {
     match usage {
-        Some((input, cached, output)) => json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": cached},
-            "output_tokens": output, "total_tokens": u32::from(input) + u32::from(output)}),
+        Some((input, cached, output)) => {
+            json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": cached},
+            "output_tokens": output, "total_tokens": u32::from(input) + u32::from(output)})
+        }
         None => Value::Null,
     }
 }
@@ -148,9 +207,12 @@ fn item(kind: Kind, slot: u32, piece: &Piece, encrypted: bool) -> Value {
     match kind {
         Kind::Message => json!({"type":"message","id":format!("msg_{slot}"),"role":"assistant",
             "content":[{"type":"output_text","text":text,"annotations":[]}]}),
-        Kind::Refusal => json!({"type":"message","id":format!("msg_{slot}"),"content":[{"type":"refusal","refusal":text}]}),
+        Kind::Refusal => {
+            json!({"type":"message","id":format!("msg_{slot}"),"content":[{"type":"refusal","refusal":text}]})
+        }
         Kind::Reasoning => {
-            let mut item = json!({"type":"reasoning","id":format!("rs_{slot}"),"summary":[{"type":"summary_text","text":text}]});
+            let mut item =
+                json!({"type":"reasoning","id":format!("rs_{slot}"),"summary":[{"type":"summary_text","text":text}]});
             if encrypted {
                 item["encrypted_content"] = json!(format!("gAAAA{slot}=="));
             }
@@ -165,7 +227,8 @@ fn item(kind: Kind, slot: u32, piece: &Piece, encrypted: bool) -> Value {
 }
 
 fn response(status: &str, output: Vec<Value>, usage_value: Value) -> Value {
-    let mut response = json!({"id":"resp_fuzz","object":"response","status":status,"model":"gpt-5.2-codex","output":output});
+    let mut response =
+        json!({"id":"resp_fuzz","object":"response","status":status,"model":"gpt-5.2-codex","output":output});
     if !usage_value.is_null() {
         response["usage"] = usage_value;
     }
@@ -177,8 +240,12 @@ impl Step {
     fn to_json(&self) -> Result<Value, String> {
         let part = |piece: &Piece| json!({"type":"output_text","text":piece.text(),"annotations":[]});
         Ok(match self {
-            Step::Created { usage: u } => json!({"type":"response.created","response":response("in_progress", vec![], usage(*u))}),
-            Step::InProgress => json!({"type":"response.in_progress","response":response("in_progress", vec![], Value::Null)}),
+            Step::Created { usage: u } => {
+                json!({"type":"response.created","response":response("in_progress", vec![], usage(*u))})
+            }
+            Step::InProgress => {
+                json!({"type":"response.in_progress","response":response("in_progress", vec![], Value::Null)})
+            }
             Step::ItemAdded { slot, kind } => {
                 let mut added = item(*kind, slot.index(), &Piece::Empty, false);
                 if let Some(summary) = added.get_mut("summary") {
@@ -219,7 +286,11 @@ impl Step {
             Step::ReasoningDelta { slot, part, piece } => json!({"type":"response.reasoning_text.delta",
                 "output_index":slot.index(),"content_index":part % 3,"delta":piece.text()}),
             Step::Completed { output, usage: u } => {
-                let output = output.iter().enumerate().map(|(i, (kind, piece))| item(*kind, u32::try_from(i).unwrap_or(u32::MAX), piece, true)).collect();
+                let output = output
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (kind, piece))| item(*kind, u32::try_from(i).unwrap_or(u32::MAX), piece, true))
+                    .collect();
                 json!({"type":"response.completed","response":response("completed", output, usage(*u))})
             }
             Step::Incomplete { content_filter, usage: u } => {
@@ -233,8 +304,12 @@ impl Step {
                 response["error"] = json!({"code":code.value(),"message":"upstream failed"});
                 json!({"type":"response.failed","response":response})
             }
-            Step::Error { code, nested: false } => json!({"type":"error","code":code.value(),"message":"stream error","param":null}),
-            Step::Error { code, nested: true } => json!({"type":"error","error":{"code":code.value(),"message":"nested error"}}),
+            Step::Error { code, nested: false } => {
+                json!({"type":"error","code":code.value(),"message":"stream error","param":null})
+            }
+            Step::Error { code, nested: true } => {
+                json!({"type":"error","error":{"code":code.value(),"message":"nested error"}})
+            }
             Step::Unknown => json!({"type":"response.web_search_call.searching","output_index":0,"item_id":"ws_0"}),
             Step::Garbage(text) => return Err(text.clone()),
         })
@@ -264,6 +339,9 @@ mod tests {
             kinds.extend(outline.blocks);
         }
         assert!(stops >= 20 && errors >= 20, "{stops} stops, {errors} errors");
-        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["server_tool_use", "text", "thinking", "tool_use", "web_search_tool_result"]);
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            ["server_tool_use", "text", "thinking", "tool_use", "web_search_tool_result"]
+        );
     }
 }

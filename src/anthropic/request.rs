@@ -863,7 +863,8 @@ mod tests {
             json!({"type":"search_result","source":"x","title":"t"}),
         ];
         for block in blocks {
-            let type_first = parse(json!({"model":"m","messages":[{"role":"user","content":[block.clone()]}]})).unwrap();
+            let type_first =
+                parse(json!({"model":"m","messages":[{"role":"user","content":[block.clone()]}]})).unwrap();
             // The same fields with `type` moved to the end, at every level.
             let type_last: Value = serde_json::from_str(&type_last(&block)).unwrap();
             let moved = parse(json!({"model":"m","messages":[{"role":"user","content":[type_last]}]})).unwrap();
@@ -877,7 +878,8 @@ mod tests {
             Value::Object(map) => {
                 let mut fields: Vec<_> = map.iter().filter(|(k, _)| *k != "type").collect();
                 fields.extend(map.get_key_value("type"));
-                let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), type_last(v))).collect();
+                let body: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), type_last(v))).collect();
                 format!("{{{}}}", body.join(","))
             }
             Value::Array(items) => format!("[{}]", items.iter().map(type_last).collect::<Vec<_>>().join(",")),
@@ -942,7 +944,8 @@ mod tests {
     #[test]
     fn a_message_seen_before_is_the_same_message_and_a_changed_one_is_parsed_anew() {
         let hello = json!({"role":"user","content":[{"type":"text","text":"hello"}]});
-        let marked = json!({"role":"user","content":[{"type":"text","text":"hello","cache_control":{"type":"ephemeral"}}]});
+        let marked =
+            json!({"role":"user","content":[{"type":"text","text":"hello","cache_control":{"type":"ephemeral"}}]});
         let answer = json!({"role":"assistant","content":"hi there"});
         let turn = |messages: Value| parse(json!({"model":"m","messages":messages})).unwrap();
 
@@ -959,7 +962,9 @@ mod tests {
         // A bad message is refused, with its path, every time, even next to
         // remembered ones.
         for _ in 0..2 {
-            let message = error_message(json!({"model":"m","messages":[hello.clone(), {"role":"user","content":[{"type":"image"}]}]}));
+            let message = error_message(
+                json!({"model":"m","messages":[hello.clone(), {"role":"user","content":[{"type":"image"}]}]}),
+            );
             assert!(message.starts_with("messages[1].content[0]: missing field `source`"), "{message}");
         }
     }

@@ -293,7 +293,10 @@ mod tests {
         };
         let table = [
             (Delta::TextDelta { text: "Hi".into() }, r#"{"type":"text_delta","text":"Hi"}"#),
-            (Delta::InputJsonDelta { partial_json: "{\"a\"".into() }, r#"{"type":"input_json_delta","partial_json":"{\"a\""}"#),
+            (
+                Delta::InputJsonDelta { partial_json: "{\"a\"".into() },
+                r#"{"type":"input_json_delta","partial_json":"{\"a\""}"#,
+            ),
             (Delta::ThinkingDelta { thinking: "t".into() }, r#"{"type":"thinking_delta","thinking":"t"}"#),
             (Delta::SignatureDelta { signature: "s".into() }, r#"{"type":"signature_delta","signature":"s"}"#),
             (
@@ -333,7 +336,12 @@ mod tests {
     fn message_delta_and_error_have_the_exact_shapes() {
         let delta = StreamEvent::MessageDelta {
             delta: MessageDelta { stop_reason: Some(StopReason::ToolUse), stop_sequence: None },
-            usage: MessageDeltaUsage { output_tokens: 5, input_tokens: 3, cache_read_input_tokens: 2, cache_creation_input_tokens: 0 },
+            usage: MessageDeltaUsage {
+                output_tokens: 5,
+                input_tokens: 3,
+                cache_read_input_tokens: 2,
+                cache_creation_input_tokens: 0,
+            },
         };
         assert_eq!(
             compact(&delta),

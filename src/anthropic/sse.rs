@@ -10,7 +10,8 @@ use super::response::StreamEvent;
 
 /// Sent instead of an event that cannot be serialized (which the types make
 /// impossible in practice; this only avoids a panic path).
-const UNENCODABLE: &str = r#"{"type":"error","error":{"type":"api_error","message":"codexd failed to encode a stream event"}}"#;
+const UNENCODABLE: &str =
+    r#"{"type":"error","error":{"type":"api_error","message":"codexd failed to encode a stream event"}}"#;
 
 /// One SSE frame for `event`.
 pub fn encode(event: &StreamEvent) -> Bytes {

@@ -31,7 +31,9 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 pub fn callback_port() -> Result<u16, LoginError> {
     match std::env::var(CALLBACK_PORT_ENV) {
         Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
-            LoginError::Config(format!("{CALLBACK_PORT_ENV}={v:?} is not a port number (it is a testing knob; unset it)"))
+            LoginError::Config(format!(
+                "{CALLBACK_PORT_ENV}={v:?} is not a port number (it is a testing knob; unset it)"
+            ))
         }),
         _ => Ok(CALLBACK_PORT),
     }
@@ -52,7 +54,8 @@ pub async fn sign_in(
         .and_then(|l| l.local_addr().ok())
         .map(|a| a.port())
         .ok_or(LoginError::Listen { port, message: "no listening address".into() })?;
-    let authorization = ctx.oauth.authorize(&format!("http://localhost:{port}/auth/callback")).map_err(LoginError::Config)?;
+    let authorization =
+        ctx.oauth.authorize(&format!("http://localhost:{port}/auth/callback")).map_err(LoginError::Config)?;
 
     let (tx, mut rx) = mpsc::channel(8);
     let server = callback_server(listeners, tx).map_err(|e| LoginError::Listen { port, message: e.to_string() })?;
@@ -96,11 +99,12 @@ struct CallbackQuery {
 
 fn callback_server(listeners: Vec<TcpListener>, tx: mpsc::Sender<Callback>) -> std::io::Result<actix_web::dev::Server> {
     let tx = web::Data::new(tx);
-    let mut server = HttpServer::new(move || App::new().app_data(tx.clone()).route("/auth/callback", web::get().to(callback)))
-        .workers(1)
-        .disable_signals()
-        .keep_alive(KeepAlive::Disabled)
-        .shutdown_timeout(2);
+    let mut server =
+        HttpServer::new(move || App::new().app_data(tx.clone()).route("/auth/callback", web::get().to(callback)))
+            .workers(1)
+            .disable_signals()
+            .keep_alive(KeepAlive::Disabled)
+            .shutdown_timeout(2);
     for listener in listeners {
         server = server.listen(listener)?;
     }
@@ -110,7 +114,9 @@ fn callback_server(listeners: Vec<TcpListener>, tx: mpsc::Sender<Callback>) -> s
 async fn callback(tx: web::Data<mpsc::Sender<Callback>>, query: web::Query<CallbackQuery>) -> HttpResponse {
     let (reply, answer) = oneshot::channel();
     let page = match tx.send(Callback { query: query.into_inner(), reply }).await {
-        Ok(()) => answer.await.unwrap_or_else(|_| Page::failure("codexd stopped waiting for this sign-in. Run `codexd login` again.")),
+        Ok(()) => answer
+            .await
+            .unwrap_or_else(|_| Page::failure("codexd stopped waiting for this sign-in. Run `codexd login` again.")),
         Err(_) => Page::failure("This sign-in is already over. Run `codexd login` again if you need to."),
     };
     page.into_response()
@@ -119,7 +125,11 @@ async fn callback(tx: web::Data<mpsc::Sender<Callback>>, query: web::Query<Callb
 /// Answer callbacks until one completes the login (or ends it for good).
 /// A callback whose `state` does not match is refused and waiting goes on:
 /// it belongs to another attempt, or to someone else.
-async fn complete(ctx: &LoginContext, authorization: Authorization, rx: &mut mpsc::Receiver<Callback>) -> Result<SavedLogin, LoginError> {
+async fn complete(
+    ctx: &LoginContext,
+    authorization: Authorization,
+    rx: &mut mpsc::Receiver<Callback>,
+) -> Result<SavedLogin, LoginError> {
     let Authorization { state, verifier, redirect_uri, .. } = authorization;
     loop {
         let Some(Callback { query, reply }) = rx.recv().await else {
@@ -134,11 +144,14 @@ async fn complete(ctx: &LoginContext, authorization: Authorization, rx: &mut mps
         }
         if let Some(error) = query.error {
             let why = query.error_description.map(|d| format!("{d} ({error})")).unwrap_or(error);
-            let _ = reply.send(Page::failure(&format!("The sign-in was not completed: {why}. Run `codexd login` to try again.")));
+            let _ = reply.send(Page::failure(&format!(
+                "The sign-in was not completed: {why}. Run `codexd login` to try again."
+            )));
             return Err(LoginError::Denied(why));
         }
         let Some(code) = query.code.filter(|c| !c.is_empty()) else {
-            let _ = reply.send(Page::failure("The sign-in server sent no authorization code. Run `codexd login` to try again."));
+            let _ = reply
+                .send(Page::failure("The sign-in server sent no authorization code. Run `codexd login` to try again."));
             return Err(LoginError::Denied("the callback carried no authorization code".into()));
         };
         let outcome = finish(ctx, &code, verifier, &redirect_uri).await;
@@ -150,7 +163,12 @@ async fn complete(ctx: &LoginContext, authorization: Authorization, rx: &mut mps
     }
 }
 
-async fn finish(ctx: &LoginContext, code: &str, verifier: oauth2::PkceCodeVerifier, redirect_uri: &str) -> Result<SavedLogin, LoginError> {
+async fn finish(
+    ctx: &LoginContext,
+    code: &str,
+    verifier: oauth2::PkceCodeVerifier,
+    redirect_uri: &str,
+) -> Result<SavedLogin, LoginError> {
     let issued = ctx.oauth.exchange_code(&ctx.http, code, verifier, redirect_uri).await?;
     let tokens = StoredTokens::from_login(issued, chrono::Utc::now())?;
     save_login(&ctx.store, tokens).await
@@ -165,7 +183,10 @@ struct Page {
 impl Page {
     fn success(tokens: &StoredTokens) -> Page {
         let who = tokens.email.as_deref().map(|e| format!(" as {e}")).unwrap_or_default();
-        Page { ok: true, message: format!("Signed in to ChatGPT{who}. You can close this tab and go back to the terminal.") }
+        Page {
+            ok: true,
+            message: format!("Signed in to ChatGPT{who}. You can close this tab and go back to the terminal."),
+        }
     }
 
     fn failure(message: &str) -> Page {
@@ -216,7 +237,8 @@ mod tests {
     async fn gives_up_after_the_timeout_with_a_clear_message() {
         let dir = tempfile::tempdir().unwrap();
         let mut shown = String::new();
-        let err = sign_in(&context(&dir), 0, Duration::from_millis(200), |url| shown = url.to_string()).await.unwrap_err();
+        let err =
+            sign_in(&context(&dir), 0, Duration::from_millis(200), |url| shown = url.to_string()).await.unwrap_err();
         assert!(matches!(err, LoginError::TimedOut { .. }), "{err}");
         assert!(err.to_string().contains("run `codexd login` again"), "{err}");
         assert!(shown.contains("/oauth/authorize?"), "{shown}");

@@ -93,9 +93,7 @@ fn decode_payload<T: DeserializeOwned>(jwt: &str) -> Result<T, ClaimsError> {
         return Err(ClaimsError::NotAJwt);
     };
     // Some encoders pad; base64url in JWTs is unpadded by spec.
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| ClaimsError::BadEncoding)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).map_err(|_| ClaimsError::BadEncoding)?;
     // Report the kind of problem only: serde messages can quote values.
     serde_json::from_slice(&bytes).map_err(|e| ClaimsError::BadJson(format!("{:?} error", e.classify())))
 }
@@ -120,13 +118,19 @@ mod tests {
         }));
         assert_eq!(
             identity(&token).unwrap(),
-            Identity { email: Some("alice@example.com".into()), account_id: Some("acc-123".into()), plan: Some("plus".into()) }
+            Identity {
+                email: Some("alice@example.com".into()),
+                account_id: Some("acc-123".into()),
+                plan: Some("plus".into())
+            }
         );
     }
 
     #[test]
     fn access_tokens_carry_email_in_the_profile_claim() {
-        let token = jwt(json!({ "https://api.openai.com/profile": {"email": "bob@example.com"}, "https://api.openai.com/auth": {"chatgpt_account_id": "acc-9"} }));
+        let token = jwt(
+            json!({ "https://api.openai.com/profile": {"email": "bob@example.com"}, "https://api.openai.com/auth": {"chatgpt_account_id": "acc-9"} }),
+        );
         let id = identity(&token).unwrap();
         assert_eq!(id.email.as_deref(), Some("bob@example.com"));
         assert_eq!(id.account_id.as_deref(), Some("acc-9"));
@@ -168,6 +172,9 @@ mod tests {
     fn or_fills_gaps_only() {
         let a = Identity { email: Some("a".into()), account_id: None, plan: None };
         let b = Identity { email: Some("b".into()), account_id: Some("acc".into()), plan: Some("pro".into()) };
-        assert_eq!(a.or(b), Identity { email: Some("a".into()), account_id: Some("acc".into()), plan: Some("pro".into()) });
+        assert_eq!(
+            a.or(b),
+            Identity { email: Some("a".into()), account_id: Some("acc".into()), plan: Some("pro".into()) }
+        );
     }
 }

@@ -54,11 +54,14 @@ pub fn read(path: &Path) -> Result<StoredTokens, LoginError> {
         _ => fail(e.to_string()),
     })?;
     // Name the problem without quoting the file, which holds secrets.
-    let file: CodexAuthFile = serde_json::from_slice(&bytes)
-        .map_err(|e| fail(format!("it is not a Codex CLI auth.json ({:?} error at line {})", e.classify(), e.line())))?;
+    let file: CodexAuthFile = serde_json::from_slice(&bytes).map_err(|e| {
+        fail(format!("it is not a Codex CLI auth.json ({:?} error at line {})", e.classify(), e.line()))
+    })?;
     let Some(tokens) = file.tokens else {
         return Err(fail(match file.api_key {
-            Some(_) => "it holds an API key, not a ChatGPT login; codexd needs a ChatGPT sign-in: run `codexd login`".into(),
+            Some(_) => {
+                "it holds an API key, not a ChatGPT login; codexd needs a ChatGPT sign-in: run `codexd login`".into()
+            }
             None => "it holds no ChatGPT tokens; run `codexd login`".into(),
         }));
     };

@@ -17,7 +17,6 @@ use super::store::{TokenStore, LOCK_WAIT};
 use super::tokens::StoredTokens;
 use crate::config::Settings;
 
-
 #[derive(Debug, clap::Args)]
 pub struct LoginArgs {
     /// Only print the sign-in URL; do not try to open a browser.
@@ -73,7 +72,9 @@ async fn login_in_browser(ctx: &LoginContext, open_browser: bool) -> anyhow::Res
         if open_browser {
             match try_open_browser(url) {
                 Ok(()) => println!("Your browser should open it now. If it did not, open the link yourself."),
-                Err(why) => println!("Could not open a browser ({why}): open the link yourself, or use `codexd login --device`."),
+                Err(why) => println!(
+                    "Could not open a browser ({why}): open the link yourself, or use `codexd login --device`."
+                ),
             }
         }
         println!("Waiting for the sign-in to finish (up to {} minutes)…", browser::LOGIN_TIMEOUT.as_secs() / 60);
@@ -85,7 +86,9 @@ async fn login_in_browser(ctx: &LoginContext, open_browser: bool) -> anyhow::Res
 /// Open `url` in the default browser, unless there is clearly no display.
 fn try_open_browser(url: &str) -> Result<(), String> {
     let has_display = cfg!(any(target_os = "macos", windows))
-        || ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER", "WSL_DISTRO_NAME"].iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+        || ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER", "WSL_DISTRO_NAME"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
     if !has_display {
         return Err("no graphical display".into());
     }
@@ -235,10 +238,14 @@ impl StatusReport {
         };
         match (&self.needs_login, self.signed_in) {
             (Some(reason), _) => {
-                out += &format!("The ChatGPT login of {who} must be renewed: {reason}.\nRun `codexd login` to sign in again.\n")
+                out += &format!(
+                    "The ChatGPT login of {who} must be renewed: {reason}.\nRun `codexd login` to sign in again.\n"
+                )
             }
             (None, true) => out += &format!("Signed in to ChatGPT as {who}.\n"),
-            (None, false) => out += "Not signed in to ChatGPT. Run `codexd login` (or `codexd login --device` without a browser).\n",
+            (None, false) => {
+                out += "Not signed in to ChatGPT. Run `codexd login` (or `codexd login --device` without a browser).\n"
+            }
         }
         if let Some(problem) = &self.problem {
             out += &format!("Problem: {problem}\n");
@@ -254,7 +261,8 @@ impl StatusReport {
         if let Some(at) = self.last_refresh {
             row("last refresh", when(at, now));
         }
-        let file_note = if self.signed_in || self.needs_login.is_some() || self.problem.is_some() { "" } else { " (none)" };
+        let file_note =
+            if self.signed_in || self.needs_login.is_some() || self.problem.is_some() { "" } else { " (none)" };
         row("token file", format!("{}{file_note}", self.token_file.display()));
         out
     }
@@ -264,7 +272,9 @@ impl StatusReport {
 fn mask(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
     match chars.len() {
-        n if n > 12 => format!("{}…{}", chars[..4].iter().collect::<String>(), chars[n - 4..].iter().collect::<String>()),
+        n if n > 12 => {
+            format!("{}…{}", chars[..4].iter().collect::<String>(), chars[n - 4..].iter().collect::<String>())
+        }
         n if n > 4 => format!("…{}", chars[n - 4..].iter().collect::<String>()),
         n => "*".repeat(n),
     }
@@ -320,7 +330,11 @@ mod tests {
         DaemonStatus { url: "http://127.0.0.1:19080".into(), running, version: running.then(|| "0.1.0".into()) }
     }
 
-    fn report(stored: Result<Option<StoredTokens>, AuthError>, check: Option<AuthError>, running: bool) -> StatusReport {
+    fn report(
+        stored: Result<Option<StoredTokens>, AuthError>,
+        check: Option<AuthError>,
+        running: bool,
+    ) -> StatusReport {
         StatusReport::new(stored, check, PathBuf::from("/home/u/.chatgpt-codex-proxy/tokens.json"), daemon(running))
     }
 
@@ -367,7 +381,10 @@ mod tests {
 
     #[test]
     fn damaged_file() {
-        let err = AuthError::Store(StoreError::Corrupt { path: "/t/tokens.json".into(), detail: "it is not valid JSON".into() });
+        let err = AuthError::Store(StoreError::Corrupt {
+            path: "/t/tokens.json".into(),
+            detail: "it is not valid JSON".into(),
+        });
         let r = report(Err(err), None, false);
         assert!(!r.signed_in);
         let text = r.render(at(NOW));
@@ -404,7 +421,15 @@ mod tests {
 
     #[test]
     fn relative_times() {
-        let table = [(0, "just now"), (59, "just now"), (60, "in 1 min"), (-600, "10 min ago"), (5400, "in 2 h"), (-7200, "2 h ago"), (3 * 86_400, "in 3 days")];
+        let table = [
+            (0, "just now"),
+            (59, "just now"),
+            (60, "in 1 min"),
+            (-600, "10 min ago"),
+            (5400, "in 2 h"),
+            (-7200, "2 h ago"),
+            (3 * 86_400, "in 3 days"),
+        ];
         for (secs, text) in table {
             assert_eq!(relative(chrono::TimeDelta::seconds(secs)), text, "{secs}");
         }

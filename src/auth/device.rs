@@ -71,10 +71,16 @@ pub async fn request_code(ctx: &LoginContext) -> Result<DeviceCode, LoginError> 
     match answer.status {
         200..=299 => {}
         404 => return Err(LoginError::DeviceUnavailable { issuer: issuer.to_string() }),
-        status => return Err(LoginError::Device(format!("asking for a code failed: {}", describe_failure(status, &answer.body)))),
+        status => {
+            return Err(LoginError::Device(format!(
+                "asking for a code failed: {}",
+                describe_failure(status, &answer.body)
+            )))
+        }
     }
-    let code: UserCodeAnswer = serde_json::from_slice(&answer.body)
-        .map_err(|e| LoginError::Device(format!("the answer to the code request is not understood ({:?} error)", e.classify())))?;
+    let code: UserCodeAnswer = serde_json::from_slice(&answer.body).map_err(|e| {
+        LoginError::Device(format!("the answer to the code request is not understood ({:?} error)", e.classify()))
+    })?;
     Ok(DeviceCode {
         verification_url: format!("{issuer}/codex/device"),
         user_code: code.user_code,
@@ -206,7 +212,8 @@ mod tests {
             let step = poll_step(&answer(status, body));
             assert!(format!("{step:?}").starts_with(expected), "{status} {body} -> {step:?}");
         }
-        let PollStep::Granted(grant) = poll_step(&answer(200, r#"{"authorization_code":"ac","code_verifier":"v"}"#)) else {
+        let PollStep::Granted(grant) = poll_step(&answer(200, r#"{"authorization_code":"ac","code_verifier":"v"}"#))
+        else {
             panic!("expected a grant");
         };
         assert_eq!((grant.authorization_code.as_str(), grant.code_verifier.as_str()), ("ac", "v"));

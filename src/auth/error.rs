@@ -46,7 +46,9 @@ impl From<AuthError> for ApiError {
             return ApiError::authentication(message);
         }
         match err {
-            AuthError::RefreshFailed { .. } => ApiError::api(message).with_status(503).with_retry_after(RETRY_AFTER_SECS),
+            AuthError::RefreshFailed { .. } => {
+                ApiError::api(message).with_status(503).with_retry_after(RETRY_AFTER_SECS)
+            }
             _ => ApiError::api(message),
         }
     }
@@ -63,7 +65,13 @@ mod tests {
     fn each_reason_maps_to_the_right_client_error() {
         let table = [
             (AuthError::NotLoggedIn, ErrorKind::AuthenticationError, 401, "codexd login", None),
-            (AuthError::NeedsLogin { reason: "refresh_token_expired".into() }, ErrorKind::AuthenticationError, 401, "codexd login", None),
+            (
+                AuthError::NeedsLogin { reason: "refresh_token_expired".into() },
+                ErrorKind::AuthenticationError,
+                401,
+                "codexd login",
+                None,
+            ),
             (
                 AuthError::Store(StoreError::Corrupt { path: PathBuf::from("/t/tokens.json"), detail: "x".into() }),
                 ErrorKind::AuthenticationError,
@@ -71,9 +79,18 @@ mod tests {
                 "codexd login",
                 None,
             ),
-            (AuthError::RefreshFailed { reason: "timeout".into() }, ErrorKind::ApiError, 503, "try again", Some(RETRY_AFTER_SECS)),
             (
-                AuthError::Store(StoreError::LockTimeout { path: PathBuf::from("/t/tokens.json.lock"), waited: Duration::from_secs(60) }),
+                AuthError::RefreshFailed { reason: "timeout".into() },
+                ErrorKind::ApiError,
+                503,
+                "try again",
+                Some(RETRY_AFTER_SECS),
+            ),
+            (
+                AuthError::Store(StoreError::LockTimeout {
+                    path: PathBuf::from("/t/tokens.json.lock"),
+                    waited: Duration::from_secs(60),
+                }),
                 ErrorKind::ApiError,
                 500,
                 "stuck",

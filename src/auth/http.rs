@@ -59,10 +59,12 @@ impl HttpClient {
     /// Send a request built by the `oauth2` crate.
     pub async fn execute(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
         let url = request.uri().to_string();
-        let method = Method::from_bytes(request.method().as_str().as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
+        let method =
+            Method::from_bytes(request.method().as_str().as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
         let mut outgoing = self.client().request(method, url.as_str());
         for (name, value) in request.headers() {
-            let name = HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
+            let name =
+                HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
             let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
             outgoing = outgoing.insert_header((name, value));
         }
@@ -90,11 +92,15 @@ impl HttpClient {
         Self::read(url, response).await
     }
 
-    async fn read<S>(url: &str, response: Result<awc::ClientResponse<S>, awc::error::SendRequestError>) -> Result<Answer, HttpError>
+    async fn read<S>(
+        url: &str,
+        response: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
+    ) -> Result<Answer, HttpError>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
     {
-        let mut response = response.map_err(|e| HttpError::Unreachable { url: url.to_string(), message: e.to_string() })?;
+        let mut response =
+            response.map_err(|e| HttpError::Unreachable { url: url.to_string(), message: e.to_string() })?;
         let body = response
             .body()
             .limit(BODY_LIMIT)

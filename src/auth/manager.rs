@@ -221,7 +221,10 @@ impl Auth {
             }
             Err(failure) if failure.is_permanent() => {
                 let reason = failure.to_string();
-                let marked = StoredTokens { needs_login: Some(NeedsLogin { reason: reason.clone(), since: Utc::now() }), ..tokens };
+                let marked = StoredTokens {
+                    needs_login: Some(NeedsLogin { reason: reason.clone(), since: Utc::now() }),
+                    ..tokens
+                };
                 store.save(&lock, &marked)?;
                 self.remember(&marked);
                 tracing::warn!(%reason, "the ChatGPT login can no longer be refreshed; run `codexd login`");

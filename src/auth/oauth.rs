@@ -15,8 +15,8 @@ use std::time::Duration;
 use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
 use oauth2::{
     AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    StandardRevocableToken, TokenResponse, TokenUrl,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,8 +86,10 @@ impl OAuth {
     /// The endpoints under `issuer` (`settings.auth_issuer`, no trailing slash).
     pub fn new(issuer: &str) -> Result<Self, String> {
         let issuer = issuer.trim_end_matches('/').to_string();
-        let auth_url = AuthUrl::new(format!("{issuer}/oauth/authorize")).map_err(|e| format!("bad auth issuer URL: {e}"))?;
-        let token_url = TokenUrl::new(format!("{issuer}/oauth/token")).map_err(|e| format!("bad auth issuer URL: {e}"))?;
+        let auth_url =
+            AuthUrl::new(format!("{issuer}/oauth/authorize")).map_err(|e| format!("bad auth issuer URL: {e}"))?;
+        let token_url =
+            TokenUrl::new(format!("{issuer}/oauth/token")).map_err(|e| format!("bad auth issuer URL: {e}"))?;
         let client = oauth2::Client::new(ClientId::new(CLIENT_ID.into()))
             .set_auth_type(AuthType::RequestBody)
             .set_auth_uri(auth_url)
@@ -125,7 +127,8 @@ impl OAuth {
         verifier: PkceCodeVerifier,
         redirect_uri: &str,
     ) -> Result<IssuedTokens, TokenFailure> {
-        let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| TokenFailure::BadAnswer(e.to_string()))?;
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_string()).map_err(|e| TokenFailure::BadAnswer(e.to_string()))?;
         self.client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(verifier)
@@ -158,7 +161,9 @@ fn classify(err: RequestTokenError<HttpError, TokenEndpointError>) -> TokenFailu
             TokenFailure::Refused { error, permanent }
         }
         RequestTokenError::Request(e) => TokenFailure::Unreachable(e.to_string()),
-        RequestTokenError::Parse(e, _body) => TokenFailure::BadAnswer(format!("{:?} error at `{}`", e.inner().classify(), e.path())),
+        RequestTokenError::Parse(e, _body) => {
+            TokenFailure::BadAnswer(format!("{:?} error at `{}`", e.inner().classify(), e.path()))
+        }
         RequestTokenError::Other(message) => TokenFailure::BadAnswer(message),
     }
 }
@@ -310,12 +315,32 @@ mod tests {
     #[test]
     fn token_endpoint_errors_in_both_shapes() {
         let table = [
-            (r#"{"error":"invalid_grant","error_description":"Refresh token is invalid"}"#, "invalid_grant", true, "Refresh token is invalid (invalid_grant)"),
-            (r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#, "refresh_token_expired", true, "expired (refresh_token_expired)"),
+            (
+                r#"{"error":"invalid_grant","error_description":"Refresh token is invalid"}"#,
+                "invalid_grant",
+                true,
+                "Refresh token is invalid (invalid_grant)",
+            ),
+            (
+                r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#,
+                "refresh_token_expired",
+                true,
+                "expired (refresh_token_expired)",
+            ),
             (r#"{"error":{"code":"refresh_token_reused"}}"#, "refresh_token_reused", true, "refresh_token_reused"),
-            (r#"{"error":{"code":"refresh_token_invalidated","message":"m"}}"#, "refresh_token_invalidated", true, "m (refresh_token_invalidated)"),
+            (
+                r#"{"error":{"code":"refresh_token_invalidated","message":"m"}}"#,
+                "refresh_token_invalidated",
+                true,
+                "m (refresh_token_invalidated)",
+            ),
             (r#"{"error":"temporarily_unavailable"}"#, "temporarily_unavailable", false, "temporarily_unavailable"),
-            (r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#, "server_error", false, "boom (server_error)"),
+            (
+                r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#,
+                "server_error",
+                false,
+                "boom (server_error)",
+            ),
         ];
         for (body, code, permanent, shown) in table {
             let error: TokenEndpointError = serde_json::from_str(body).unwrap();

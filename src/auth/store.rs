@@ -357,7 +357,10 @@ mod tests {
             (full[..full.len() / 2].to_string(), "ends early"),
             ("{not json".into(), "not valid JSON"),
             (r#"{"version":1,"access_token":"access-secret"}"#.into(), "missing: refresh_token"),
-            (r#"{"version":1,"access_token":"access-secret","refresh_token":7}"#.into(), "wrong type at `refresh_token`"),
+            (
+                r#"{"version":1,"access_token":"access-secret","refresh_token":7}"#.into(),
+                "wrong type at `refresh_token`",
+            ),
             (r#"{"version":0,"access_token":"access-secret","refresh_token":"refresh-secret"}"#.into(), "version 0"),
         ];
         for (content, expected) in table {

@@ -248,7 +248,11 @@ mod tests {
         let mut marked = old.clone();
         marked.needs_login = Some(NeedsLogin { reason: "x".into(), since: Utc::now() });
         let now = at("2026-11-24T09:56:00Z");
-        let issued = IssuedTokens { access_token: "opaque-2".into(), expires_in: Some(Duration::from_secs(600)), ..IssuedTokens::default() };
+        let issued = IssuedTokens {
+            access_token: "opaque-2".into(),
+            expires_in: Some(Duration::from_secs(600)),
+            ..IssuedTokens::default()
+        };
         let new = marked.refreshed(issued, now);
         assert_eq!(new.access_token, "opaque-2");
         assert_eq!(new.refresh_token, "rt-1", "not rotated: keep the old refresh token");
@@ -259,7 +263,10 @@ mod tests {
         assert_eq!(new.last_refresh, Some(now));
         assert_eq!(new.needs_login, None);
 
-        let rotated = old.refreshed(IssuedTokens { access_token: "a".into(), refresh_token: Some("rt-2".into()), ..IssuedTokens::default() }, now);
+        let rotated = old.refreshed(
+            IssuedTokens { access_token: "a".into(), refresh_token: Some("rt-2".into()), ..IssuedTokens::default() },
+            now,
+        );
         assert_eq!(rotated.refresh_token, "rt-2");
     }
 
@@ -277,7 +284,10 @@ mod tests {
             assert_eq!(t.is_unexpired(at(now)), unexpired, "{now}");
         }
         let just_refreshed = StoredTokens { last_refresh: Some(at("2026-11-24T09:59:30Z")), ..t.clone() };
-        assert!(!just_refreshed.needs_refresh(at("2026-11-24T10:00:00Z")), "a clock running ahead must not cause a refresh storm");
+        assert!(
+            !just_refreshed.needs_refresh(at("2026-11-24T10:00:00Z")),
+            "a clock running ahead must not cause a refresh storm"
+        );
         assert!(just_refreshed.needs_refresh(at("2026-11-24T10:00:30Z")));
         let unknown = StoredTokens { expires_at: None, ..t };
         assert!(!unknown.needs_refresh(at("2100-01-01T00:00:00Z")));
@@ -300,7 +310,17 @@ mod tests {
         let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["version", "access_token", "refresh_token", "id_token", "account_id", "email", "plan", "expires_at", "last_refresh"]
+            [
+                "version",
+                "access_token",
+                "refresh_token",
+                "id_token",
+                "account_id",
+                "email",
+                "plan",
+                "expires_at",
+                "last_refresh"
+            ]
         );
         assert_eq!(value["expires_at"], "2026-11-24T10:00:00Z");
     }

@@ -71,11 +71,8 @@ impl CodexClient {
             .rustls_0_23(Arc::new(tls_config()))
             .timeout(settings.connect_timeout)
             .limit(settings.max_concurrent_requests);
-        let http = awc::Client::builder()
-            .connector(connector)
-            .timeout(settings.request_timeout)
-            .disable_redirects()
-            .finish();
+        let http =
+            awc::Client::builder().connector(connector).timeout(settings.request_timeout).disable_redirects().finish();
         CodexClient {
             http,
             endpoint: format!("{}/codex/responses", settings.codex_base_url),

@@ -27,11 +27,8 @@ pub struct UpstreamFailure<'a> {
 pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> ApiError {
     let body: Value = serde_json::from_slice(failure.body).unwrap_or(Value::Null);
     let detail = upstream_message(&body, failure.body);
-    let code = body
-        .pointer("/error/type")
-        .or_else(|| body.pointer("/error/code"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let code =
+        body.pointer("/error/type").or_else(|| body.pointer("/error/code")).and_then(Value::as_str).unwrap_or("");
 
     match failure.status {
         400 | 422 => ApiError::invalid_request(format!("Codex backend rejected the request: {detail}")),
@@ -46,19 +43,14 @@ pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> 
         413 => ApiError::new(ErrorKind::RequestTooLarge, format!("Codex backend: {detail}")),
         429 => rate_limited(&body, code, &detail, failure, now),
         503 | 529 => ApiError::overloaded(format!("Codex backend is overloaded ({detail}); try again shortly.")),
-        500..=599 => ApiError::api(format!("Codex backend error {}: {detail}", failure.status))
-            .with_status(failure.status),
+        500..=599 => {
+            ApiError::api(format!("Codex backend error {}: {detail}", failure.status)).with_status(failure.status)
+        }
         other => ApiError::invalid_request(format!("Codex backend answered {other}: {detail}")),
     }
 }
 
-fn rate_limited(
-    body: &Value,
-    code: &str,
-    detail: &str,
-    failure: &UpstreamFailure<'_>,
-    now: DateTime<Utc>,
-) -> ApiError {
+fn rate_limited(body: &Value, code: &str, detail: &str, failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> ApiError {
     let resets_in = body
         .pointer("/error/resets_in_seconds")
         .and_then(Value::as_u64)
@@ -142,8 +134,20 @@ mod tests {
     #[test]
     fn statuses_map_to_anthropic_types() {
         let table = [
-            (400, r#"{"detail":"Unsupported parameter: temperature"}"#, ErrorKind::InvalidRequestError, 400, "Unsupported parameter: temperature"),
-            (400, r#"{"error":{"message":"bad tool","type":"invalid_request_error"}}"#, ErrorKind::InvalidRequestError, 400, "bad tool"),
+            (
+                400,
+                r#"{"detail":"Unsupported parameter: temperature"}"#,
+                ErrorKind::InvalidRequestError,
+                400,
+                "Unsupported parameter: temperature",
+            ),
+            (
+                400,
+                r#"{"error":{"message":"bad tool","type":"invalid_request_error"}}"#,
+                ErrorKind::InvalidRequestError,
+                400,
+                "bad tool",
+            ),
             (401, r#"{"detail":"token expired"}"#, ErrorKind::AuthenticationError, 401, "codexd login"),
             (403, r#"{"detail":"forbidden"}"#, ErrorKind::PermissionError, 403, "forbidden"),
             (404, r#"{"detail":"The 'gpt-9' model is not supported"}"#, ErrorKind::NotFoundError, 404, "gpt-9"),

@@ -178,10 +178,7 @@ impl CodexEvent {
             return None;
         };
         let nested = error.clone().unwrap_or_default();
-        Some(ResponseError {
-            code: code.clone().or(nested.code),
-            message: message.clone().unwrap_or(nested.message),
-        })
+        Some(ResponseError { code: code.clone().or(nested.code), message: message.clone().unwrap_or(nested.message) })
     }
 }
 
@@ -482,7 +479,8 @@ mod tests {
     #[test]
     fn error_events_parse_in_flat_and_nested_shapes() {
         let flat = parse(json!({"type":"error","code":"rate_limit_exceeded","message":"Slow down","param":null}));
-        let nested = parse(json!({"type":"error","error":{"type":"x","code":"rate_limit_exceeded","message":"Slow down"}}));
+        let nested =
+            parse(json!({"type":"error","error":{"type":"x","code":"rate_limit_exceeded","message":"Slow down"}}));
         for event in [flat, nested] {
             assert_eq!(
                 event.error_details(),

@@ -51,7 +51,8 @@ impl Window {
             Some(m) => format!("{m} min"),
             None => fallback.to_owned(),
         };
-        let reset = self.resets_at.map(|at| format!(", resets {}", at.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        let reset =
+            self.resets_at.map(|at| format!(", resets {}", at.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
         format!("{name} window {}% used{reset}", self.used_percent)
     }
 }

@@ -194,7 +194,6 @@ pub(crate) mod test_fixtures {
         assert!(fixtures.len() >= 3, "fixtures not found under {}", root.display());
         fixtures
     }
-
 }
 
 #[cfg(test)]

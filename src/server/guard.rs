@@ -43,7 +43,11 @@ pub async fn guard(
             if req.path() == "/health" || req.method() == Method::OPTIONS {
                 Ok(())
             } else {
-                check_key(&settings, header(header::HeaderName::from_static("x-api-key")), header(header::AUTHORIZATION))
+                check_key(
+                    &settings,
+                    header(header::HeaderName::from_static("x-api-key")),
+                    header(header::AUTHORIZATION),
+                )
             }
         });
     if let Err(err) = verdict {

@@ -200,11 +200,7 @@ async fn open_upstream(
 }
 
 fn call_context<'a>(credentials: &'a Credentials, session_id: &'a str) -> CallContext<'a> {
-    CallContext {
-        access_token: &credentials.access_token,
-        account_id: credentials.account_id.as_deref(),
-        session_id,
-    }
+    CallContext { access_token: &credentials.access_token, account_id: credentials.account_id.as_deref(), session_id }
 }
 
 /// Room reserved up front for a body of announced length; larger bodies

@@ -95,10 +95,8 @@ impl AppState {
     /// A place for one more upstream request, or 529 when all are taken.
     pub fn admit(&self) -> Result<Permit, ApiError> {
         let max = self.settings().max_concurrent_requests;
-        let admitted = self
-            .in_flight
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
-            .is_ok();
+        let admitted =
+            self.in_flight.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)).is_ok();
         if admitted {
             Ok(Permit(self.in_flight.clone()))
         } else {
@@ -158,9 +156,9 @@ pub fn bind(settings: Settings, workers: Option<usize>) -> anyhow::Result<Bound>
     if let Some(n) = workers {
         server = server.workers(n);
     }
-    let server = server
-        .bind(addr.clone())
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e} (is another codexd running? try `codexd status`)", addr.0, addr.1))?;
+    let server = server.bind(addr.clone()).map_err(|e| {
+        anyhow::anyhow!("cannot listen on {}:{}: {e} (is another codexd running? try `codexd status`)", addr.0, addr.1)
+    })?;
     let addrs = server.addrs();
     state.auth.spawn_refresh_timer();
     Ok(Bound { server: server.run(), addrs, state })

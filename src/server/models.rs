@@ -42,7 +42,10 @@ pub fn catalogue(settings: &Settings) -> Vec<ModelInfo> {
         .iter()
         .map(|(id, name)| {
             let target = route(id, settings);
-            ModelInfo::new((*id).to_owned(), format!("{name} → {}", describe(&target.model, target.effort.map(|e| e.as_str()))))
+            ModelInfo::new(
+                (*id).to_owned(),
+                format!("{name} → {}", describe(&target.model, target.effort.map(|e| e.as_str()))),
+            )
         })
         .collect();
     let m = &settings.models;

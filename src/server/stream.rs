@@ -11,8 +11,8 @@
 //! read (back-pressure), and a client that goes away ends the pump at its
 //! next write or wait, which drops — and so cancels — the upstream request.
 
-use std::sync::Arc;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
+use super::Permit;
 use crate::anthropic::response::StreamEvent;
 use crate::anthropic::{sse, ApiError};
 use crate::codex::client::UpstreamResponse;
@@ -27,7 +28,6 @@ use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
 use crate::config::Settings;
 use crate::logging::RequestSummary;
-use super::Permit;
 use crate::translate::response::Accumulator;
 use crate::translate::stream::StreamTranslator;
 
@@ -118,7 +118,10 @@ impl Exchange {
 
 enum Outcome {
     /// Input tokens count cached ones too.
-    Completed { input_tokens: u64, output_tokens: u64 },
+    Completed {
+        input_tokens: u64,
+        output_tokens: u64,
+    },
     Failed(ApiError),
     ClientGone,
 }
@@ -323,7 +326,8 @@ async fn pump(
 ) {
     let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
-    let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new(), usage: (0, 0, 0) };
+    let mut sink =
+        Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new(), usage: (0, 0, 0) };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
     tokio::pin!(commit_deadline);
     let ping_every = exchange.timing.ping_every;

@@ -31,8 +31,8 @@ pub use status::{status, status_with, ServiceStatus};
 pub use unit::{ManagerKind, UnitSpec};
 
 use crate::config::{Env, Overrides, Settings};
-use crate::server::Reloader;
 use crate::logging::{self, Console};
+use crate::server::Reloader;
 
 /// Run the proxy in this process until it is told to stop: take the
 /// one-daemon lock, set up logging, and serve on an actix system. The

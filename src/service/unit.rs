@@ -94,7 +94,8 @@ impl UnitSpec {
             ("CODEXD_HOME".to_string(), absolute(&settings.home).to_string_lossy().into_owned()),
             (SUPERVISOR_ENV.to_string(), kind.as_str().to_string()),
         ];
-        environment.extend(FORWARDED_ENV.concat().into_iter().filter_map(|name| Some((name.to_string(), env.get(name)?))));
+        environment
+            .extend(FORWARDED_ENV.concat().into_iter().filter_map(|name| Some((name.to_string(), env.get(name)?))));
         UnitSpec { program, args, environment, stderr_path: settings.home.join("codexd.stderr") }
     }
 }

@@ -21,8 +21,8 @@ use crate::anthropic::request::{
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
-    ContentPart, Effort, FunctionOutput, InputEntry, InputItem, ToolEntry, MessageRole, Reasoning, ResponsesRequest, SummaryText,
-    TextControls, Tool, ToolChoice, Verbosity, WebSearchFilters,
+    ContentPart, Effort, FunctionOutput, InputEntry, InputItem, MessageRole, Reasoning, ResponsesRequest, SummaryText,
+    TextControls, Tool, ToolChoice, ToolEntry, Verbosity, WebSearchFilters,
 };
 use crate::config::Settings;
 use crate::memo::{ByAddress, Shared};
@@ -163,7 +163,8 @@ fn translate_messages(messages: &[Arc<InputMessage>]) -> Result<Vec<InputEntry>,
 /// length of the JSON kept.
 const TRANSLATED_BUDGET: usize = 4 * 1024 * 1024;
 
-static TRANSLATED: Shared<ByAddress<InputMessage, Arc<[InputEntry]>>> = Shared::new(|| ByAddress::new(TRANSLATED_BUDGET));
+static TRANSLATED: Shared<ByAddress<InputMessage, Arc<[InputEntry]>>> =
+    Shared::new(|| ByAddress::new(TRANSLATED_BUDGET));
 
 /// [`translate_message`], remembered per message, each item with its JSON.
 fn translated_message(message: &Arc<InputMessage>, at: At<'_>) -> Result<Arc<[InputEntry]>, TranslateError> {
@@ -652,8 +653,8 @@ fn digest_key(request: &MessagesRequest) -> String {
 mod tests {
     use super::*;
     use crate::anthropic::request::parse_messages_request;
-    use crate::codex::request::Entry;
     use crate::anthropic::ErrorKind;
+    use crate::codex::request::Entry;
     use serde_json::{json, Value};
 
     fn parse(body: &str) -> MessagesRequest {
@@ -700,7 +701,10 @@ mod tests {
         // The same request in new `Arc`s: nothing remembered applies to it.
         let unseen = |request: &MessagesRequest| MessagesRequest {
             messages: request.messages.iter().map(|message| Arc::new(InputMessage::clone(message))).collect(),
-            tools: request.tools.as_ref().map(|tools| tools.iter().map(|tool| Arc::new(AnthropicTool::clone(tool))).collect()),
+            tools: request
+                .tools
+                .as_ref()
+                .map(|tools| tools.iter().map(|tool| Arc::new(AnthropicTool::clone(tool))).collect()),
             ..request.clone()
         };
         for fixture in [
@@ -715,7 +719,10 @@ mod tests {
                 body["messages"] = Value::Array(messages[..turn].to_vec());
                 let request = request(body);
                 if let Some(previous) = &previous {
-                    assert!(Arc::ptr_eq(&previous.messages[0], &request.messages[0]), "turn {turn}: the history is remembered");
+                    assert!(
+                        Arc::ptr_eq(&previous.messages[0], &request.messages[0]),
+                        "turn {turn}: the history is remembered"
+                    );
                 }
                 let (remembered, fresh) = (upstream_body(&request), upstream_body(&unseen(&request)));
                 assert_eq!(String::from_utf8_lossy(&remembered), String::from_utf8_lossy(&fresh), "turn {turn}");
@@ -995,9 +1002,14 @@ mod tests {
                 "tools":[{"name":"T","input_schema":schema}]}))
         };
         let first = with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}));
-        let (once, again) = (tools(&first), tools(&with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}))));
+        let (once, again) = (
+            tools(&first),
+            tools(&with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}))),
+        );
         match (&once[0], &again[0]) {
-            (Entry::Encoded(once), Entry::Encoded(again)) => assert!(Arc::ptr_eq(once, again), "the same tool is translated once"),
+            (Entry::Encoded(once), Entry::Encoded(again)) => {
+                assert!(Arc::ptr_eq(once, again), "the same tool is translated once")
+            }
             other => panic!("remembered tools expected, got {other:?}"),
         }
         let other = with_schema(json!({"type":"object","properties":{"b":{"type":"integer"}}}));

@@ -103,7 +103,9 @@ impl Accumulator {
             (ContentBlock::Text { citations, .. }, Delta::CitationsDelta { citation }) => {
                 citations.get_or_insert_with(Vec::new).push(citation.clone());
             }
-            (ContentBlock::Thinking { thinking, .. }, Delta::ThinkingDelta { thinking: more }) => thinking.push_str(more),
+            (ContentBlock::Thinking { thinking, .. }, Delta::ThinkingDelta { thinking: more }) => {
+                thinking.push_str(more)
+            }
             (ContentBlock::Thinking { signature, .. }, Delta::SignatureDelta { signature: new }) => {
                 signature.clone_from(new);
             }
@@ -124,7 +126,9 @@ impl Accumulator {
             return;
         }
         let parsed = serde_json::from_str(&json).unwrap_or_else(|_| Value::Object(Default::default()));
-        if let Some(ContentBlock::ToolUse { input, .. } | ContentBlock::ServerToolUse { input, .. }) = self.block_mut(index) {
+        if let Some(ContentBlock::ToolUse { input, .. } | ContentBlock::ServerToolUse { input, .. }) =
+            self.block_mut(index)
+        {
             *input = parsed;
         }
     }
@@ -164,7 +168,12 @@ mod tests {
     }
 
     fn usage(input: u64, cached: u64, output: u64) -> Usage {
-        Usage { input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: cached }
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: cached,
+        }
     }
 
     #[test]
@@ -195,8 +204,18 @@ mod tests {
     #[test]
     fn failed_fixtures_become_their_errors() {
         let table = [
-            ("codex-failed.sse", ErrorKind::OverloadedError, 529, "Our servers are currently overloaded. Please try again later."),
-            ("error-event.sse", ErrorKind::RateLimitError, 429, "Rate limit reached for gpt-5.2-codex. Please try again in 20s."),
+            (
+                "codex-failed.sse",
+                ErrorKind::OverloadedError,
+                529,
+                "Our servers are currently overloaded. Please try again later.",
+            ),
+            (
+                "error-event.sse",
+                ErrorKind::RateLimitError,
+                429,
+                "Rate limit reached for gpt-5.2-codex. Please try again in 20s.",
+            ),
             ("cut-before-completed.sse", ErrorKind::ApiError, 500, CUT_SHORT),
         ];
         for (name, kind, status, message) in table {
@@ -363,7 +382,10 @@ mod tests {
             message.content,
             [
                 ContentBlock::Thinking { thinking: "ab".into(), signature: "sig".into() },
-                ContentBlock::Text { text: "t".into(), citations: Some(vec![citation("https://a"), citation("https://b")]) },
+                ContentBlock::Text {
+                    text: "t".into(),
+                    citations: Some(vec![citation("https://a"), citation("https://b")])
+                },
             ]
         );
         assert_eq!(message.usage.output_tokens, 7);

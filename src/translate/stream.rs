@@ -206,11 +206,15 @@ impl StreamTranslator {
 
     fn item_added(&mut self, output_index: u32, item: OutputItem) {
         let state = ItemState::for_item(&item);
-        self.with_item(output_index, || state, |entry| {
-            if let OutputItem::FunctionCall { call_id, name, .. } = item {
-                entry.open(tool_use_block(call_id, name));
-            }
-        });
+        self.with_item(
+            output_index,
+            || state,
+            |entry| {
+                if let OutputItem::FunctionCall { call_id, name, .. } = item {
+                    entry.open(tool_use_block(call_id, name));
+                }
+            },
+        );
     }
 
     fn item_done(&mut self, output_index: u32, item: OutputItem) {
@@ -252,7 +256,8 @@ impl StreamTranslator {
         }
         self.pump(out);
         self.close_open_block(out);
-        let stop_reason = stop_reason.unwrap_or(if self.used_tools { StopReason::ToolUse } else { StopReason::EndTurn });
+        let stop_reason =
+            stop_reason.unwrap_or(if self.used_tools { StopReason::ToolUse } else { StopReason::EndTurn });
         out.push(StreamEvent::MessageDelta {
             delta: MessageDelta { stop_reason: Some(stop_reason), stop_sequence: None },
             usage: delta_usage(response.usage.as_ref()),
@@ -697,7 +702,9 @@ pub(crate) mod test_support {
         match (last, body.split_last()) {
             (StreamEvent::MessageStop, Some((StreamEvent::MessageDelta { .. }, rest))) => body = rest,
             (StreamEvent::Error { .. }, _) => {}
-            (last, _) => return Err(format!("the stream ends with {last:?}, not message_delta + message_stop or error")),
+            (last, _) => {
+                return Err(format!("the stream ends with {last:?}, not message_delta + message_stop or error"))
+            }
         }
         check_blocks(body)
     }
@@ -730,7 +737,9 @@ pub(crate) mod test_support {
                     check_tool_input(block, json)?;
                     open = None;
                 }
-                (event, _) => return Err(format!("unexpected {event:?} (open block: {:?})", open.as_ref().map(|o| o.0))),
+                (event, _) => {
+                    return Err(format!("unexpected {event:?} (open block: {:?})", open.as_ref().map(|o| o.0)))
+                }
             }
         }
         match open {
@@ -743,7 +752,10 @@ pub(crate) mod test_support {
         let fits = match (block, delta) {
             (ContentBlock::Text { .. }, Delta::TextDelta { .. } | Delta::CitationsDelta { .. }) => true,
             (ContentBlock::Thinking { .. }, Delta::ThinkingDelta { .. } | Delta::SignatureDelta { .. }) => true,
-            (ContentBlock::ToolUse { .. } | ContentBlock::ServerToolUse { .. }, Delta::InputJsonDelta { partial_json }) => {
+            (
+                ContentBlock::ToolUse { .. } | ContentBlock::ServerToolUse { .. },
+                Delta::InputJsonDelta { partial_json },
+            ) => {
                 json.push_str(partial_json);
                 true
             }
@@ -826,8 +838,12 @@ mod tests {
                 StreamEvent::ContentBlockStart { content_block, .. } => Some(match content_block {
                     ContentBlock::ToolUse { id, name, .. } => format!("tool_use {id} {name}"),
                     ContentBlock::ServerToolUse { id, name, .. } => format!("server_tool_use {id} {name}"),
-                    ContentBlock::WebSearchToolResult { tool_use_id, .. } => format!("web_search_tool_result {tool_use_id}"),
-                    other => serde_json::to_value(other).expect("serializable")["type"].as_str().unwrap_or("?").to_owned(),
+                    ContentBlock::WebSearchToolResult { tool_use_id, .. } => {
+                        format!("web_search_tool_result {tool_use_id}")
+                    }
+                    other => {
+                        serde_json::to_value(other).expect("serializable")["type"].as_str().unwrap_or("?").to_owned()
+                    }
                 }),
                 StreamEvent::MessageDelta { delta, .. } => Some(format!("stop {:?}", delta.stop_reason)),
                 StreamEvent::Error { error } => Some(format!("error {}", error.kind.as_str())),
@@ -840,20 +856,35 @@ mod tests {
     fn each_fixture_yields_the_expected_blocks_and_ending() {
         let table: &[(&str, &[&str])] = &[
             ("codex-text.sse", &["text", "stop Some(EndTurn)"]),
-            ("codex-reasoning-tool.sse", &["thinking", "tool_use call_AbC123 Bash", "tool_use call_DeF456 Read", "stop Some(ToolUse)"]),
+            (
+                "codex-reasoning-tool.sse",
+                &["thinking", "tool_use call_AbC123 Bash", "tool_use call_DeF456 Read", "stop Some(ToolUse)"],
+            ),
             ("codex-failed.sse", &["error overloaded_error"]),
-            ("parallel-interleaved.sse", &["tool_use call_A Read", "tool_use call_B Grep", "tool_use call_C TodoRead", "stop Some(ToolUse)"]),
+            (
+                "parallel-interleaved.sse",
+                &["tool_use call_A Read", "tool_use call_B Grep", "tool_use call_C TodoRead", "stop Some(ToolUse)"],
+            ),
             ("incomplete-max-tokens.sse", &["text", "stop Some(MaxTokens)"]),
             ("incomplete-content-filter.sse", &["text", "stop Some(Refusal)"]),
             ("error-event.sse", &["text", "error rate_limit_error"]),
             ("reasoning-then-text.sse", &["thinking", "text", "stop Some(EndTurn)"]),
-            ("web-search.sse", &["server_tool_use ws_15 web_search", "web_search_tool_result ws_15", "text", "stop Some(EndTurn)"]),
+            (
+                "web-search.sse",
+                &["server_tool_use ws_15 web_search", "web_search_tool_result ws_15", "text", "stop Some(EndTurn)"],
+            ),
             ("unknown-events.sse", &["text", "stop Some(EndTurn)"]),
             ("reasoning-encrypted-only.sse", &["thinking", "text", "stop Some(EndTurn)"]),
             ("cut-before-completed.sse", &["text", "error api_error"]),
-            ("done-without-deltas.sse", &["thinking", "tool_use call_19 Bash", "tool_use call_19b Glob", "stop Some(ToolUse)"]),
+            (
+                "done-without-deltas.sse",
+                &["thinking", "tool_use call_19 Bash", "tool_use call_19b Glob", "stop Some(ToolUse)"],
+            ),
             ("completed-output-only.sse", &["text", "stop Some(EndTurn)"]),
-            ("completed-without-item-done.sse", &["text", "tool_use call_21 Bash", "tool_use call_21b Bash", "stop Some(ToolUse)"]),
+            (
+                "completed-without-item-done.sse",
+                &["text", "tool_use call_21 Bash", "tool_use call_21b Bash", "stop Some(ToolUse)"],
+            ),
         ];
         for (name, expected) in table {
             assert_eq!(outline(&translate_sse(&fixture(name))), *expected, "{name}");
@@ -870,11 +901,17 @@ mod tests {
         let tool = |id: &str, name: &str| format!("tool_use {id} {name}");
         let table = [
             // Announced by output_item.added, arguments streamed; Read is not renamed.
-            ("codex-reasoning-tool.sse", ["thinking".into(), tool("call_AbC123", &long_bash), tool("call_DeF456", "Read")]),
+            (
+                "codex-reasoning-tool.sse",
+                ["thinking".into(), tool("call_AbC123", &long_bash), tool("call_DeF456", "Read")],
+            ),
             // Only output_item.done carries the calls.
             ("done-without-deltas.sse", ["thinking".into(), tool("call_19", &long_bash), tool("call_19b", &long_glob)]),
             // Only response.completed's output carries the second call.
-            ("completed-without-item-done.sse", ["text".into(), tool("call_21", &long_bash), tool("call_21b", &long_bash)]),
+            (
+                "completed-without-item-done.sse",
+                ["text".into(), tool("call_21", &long_bash), tool("call_21b", &long_bash)],
+            ),
         ];
         for (name, blocks) in table {
             let events = translate_sse_with_names(&fixture(name), names.clone());
@@ -1002,7 +1039,10 @@ mod tests {
         ];
         for (reason, message) in table {
             let mut t = translator();
-            t.on_event(serde_json::from_value(json!({"type":"response.output_text.delta","output_index":0,"delta":"Hi"})).unwrap());
+            t.on_event(
+                serde_json::from_value(json!({"type":"response.output_text.delta","output_index":0,"delta":"Hi"}))
+                    .unwrap(),
+            );
             assert_eq!(
                 t.finish(reason),
                 [StreamEvent::ContentBlockStop { index: 0 }, StreamEvent::error(&ApiError::api(message))]
@@ -1015,7 +1055,8 @@ mod tests {
     #[test]
     fn a_malformed_event_fails_the_message() {
         let mut t = translator();
-        let err = SseError::Malformed { event: "response.output_text.delta".into(), message: "missing field `delta`".into() };
+        let err =
+            SseError::Malformed { event: "response.output_text.delta".into(), message: "missing field `delta`".into() };
         let out = t.on_decoded(Err(err.clone()));
         assert_eq!(out, [StreamEvent::error(&ApiError::api(format!("{CUT_SHORT}: {err}")))]);
         assert!(t.is_finished());
@@ -1070,7 +1111,8 @@ mod tests {
             };
             let expected = StreamEvent::error(&ApiError::new(kind, "upstream says no"));
             assert_eq!(translator().on_event(failed), std::slice::from_ref(&expected), "{code:?} via response.failed");
-            let error_event = CodexEvent::Error { code: error.code, message: Some(error.message), param: None, error: None };
+            let error_event =
+                CodexEvent::Error { code: error.code, message: Some(error.message), param: None, error: None };
             assert_eq!(translator().on_event(error_event), [expected], "{code:?} via error");
         }
     }
@@ -1102,9 +1144,18 @@ mod tests {
         };
         assert_eq!(
             delta_usage(Some(&usage)),
-            MessageDeltaUsage { output_tokens: 420, input_tokens: 1616, cache_read_input_tokens: 16384, cache_creation_input_tokens: 0 }
+            MessageDeltaUsage {
+                output_tokens: 420,
+                input_tokens: 1616,
+                cache_read_input_tokens: 16384,
+                cache_creation_input_tokens: 0
+            }
         );
-        let odd = events::Usage { input_tokens: 10, input_tokens_details: Some(events::InputTokensDetails { cached_tokens: 50 }), ..usage };
+        let odd = events::Usage {
+            input_tokens: 10,
+            input_tokens_details: Some(events::InputTokensDetails { cached_tokens: 50 }),
+            ..usage
+        };
         assert_eq!(delta_usage(Some(&odd)).input_tokens, 0, "cached above total never underflows");
         assert_eq!(delta_usage(None), MessageDeltaUsage::default());
     }
@@ -1174,17 +1225,37 @@ mod tests {
             ("no message_stop", vec![start.clone(), end.clone()]),
             ("no message_delta", vec![start.clone(), StreamEvent::MessageStop]),
             ("index gap", vec![start.clone(), block(1), stop(1), end.clone(), StreamEvent::MessageStop]),
-            ("interleaved", vec![start.clone(), block(0), block(1), stop(1), stop(0), end.clone(), StreamEvent::MessageStop]),
-            ("delta to closed block", vec![start.clone(), block(0), stop(0), text(0), end.clone(), StreamEvent::MessageStop]),
+            (
+                "interleaved",
+                vec![start.clone(), block(0), block(1), stop(1), stop(0), end.clone(), StreamEvent::MessageStop],
+            ),
+            (
+                "delta to closed block",
+                vec![start.clone(), block(0), stop(0), text(0), end.clone(), StreamEvent::MessageStop],
+            ),
             ("never stopped", vec![start.clone(), block(0), end.clone(), StreamEvent::MessageStop]),
             ("wrong delta kind", vec![start.clone(), tool(0), text(0), stop(0), end.clone(), StreamEvent::MessageStop]),
-            ("bad tool json", vec![start.clone(), tool(0), json_delta(0, "{\"a\":"), stop(0), end.clone(), StreamEvent::MessageStop]),
+            (
+                "bad tool json",
+                vec![start.clone(), tool(0), json_delta(0, "{\"a\":"), stop(0), end.clone(), StreamEvent::MessageStop],
+            ),
             ("event after stop", vec![start.clone(), end.clone(), StreamEvent::MessageStop, block(0)]),
         ];
         for (why, events) in bad {
             assert!(check_sequence(&events).is_err(), "accepted a stream with {why}");
         }
-        let good = vec![start, StreamEvent::Ping, tool(0), json_delta(0, "{\"a\":1}"), stop(0), block(1), text(1), stop(1), end, StreamEvent::MessageStop];
+        let good = vec![
+            start,
+            StreamEvent::Ping,
+            tool(0),
+            json_delta(0, "{\"a\":1}"),
+            stop(0),
+            block(1),
+            text(1),
+            stop(1),
+            end,
+            StreamEvent::MessageStop,
+        ];
         assert_eq!(check_sequence(&good), Ok(()));
         assert_eq!(check_sequence(&[StreamEvent::error(&ApiError::overloaded("busy"))]), Ok(()));
     }

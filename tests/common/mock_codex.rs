@@ -425,7 +425,12 @@ fn auto_reply(body: &Value) -> Reply {
     let said = last["content"][0]["text"].as_str().unwrap_or("");
     let text = format!("Hello from the mock. You said: {said}");
     if body["reasoning"]["effort"].is_string() {
-        return Reply::Sse(reasoning_text_stream(model, "Thinking about the greeting.", "gAAAAmockEncryptedReasoning==", &text));
+        return Reply::Sse(reasoning_text_stream(
+            model,
+            "Thinking about the greeting.",
+            "gAAAAmockEncryptedReasoning==",
+            &text,
+        ));
     }
     Reply::Sse(text_stream(model, &text))
 }
