@@ -427,6 +427,36 @@ async fn each_event_reaches_the_client_when_the_upstream_sends_it() {
 }
 
 #[actix_web::test]
+async fn the_answer_starts_when_the_upstream_begins_it_not_when_its_reasoning_ends() {
+    // The backend announces a reasoning item at once and may think for
+    // seconds before the summary's first words. It refuses a request
+    // (overload, rate limit) before announcing anything, so the client can
+    // have its head and `message_start` as soon as the item is announced.
+    let upstream = MockCodex::start();
+    let stream = mock_codex::reasoning_text_stream("gpt-5.2-codex", "Thinking it over.", "gAAAAB-enc", "Done.");
+    let third_event = stream.match_indices("event: ").nth(2).unwrap().0;
+    let (announced, rest) = stream.split_at(third_event);
+    upstream.push(Reply::Chunks(vec![
+        (Duration::ZERO, announced.to_owned()),
+        (Duration::from_millis(1500), rest.to_owned()),
+    ]));
+    let daemon = start_daemon(&upstream);
+
+    let mut resp = client().post(daemon.url("/v1/messages")).send_json(&hello(true)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let first = futures_util::StreamExt::next(&mut resp).await.unwrap().unwrap();
+    let first = parse_sse(&first);
+    let names: Vec<&str> = first.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["message_start"], "the first chunk came before the reasoning's words");
+
+    let rest = resp.body().limit(1 << 20).await.unwrap();
+    let events = parse_sse(&rest);
+    let thinking = events.iter().filter_map(|(_, d)| d["delta"]["thinking"].as_str()).collect::<String>();
+    assert_eq!(thinking, "Thinking it over.");
+    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("message_stop"));
+}
+
+#[actix_web::test]
 async fn a_client_that_disconnects_cancels_the_upstream_request() {
     let upstream = MockCodex::start();
     // Words every 100 ms for about 4 s: the answer is still streaming when the client hangs up.

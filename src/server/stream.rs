@@ -3,9 +3,12 @@
 //! (streaming clients) or folded into one message (non-streaming clients).
 //!
 //! A streaming answer is *committed* — status 200 and headers sent — only
-//! once the translator has produced content, or after [`COMMIT_AFTER`]. An
-//! upstream failure before that point becomes a proper HTTP error with the
-//! right status; after it, an Anthropic `error` event that ends the stream.
+//! once the upstream has begun its answer (announced an output item), or
+//! after [`COMMIT_AFTER`]. The backend reports an overload, a rate limit or
+//! a context too long inside a 200 stream, before any output item: such a
+//! failure is retried or becomes a proper HTTP error with the right status.
+//! After the commit, a failure is an Anthropic `error` event that ends the
+//! stream.
 //! Bytes go out through a small bounded channel as events come in (events
 //! that arrive together as one chunk), so a slow client slows the upstream
 //! read (back-pressure), and a client that goes away ends the pump at its
@@ -31,7 +34,7 @@ use crate::logging::RequestSummary;
 use crate::translate::response::Accumulator;
 use crate::translate::stream::StreamTranslator;
 
-/// Commit a stream that has produced no content after this long, so pings can flow.
+/// Commit a stream whose answer has not begun after this long, so pings can flow.
 pub const COMMIT_AFTER: Duration = Duration::from_secs(5);
 /// Chunks buffered between the pump and the client.
 const CHANNEL_DEPTH: usize = 32;
@@ -284,8 +287,9 @@ impl Sink {
         true
     }
 
-    /// Deliver events; `false`: the client is gone.
-    async fn deliver(&mut self, events: Vec<StreamEvent>, has_content: bool) -> Result<bool, ApiError> {
+    /// Deliver events, committing once the answer has `begun`; `false`: the
+    /// client is gone.
+    async fn deliver(&mut self, events: Vec<StreamEvent>, begun: bool) -> Result<bool, ApiError> {
         for event in &events {
             if let StreamEvent::MessageDelta { usage, .. } = event {
                 self.usage = (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens);
@@ -304,7 +308,7 @@ impl Sink {
             return Err(err);
         }
         self.held.extend(events);
-        if has_content {
+        if begun {
             return Ok(self.commit().await);
         }
         Ok(true)
@@ -361,11 +365,11 @@ async fn pump(
             Next::End(reason) => translator.finish(reason),
         };
         let failure = events.iter().find_map(error_of);
-        let has_content = translator.has_content() || translator.is_finished();
+        let begun = translator.has_begun() || translator.is_finished();
         if !events.is_empty() {
             ping.reset();
         }
-        match sink.deliver(events, has_content).await {
+        match sink.deliver(events, begun).await {
             Err(err) => {
                 // Not committed: the handler answers (or retries) and logs.
                 if let Some(commit) = sink.commit.take() {

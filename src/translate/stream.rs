@@ -186,6 +186,14 @@ impl StreamTranslator {
         self.has_content
     }
 
+    /// True once the upstream has begun its answer: an output item was
+    /// announced (or content arrived). The backend refuses a request
+    /// (overload, rate limit, context too long) before that, so what comes
+    /// from here on belongs to the answer.
+    pub fn has_begun(&self) -> bool {
+        !self.seen.is_empty() || self.has_content
+    }
+
     /// Emit `message_start` unless it already went out.
     fn start(&mut self, out: &mut Vec<StreamEvent>, usage: Option<&events::Usage>) {
         if self.started {
@@ -1029,6 +1037,35 @@ mod tests {
         );
         assert!(t.has_content());
         assert!(!t.is_finished());
+    }
+
+    #[test]
+    fn the_answer_has_begun_once_the_upstream_announces_an_item() {
+        let created = json!({"type":"response.created","response":{"id":"resp_1"}});
+        let in_progress = json!({"type":"response.in_progress","response":{"id":"resp_1"}});
+        let reasoning = json!({"type":"response.output_item.added","output_index":0,
+                               "item":{"id":"rs_1","type":"reasoning","summary":[]}});
+        let call = json!({"type":"response.output_item.added","output_index":0,
+                          "item":{"id":"fc_1","type":"function_call","call_id":"c1","name":"Bash","arguments":""}});
+        let delta = json!({"type":"response.output_text.delta","output_index":0,"delta":"Hi"});
+        let failed = json!({"type":"response.failed",
+                            "response":{"id":"resp_1","error":{"code":"server_is_overloaded","message":"busy"}}});
+        let table = [
+            (vec![], false),
+            (vec![created.clone()], false),
+            (vec![created.clone(), in_progress.clone()], false),
+            (vec![created.clone(), failed], false),
+            (vec![created.clone(), in_progress, reasoning], true),
+            (vec![created.clone(), call], true),
+            (vec![created, delta], true),
+        ];
+        for (events, begun) in table {
+            let mut t = translator();
+            for event in parse_events(&events) {
+                t.on_event(event);
+            }
+            assert_eq!(t.has_begun(), begun, "after {events:?}");
+        }
     }
 
     #[test]
