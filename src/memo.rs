@@ -1,5 +1,6 @@
-//! Bounded memos for what a session sends again and again: the same tools
-//! and the same message history, one turn longer, with every request.
+//! Bounded memos for what a session sends again and again: the same tools,
+//! the same system prompt and the same message history, one turn longer,
+//! with every request.
 //! Parsing and translating them once instead of once per request is most of
 //! what codexd can save before a request goes upstream.
 //!

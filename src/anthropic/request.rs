@@ -30,8 +30,10 @@ pub struct MessagesRequest {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<System>,
+    /// Shared with earlier requests that carried the same system prompt (see
+    /// [`PARSED_SYSTEMS`]).
+    #[serde(default, deserialize_with = "shared_system", skip_serializing_if = "Option::is_none")]
+    pub system: Option<Arc<System>>,
     /// Shared with earlier requests that carried the same message (see
     /// [`PARSED_MESSAGES`]).
     #[serde(deserialize_with = "shared_messages")]
@@ -632,6 +634,21 @@ impl<'de> Deserialize<'de> for Tool {
     }
 }
 
+/// System prompts parsed before, by their exact JSON text (see
+/// [`crate::memo`]). Claude Code's runs to tens of kilobytes and changes
+/// little within a session; being the same `Arc`, it is not translated again
+/// either (`translate::request` remembers `instructions` by system prompt).
+const PARSED_SYSTEMS_BUDGET: usize = 256 * 1024;
+
+static PARSED_SYSTEMS: Shared<Memo<Box<str>, Arc<System>>> = Shared::new(|| Memo::new(PARSED_SYSTEMS_BUDGET));
+
+/// `system`: from [`PARSED_SYSTEMS`] when its text was seen before, else
+/// parsed from its text (and remembered).
+fn shared_system<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Arc<System>>, D::Error> {
+    let system = Option::<Remembered<System>>::deserialize(deserializer)?;
+    Ok(system.map(|Remembered(system)| system))
+}
+
 /// Messages parsed before, by their exact JSON text (see
 /// [`crate::memo`]), weighed by the length of that text. Claude Code resends
 /// the whole conversation with every turn; all but its newest messages (and
@@ -670,6 +687,12 @@ impl Memoized for Tool {
 impl Memoized for InputMessage {
     fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
         &PARSED_MESSAGES
+    }
+}
+
+impl Memoized for System {
+    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
+        &PARSED_SYSTEMS
     }
 }
 
@@ -805,7 +828,7 @@ mod tests {
             "context_management": {"edits": []}
         }))
         .unwrap();
-        assert_eq!(request.system.as_ref().map(System::text).as_deref(), Some("You are Claude Code."));
+        assert_eq!(request.system.as_ref().map(|system| system.text()).as_deref(), Some("You are Claude Code."));
         assert_eq!(request.messages.len(), 3);
         let tools = request.tools.as_deref().unwrap();
         assert!(matches!(&*tools[0], Tool::Custom(t) if t.name == "Bash"));

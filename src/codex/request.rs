@@ -18,7 +18,9 @@ pub struct ResponsesRequest {
     /// Upstream model slug, e.g. `gpt-5.2-codex` (no effort suffix).
     pub model: String,
     /// The system prompt; the backend refuses a missing or empty one.
-    pub instructions: String,
+    /// The system prompt; remembered with its JSON, like `input` entries,
+    /// when it came from the client.
+    pub instructions: Entry<String>,
     /// The conversation, oldest item first.
     pub input: Vec<InputEntry>,
     #[serde(default)]
@@ -363,7 +365,7 @@ mod tests {
     fn sample() -> ResponsesRequest {
         ResponsesRequest {
             model: "gpt-5.2-codex".into(),
-            instructions: "Be brief.".into(),
+            instructions: Entry::from("Be brief.".to_owned()),
             input: vec![
                 InputItem::Message {
                     role: MessageRole::User,

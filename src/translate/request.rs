@@ -21,8 +21,8 @@ use crate::anthropic::request::{
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
-    ContentPart, Effort, FunctionOutput, InputEntry, InputItem, MessageRole, Reasoning, ResponsesRequest, SummaryText,
-    TextControls, Tool, ToolChoice, ToolEntry, Verbosity, WebSearchFilters,
+    ContentPart, Effort, Entry, FunctionOutput, InputEntry, InputItem, MessageRole, Reasoning, ResponsesRequest,
+    SummaryText, TextControls, Tool, ToolChoice, ToolEntry, Verbosity, WebSearchFilters,
 };
 use crate::config::Settings;
 use crate::memo::{ByAddress, Shared};
@@ -135,9 +135,31 @@ pub fn translate_request(request: &MessagesRequest, settings: &Settings) -> Resu
     })
 }
 
-/// The system prompt, or [`DEFAULT_INSTRUCTIONS`] when there is none.
-fn instructions(system: Option<&System>) -> String {
-    let text = system.map(System::text).unwrap_or_default();
+/// `instructions` made before, by system prompt: `anthropic::request` hands
+/// out the same `Arc` for the same prompt, so a session's prompt is joined
+/// and serialised once. Weighed by the length of its JSON.
+const TRANSLATED_SYSTEMS_BUDGET: usize = 256 * 1024;
+
+static TRANSLATED_SYSTEMS: Shared<ByAddress<System, Entry<String>>> =
+    Shared::new(|| ByAddress::new(TRANSLATED_SYSTEMS_BUDGET));
+
+/// The system prompt, or [`DEFAULT_INSTRUCTIONS`] when there is none;
+/// remembered per prompt, with its JSON.
+fn instructions(system: Option<&Arc<System>>) -> Entry<String> {
+    let Some(system) = system else {
+        return Entry::from(DEFAULT_INSTRUCTIONS.to_owned());
+    };
+    if let Some(entry) = TRANSLATED_SYSTEMS.with(|memo| memo.get(system)) {
+        return entry;
+    }
+    let entry = Entry::encoded(instructions_text(system));
+    TRANSLATED_SYSTEMS.with(|memo| memo.insert(system, entry.clone(), entry.encoded_len()));
+    entry
+}
+
+/// The system prompt's text, or [`DEFAULT_INSTRUCTIONS`] when it is blank.
+fn instructions_text(system: &System) -> String {
+    let text = system.text();
     if text.trim().is_empty() {
         DEFAULT_INSTRUCTIONS.to_owned()
     } else {
@@ -636,7 +658,7 @@ fn parse_uuid(text: &str) -> Option<String> {
 }
 
 fn digest_key(request: &MessagesRequest) -> String {
-    let system = request.system.as_ref().map(System::text).unwrap_or_default();
+    let system = request.system.as_ref().map(|system| system.text()).unwrap_or_default();
     let first_user = request
         .messages
         .iter()
@@ -654,7 +676,6 @@ mod tests {
     use super::*;
     use crate::anthropic::request::parse_messages_request;
     use crate::anthropic::ErrorKind;
-    use crate::codex::request::Entry;
     use serde_json::{json, Value};
 
     fn parse(body: &str) -> MessagesRequest {
@@ -705,6 +726,7 @@ mod tests {
                 .tools
                 .as_ref()
                 .map(|tools| tools.iter().map(|tool| Arc::new(AnthropicTool::clone(tool))).collect()),
+            system: request.system.as_ref().map(|system| Arc::new(System::clone(system))),
             ..request.clone()
         };
         for fixture in [
@@ -777,7 +799,7 @@ mod tests {
         for (system, expected) in table {
             let out =
                 translate(json!({"model":"m","system":system,"messages":[{"role":"user","content":"hi"}]})).unwrap();
-            assert_eq!(out.instructions, expected, "system {system}");
+            assert_eq!(out.instructions.as_str(), expected, "system {system}");
         }
     }
 
@@ -1017,6 +1039,27 @@ mod tests {
         let Tool::Function { parameters, .. } = tools(&other)[0].item().clone() else { panic!("a function") };
         assert_eq!(parameters, schema::normalize(&tool.input_schema));
         assert_ne!(tools(&other)[0], once[0]);
+    }
+
+    #[test]
+    fn a_system_prompt_becomes_instructions_once() {
+        let instructions = |system: Value| {
+            let request = request(json!({"model":"m","system":system,"messages":[{"role":"user","content":"hi"}]}));
+            (translate_request(&request, &Settings::defaults()).unwrap().instructions, request.system)
+        };
+        let blocks = json!([{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}},
+                            {"type":"text","text":"Be \"brief\".\nAlways."}]);
+        let (once, first) = instructions(blocks.clone());
+        let (again, second) = instructions(blocks);
+        assert!(Arc::ptr_eq(first.as_ref().unwrap(), second.as_ref().unwrap()), "the same prompt is parsed once");
+        match (&once, &again) {
+            (Entry::Encoded(once), Entry::Encoded(again)) => assert!(Arc::ptr_eq(once, again), "and joined once"),
+            other => panic!("remembered instructions expected, got {other:?}"),
+        }
+        assert_eq!(once.as_str(), "You are Claude Code.\n\nBe \"brief\".\nAlways.");
+        assert_eq!(serde_json::to_string(&once).unwrap(), serde_json::to_string(once.as_str()).unwrap());
+        let (other, _) = instructions(json!("Something else."));
+        assert_eq!(other.as_str(), "Something else.");
     }
 
     #[test]
