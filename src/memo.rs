@@ -14,6 +14,7 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -112,6 +113,32 @@ impl<T, V: Clone> ByAddress<T, V> {
     }
 }
 
+impl<T, V: Clone> Shared<ByAddress<T, V>> {
+    /// What was made from `source` before, or what `make` makes of it now,
+    /// remembered with the weight `weigh` gives it. The lock is not held
+    /// while making; a failure is not remembered.
+    pub fn try_remembered<E>(
+        &self,
+        source: &Arc<T>,
+        make: impl FnOnce(&T) -> Result<V, E>,
+        weigh: impl FnOnce(&V) -> usize,
+    ) -> Result<V, E> {
+        if let Some(value) = self.with(|memo| memo.get(source)) {
+            return Ok(value);
+        }
+        let value = make(source)?;
+        let weight = weigh(&value);
+        self.with(|memo| memo.insert(source, value.clone(), weight));
+        Ok(value)
+    }
+
+    /// [`Self::try_remembered`] for what cannot fail to be made.
+    pub fn remembered(&self, source: &Arc<T>, make: impl FnOnce(&T) -> V, weigh: impl FnOnce(&V) -> usize) -> V {
+        let Ok(value) = self.try_remembered(source, |source| Ok::<V, Infallible>(make(source)), weigh);
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +180,24 @@ mod tests {
         static MEMO: Shared<Memo<u32, u32>> = Shared::new(|| Memo::new(100));
         std::thread::spawn(|| MEMO.with(|memo| memo.insert(1, 10, 1))).join().unwrap();
         assert_eq!(MEMO.with(|memo| memo.get(&1)), Some(10));
+    }
+
+    #[test]
+    fn a_value_is_made_once_per_source_and_a_failure_is_not_remembered() {
+        static MEMO: Shared<ByAddress<String, usize>> = Shared::new(|| ByAddress::new(100));
+        let source = Arc::new("four".to_owned());
+        let mut made = 0;
+        let mut make = |text: &String| {
+            made += 1;
+            text.len()
+        };
+        assert_eq!(MEMO.remembered(&source, &mut make, |_| 1), 4);
+        assert_eq!(MEMO.remembered(&source, &mut make, |_| 1), 4);
+        assert_eq!(made, 1);
+
+        let other = Arc::new("five!".to_owned());
+        assert_eq!(MEMO.try_remembered(&other, |_| Err("no"), |_| 1), Err("no"));
+        assert_eq!(MEMO.try_remembered(&other, |text| Ok::<_, &str>(text.len()), |_| 1), Ok(5));
     }
 
     #[test]

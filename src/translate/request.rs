@@ -149,12 +149,7 @@ fn instructions(system: Option<&Arc<System>>) -> Entry<String> {
     let Some(system) = system else {
         return Entry::from(DEFAULT_INSTRUCTIONS.to_owned());
     };
-    if let Some(entry) = TRANSLATED_SYSTEMS.with(|memo| memo.get(system)) {
-        return entry;
-    }
-    let entry = Entry::encoded(instructions_text(system));
-    TRANSLATED_SYSTEMS.with(|memo| memo.insert(system, entry.clone(), entry.encoded_len()));
-    entry
+    TRANSLATED_SYSTEMS.remembered(system, |system| Entry::encoded(instructions_text(system)), Entry::encoded_len)
 }
 
 /// The system prompt's text, or [`DEFAULT_INSTRUCTIONS`] when it is blank.
@@ -190,13 +185,11 @@ static TRANSLATED: Shared<ByAddress<InputMessage, Arc<[InputEntry]>>> =
 
 /// [`translate_message`], remembered per message, each item with its JSON.
 fn translated_message(message: &Arc<InputMessage>, at: At<'_>) -> Result<Arc<[InputEntry]>, TranslateError> {
-    if let Some(entries) = TRANSLATED.with(|memo| memo.get(message)) {
-        return Ok(entries);
-    }
-    let entries: Arc<[InputEntry]> = translate_message(message, at)?.into_iter().map(InputEntry::encoded).collect();
-    let weight = entries.iter().map(InputEntry::encoded_len).sum();
-    TRANSLATED.with(|memo| memo.insert(message, entries.clone(), weight));
-    Ok(entries)
+    TRANSLATED.try_remembered(
+        message,
+        |message| Ok(translate_message(message, at)?.into_iter().map(InputEntry::encoded).collect()),
+        |entries| entries.iter().map(InputEntry::encoded_len).sum(),
+    )
 }
 
 /// Translates one message into input items. `at` is its content's JSON path,
@@ -545,13 +538,11 @@ static TRANSLATED_TOOLS: Shared<ByAddress<AnthropicTool, Option<ToolEntry>>> =
 
 /// [`translate_tool`], remembered per tool, with its JSON.
 fn translated_tool(tool: &Arc<AnthropicTool>) -> Option<ToolEntry> {
-    if let Some(entry) = TRANSLATED_TOOLS.with(|memo| memo.get(tool)) {
-        return entry;
-    }
-    let entry = translate_tool(tool).map(ToolEntry::encoded);
-    let weight = entry.as_ref().map_or(0, ToolEntry::encoded_len);
-    TRANSLATED_TOOLS.with(|memo| memo.insert(tool, entry.clone(), weight));
-    entry
+    TRANSLATED_TOOLS.remembered(
+        tool,
+        |tool| translate_tool(tool).map(ToolEntry::encoded),
+        |entry| entry.as_ref().map_or(0, ToolEntry::encoded_len),
+    )
 }
 
 fn translate_tool(tool: &AnthropicTool) -> Option<Tool> {
