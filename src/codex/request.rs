@@ -18,8 +18,8 @@ pub struct ResponsesRequest {
     /// Upstream model slug, e.g. `gpt-5.2-codex` (no effort suffix).
     pub model: String,
     /// The system prompt; the backend refuses a missing or empty one.
-    /// The system prompt; remembered with its JSON, like `input` entries,
-    /// when it came from the client.
+    /// Remembered with its JSON, like `input` entries, when it came from the
+    /// client.
     pub instructions: Entry<String>,
     /// The conversation, oldest item first.
     pub input: Vec<InputEntry>,
