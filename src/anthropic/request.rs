@@ -661,7 +661,8 @@ static PARSED_MESSAGES: Shared<Memo<Box<str>, Arc<InputMessage>>> = Shared::new(
 
 thread_local! {
     /// Set while a refused body is parsed again to name the failing path:
-    /// messages are then read in place, field by field, instead of as text.
+    /// messages, tools and the system prompt are then read in place, field
+    /// by field, instead of as text.
     static TRACKING_PATHS: Cell<bool> = const { Cell::new(false) };
 }
 

@@ -73,11 +73,11 @@ pub enum InputItem {
     },
 }
 
-/// An entry of `input` or `tools`: a value built for this request, or one
-/// remembered together with its JSON from an earlier request that carried
-/// the same message or tool (so what a session resends is serialised once,
-/// not with every turn). Either way it is sent as the value's JSON, and
-/// compares as the value.
+/// An entry of `input` or `tools`, or the `instructions`: a value built for
+/// this request, or one remembered together with its JSON from an earlier
+/// request that carried the same message, tool or system prompt (so what a
+/// session resends is serialised once, not with every turn). Either way it
+/// is sent as the value's JSON, and compares as the value.
 #[derive(Debug)]
 pub enum Entry<T> {
     Item(T),
