@@ -357,6 +357,7 @@ mod tests {
         let message = InputItem::Message {
             role: MessageRole::Assistant,
             content: vec![ContentPart::OutputText { text: "hello world".into() }],
+            phase: None,
         };
         assert_eq!(count_item(&message), MESSAGE_OVERHEAD + 2);
     }
@@ -389,7 +390,9 @@ mod tests {
             parts.iter().filter(|part| !matches!(part, ContentPart::InputImage { .. })).cloned().collect()
         };
         match item {
-            InputItem::Message { role, content } => InputItem::Message { role: *role, content: keep(content) },
+            InputItem::Message { role, content, phase } => {
+                InputItem::Message { role: *role, content: keep(content), phase: *phase }
+            }
             InputItem::FunctionCallOutput { call_id, output: FunctionOutput::Parts(parts) } => {
                 InputItem::FunctionCallOutput { call_id: call_id.clone(), output: FunctionOutput::Parts(keep(parts)) }
             }

@@ -49,7 +49,15 @@ pub struct ResponsesRequest {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputItem {
     /// A user, assistant or developer message.
-    Message { role: MessageRole, content: Vec<ContentPart> },
+    Message {
+        role: MessageRole,
+        content: Vec<ContentPart>,
+        /// On assistant messages: whether the text was a preamble to tool
+        /// calls or the turn's final answer. The backend asks for it to be
+        /// replayed ("dropping it can degrade performance").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<Phase>,
+    },
     /// A tool call the model made in an earlier turn.
     FunctionCall {
         call_id: String,
@@ -175,6 +183,16 @@ pub enum MessageRole {
     User,
     Assistant,
     Developer,
+}
+
+/// `phase` of an assistant message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Text written before tool calls, while the turn goes on.
+    Commentary,
+    /// The text that ends the turn.
+    FinalAnswer,
 }
 
 /// One part of a message's content, or of a function output.
@@ -306,37 +324,50 @@ pub struct Reasoning {
     /// `auto`, `concise` or `detailed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// `all_turns` on the Responses Lite lane (see `codex::lane`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
-/// `reasoning.effort`. Not every model takes every value: `xhigh` only the
-/// newest codex models, `minimal` no codex model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `reasoning.effort`, lowest first. Which levels a model takes is in the
+/// live catalogue (`codex::catalogue`); current models take `low` to `max`
+/// and refuse `none` and `minimal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effort {
+    None,
     Minimal,
     Low,
     Medium,
     High,
     Xhigh,
+    Max,
 }
 
 impl Effort {
     /// Every effort, lowest first.
-    pub const ALL: [Effort; 5] = [Effort::Minimal, Effort::Low, Effort::Medium, Effort::High, Effort::Xhigh];
+    pub const ALL: [Effort; 7] =
+        [Effort::None, Effort::Minimal, Effort::Low, Effort::Medium, Effort::High, Effort::Xhigh, Effort::Max];
 
     /// The wire name, e.g. `xhigh`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Effort::None => "none",
             Effort::Minimal => "minimal",
             Effort::Low => "low",
             Effort::Medium => "medium",
             Effort::High => "high",
             Effort::Xhigh => "xhigh",
+            Effort::Max => "max",
         }
     }
 
-    /// The effort with this exact wire name, if any.
+    /// The effort a name stands for: a wire name, or `ultra` (the Codex
+    /// CLI's multi-agent level, which goes on the wire as `max`).
     pub fn from_name(name: &str) -> Option<Effort> {
+        if name == "ultra" {
+            return Some(Effort::Max);
+        }
         Effort::ALL.into_iter().find(|effort| effort.as_str() == name)
     }
 }
@@ -373,6 +404,7 @@ mod tests {
                         ContentPart::InputText { text: "hi".into() },
                         ContentPart::InputImage { image_url: "data:image/png;base64,AAAA".into(), detail: None },
                     ],
+                    phase: None,
                 },
                 InputItem::Reasoning {
                     summary: vec![SummaryText { text: "thinking".into() }],
@@ -387,6 +419,7 @@ mod tests {
                 InputItem::Message {
                     role: MessageRole::Assistant,
                     content: vec![ContentPart::OutputText { text: "done".into() }],
+                    phase: Some(Phase::FinalAnswer),
                 },
             ]
             .into_iter()
@@ -406,7 +439,7 @@ mod tests {
             .collect(),
             tool_choice: ToolChoice::Auto,
             parallel_tool_calls: true,
-            reasoning: Some(Reasoning { effort: Some(Effort::Medium), summary: Some("auto".into()) }),
+            reasoning: Some(Reasoning { effort: Some(Effort::Medium), summary: Some("auto".into()), context: None }),
             store: false,
             stream: true,
             include: vec!["reasoning.encrypted_content".into()],
@@ -428,7 +461,7 @@ mod tests {
                 {"type":"reasoning","summary":[{"type":"summary_text","text":"thinking"}],"encrypted_content":"gAAAA"},
                 {"type":"function_call","call_id":"call_1","name":"Bash","arguments":"{\"command\":\"ls\"}"},
                 {"type":"function_call_output","call_id":"call_1","output":"a\nb"},
-                {"type":"message","role":"assistant","content":[{"type":"output_text","text":"done"}]}
+                {"type":"message","role":"assistant","content":[{"type":"output_text","text":"done"}],"phase":"final_answer"}
             ],
             "tools": [
                 {"type":"function","name":"Bash","description":"Run a command","strict":false,
@@ -497,6 +530,8 @@ mod tests {
             assert_eq!(serde_json::to_value(effort).unwrap(), json!(effort.as_str()));
             assert_eq!(Effort::from_name(effort.as_str()), Some(effort));
         }
-        assert_eq!(Effort::from_name("max"), None);
+        assert_eq!(Effort::from_name("ultra"), Some(Effort::Max), "ultra goes on the wire as max");
+        assert_eq!(Effort::from_name("extreme"), None);
+        assert!(Effort::Minimal < Effort::Low && Effort::Xhigh < Effort::Max, "ordered lowest first");
     }
 }

@@ -9,9 +9,13 @@
 //!    off, a non-Claude name is mapped like a Claude name without a tier.
 //! 3. Mapping: env tier override > exact config entry (matched with and
 //!    without the `[…]` suffix) > config tier model > `models.default`.
-//! 4. A trailing `-minimal|-low|-medium|-high|-xhigh` on the resulting name
-//!    becomes the effort and is stripped: `gpt-5.3-codex-xhigh` → model
-//!    `gpt-5.3-codex`, effort `xhigh`.
+//! 4. A trailing `-none|-minimal|-low|-medium|-high|-xhigh|-max|-ultra` on
+//!    the resulting name becomes the effort and is stripped: `gpt-6-sol-high`
+//!    → model `gpt-6-sol`, effort `high` (`ultra` is sent as `max`).
+//!
+//! Whether the model still exists, which lane serves it and which efforts
+//! it takes is decided after this, at the Codex boundary, from the live
+//! catalogue (`codex::catalogue`).
 
 use crate::codex::request::Effort;
 use crate::config::{ModelMap, Settings};
@@ -23,6 +27,10 @@ pub struct Route {
     pub model: String,
     /// The effort named by the model's suffix, if it had one.
     pub effort: Option<Effort>,
+    /// The suffix is the client's own choice (a non-Claude name it sent as
+    /// is), not a default from the model map: it beats any effort the
+    /// request names elsewhere.
+    pub pinned: bool,
 }
 
 /// A Claude model family.
@@ -36,14 +44,14 @@ enum Tier {
 /// Routes the model name a client asked for (see the module docs for the rules).
 pub fn route(requested: &str, settings: &Settings) -> Route {
     let base = strip_bracket_suffix(requested);
-    let upstream = if is_claude(base) {
-        mapped(requested, base, tier_of(base), &settings.models)
+    let (upstream, pinned) = if is_claude(base) {
+        (mapped(requested, base, tier_of(base), &settings.models), false)
     } else if settings.passthrough {
-        requested.trim()
+        (requested.trim(), true)
     } else {
-        mapped(requested, base, None, &settings.models)
+        (mapped(requested, base, None, &settings.models), false)
     };
-    split_effort(upstream)
+    Route { pinned, ..split_effort(upstream) }
 }
 
 /// Picks the configured model for a name: env tier > exact entry > config tier > default.
@@ -86,16 +94,14 @@ fn tier_of(base: &str) -> Option<Tier> {
         .map(|(_, tier)| tier)
 }
 
-/// `gpt-5.2-high` → (`gpt-5.2`, high). `-xhigh` is tried before `-high`.
+/// `gpt-6-sol-high` → (`gpt-6-sol`, high). Only a whole `-word` counts, so
+/// `-xhigh` is never read as `-high`.
 fn split_effort(name: &str) -> Route {
-    const SUFFIXES: [Effort; 5] = [Effort::Xhigh, Effort::High, Effort::Medium, Effort::Low, Effort::Minimal];
-    for effort in SUFFIXES {
-        let stripped = name.strip_suffix(effort.as_str()).and_then(|rest| rest.strip_suffix('-'));
-        if let Some(model) = stripped.filter(|model| !model.is_empty()) {
-            return Route { model: model.to_owned(), effort: Some(effort) };
-        }
-    }
-    Route { model: name.to_owned(), effort: None }
+    let split = name.rsplit_once('-').and_then(|(model, suffix)| {
+        let effort = Effort::from_name(suffix)?;
+        (!model.is_empty()).then(|| Route { model: model.to_owned(), effort: Some(effort), pinned: false })
+    });
+    split.unwrap_or_else(|| Route { model: name.to_owned(), effort: None, pinned: false })
 }
 
 #[cfg(test)]
@@ -130,13 +136,19 @@ mod tests {
         settings
     }
 
+    /// A route from the model map.
     fn r(model: &str, effort: Option<Effort>) -> Route {
-        Route { model: model.into(), effort }
+        Route { model: model.into(), effort, pinned: false }
+    }
+
+    /// A route the client named itself (passthrough).
+    fn p(model: &str, effort: Option<Effort>) -> Route {
+        Route { model: model.into(), effort, pinned: true }
     }
 
     #[test]
     fn routing_table() {
-        use Effort::*;
+        use Effort::{High, Low, Max, Medium, Minimal, Xhigh};
         let on = settings(true);
         let off = settings(false);
         let env_on = with_env(settings(true));
@@ -159,21 +171,25 @@ mod tests {
             ("env beats config tier", &env_on, "claude-opus-4-5", r("env-opus", None)),
             ("no env for haiku → config", &env_on, "claude-haiku-4-5", r("cfg-haiku", None)),
             // Passthrough on: non-Claude names go as given, effort suffix split.
-            ("passthrough plain", &on, "gpt-5.2-codex", r("gpt-5.2-codex", None)),
-            ("passthrough high", &on, "gpt-5.2-high", r("gpt-5.2", Some(High))),
-            ("passthrough xhigh", &on, "gpt-5.3-codex-xhigh", r("gpt-5.3-codex", Some(Xhigh))),
-            ("passthrough minimal", &on, "gpt-5-minimal", r("gpt-5", Some(Minimal))),
-            ("passthrough ignores exact", &on, "gpt-4o", r("gpt-4o", None)),
-            ("tier word in non-Claude name", &on, "my-opus-clone", r("my-opus-clone", None)),
-            ("env ignored for non-Claude", &env_on, "my-sonnet", r("my-sonnet", None)),
+            ("passthrough plain", &on, "gpt-5.2-codex", p("gpt-5.2-codex", None)),
+            ("passthrough high", &on, "gpt-5.2-high", p("gpt-5.2", Some(High))),
+            ("passthrough xhigh", &on, "gpt-5.3-codex-xhigh", p("gpt-5.3-codex", Some(Xhigh))),
+            ("passthrough minimal", &on, "gpt-5-minimal", p("gpt-5", Some(Minimal))),
+            ("passthrough max", &on, "gpt-6-sol-max", p("gpt-6-sol", Some(Max))),
+            ("passthrough ultra is max", &on, "gpt-6-sol-ultra", p("gpt-6-sol", Some(Max))),
+            ("passthrough none", &on, "gpt-6-luna-none", p("gpt-6-luna", Some(Effort::None))),
+            ("a slug ending in a word that is no effort", &on, "gpt-6-luna", p("gpt-6-luna", None)),
+            ("passthrough ignores exact", &on, "gpt-4o", p("gpt-4o", None)),
+            ("tier word in non-Claude name", &on, "my-opus-clone", p("my-opus-clone", None)),
+            ("env ignored for non-Claude", &env_on, "my-sonnet", p("my-sonnet", None)),
             // Passthrough off: everything is mapped.
             ("off: non-Claude → default", &off, "gpt-5.2-codex", r("cfg-default", None)),
             ("off: non-Claude exact", &off, "gpt-4o", r("exact-gpt", None)),
             ("off: Claude still mapped", &off, "claude-3-5-haiku-latest", r("cfg-haiku", None)),
             // Effort suffix edge cases.
-            ("not a suffix: -highest", &on, "model-highest", r("model-highest", None)),
-            ("not a suffix: nohigh", &on, "gpt-nohigh", r("gpt-nohigh", None)),
-            ("suffix only is a name", &on, "-high", r("-high", None)),
+            ("not a suffix: -highest", &on, "model-highest", p("model-highest", None)),
+            ("not a suffix: nohigh", &on, "gpt-nohigh", p("gpt-nohigh", None)),
+            ("suffix only is a name", &on, "-high", p("-high", None)),
         ];
         for (why, settings, requested, expected) in table {
             assert_eq!(route(requested, settings), expected, "{why}: {requested}");
@@ -183,8 +199,9 @@ mod tests {
     #[test]
     fn built_in_defaults() {
         let settings = Settings::defaults();
-        assert_eq!(route("claude-opus-4-1", &settings), r("gpt-5.3-codex", Some(Effort::Xhigh)));
-        assert_eq!(route("claude-sonnet-4-5-20250929", &settings), r("gpt-5.2-codex", None));
-        assert_eq!(route("claude-3-5-haiku-20241022", &settings), r("gpt-5.3-codex-spark", None));
+        assert_eq!(route("claude-opus-4-1", &settings), r("gpt-6-sol", Some(Effort::High)));
+        assert_eq!(route("claude-sonnet-4-5-20250929", &settings), r("gpt-5.6-terra", Some(Effort::Medium)));
+        assert_eq!(route("claude-3-5-haiku-20241022", &settings), r("gpt-6-luna", Some(Effort::Low)));
+        assert_eq!(route("claude-instant-1", &settings), r("gpt-5.6-terra", Some(Effort::Medium)));
     }
 }

@@ -21,8 +21,8 @@ use crate::anthropic::request::{
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
-    ContentPart, Effort, Entry, FunctionOutput, InputEntry, InputItem, MessageRole, Reasoning, ResponsesRequest,
-    SummaryText, TextControls, Tool, ToolChoice, ToolEntry, Verbosity, WebSearchFilters,
+    ContentPart, Effort, Entry, FunctionOutput, InputEntry, InputItem, MessageRole, Phase, Reasoning, ResponsesRequest,
+    SummaryText, Tool, ToolChoice, ToolEntry, WebSearchFilters,
 };
 use crate::config::Settings;
 use crate::memo::{ByAddress, Shared};
@@ -111,10 +111,12 @@ impl From<TranslateError> for ApiError {
 ///   `parallel_tool_calls` is `!disable_parallel_tool_use`.
 /// - model and effort: see [`model::route`] and [`reasoning_effort`].
 /// - always `store: false`, `stream: true`, `include:
-///   ["reasoning.encrypted_content"]`, `text.verbosity: medium`, and
-///   `prompt_cache_key` = [`conversation_key`].
+///   ["reasoning.encrypted_content"]`, and `prompt_cache_key` =
+///   [`conversation_key`]. `text.verbosity` is left to the Codex boundary
+///   (`codex::catalogue`), which knows the model's default.
 pub fn translate_request(request: &MessagesRequest, settings: &Settings) -> Result<ResponsesRequest, TranslateError> {
     let route = model::route(&request.model, settings);
+    let effort = reasoning_effort(&route, request);
     let input = repair_history(translate_messages(&request.messages)?);
     Ok(ResponsesRequest {
         model: route.model,
@@ -123,15 +125,13 @@ pub fn translate_request(request: &MessagesRequest, settings: &Settings) -> Resu
         tools: translate_tools(request.tools.as_deref().unwrap_or_default()),
         tool_choice: translate_tool_choice(request.tool_choice.as_ref())?,
         parallel_tool_calls: !request.tool_choice.as_ref().and_then(|c| c.disable_parallel_tool_use).unwrap_or(false),
-        reasoning: Some(Reasoning {
-            effort: reasoning_effort(route.effort, request),
-            summary: Some(REASONING_SUMMARY.to_owned()),
-        }),
+        reasoning: Some(Reasoning { effort, summary: Some(REASONING_SUMMARY.to_owned()), context: None }),
         store: false,
         stream: true,
         include: vec![INCLUDE_ENCRYPTED_REASONING.to_owned()],
         prompt_cache_key: Some(conversation_key(request)),
-        text: Some(TextControls { verbosity: Some(Verbosity::Medium) }),
+        // The model's own default, or the setting: see `codex::catalogue`.
+        text: None,
     })
 }
 
@@ -295,7 +295,7 @@ impl MessageItems {
             Role::User => MessageRole::User,
             Role::Assistant => MessageRole::Assistant,
         };
-        self.body.push(InputItem::Message { role, content: vec![part] });
+        self.body.push(InputItem::Message { role, content: vec![part], phase: None });
     }
 
     /// Appends an item in order, closing the open message item.
@@ -311,10 +311,30 @@ impl MessageItems {
         }
     }
 
-    fn finish(self) -> Vec<InputItem> {
+    fn finish(mut self) -> Vec<InputItem> {
+        if self.role == Role::Assistant {
+            mark_phases(&mut self.body);
+        }
         let mut items = self.tool_outputs;
         items.extend(self.body);
         items
+    }
+}
+
+/// The `phase` of an assistant turn's text, which Anthropic messages do not
+/// keep: text followed by a tool call in the same message was commentary
+/// (the turn went on), the rest is the final answer. That is how the
+/// backend itself marks the items it produced.
+fn mark_phases(body: &mut [InputItem]) {
+    let mut call_follows = false;
+    for item in body.iter_mut().rev() {
+        match item {
+            InputItem::FunctionCall { .. } => call_follows = true,
+            InputItem::Message { phase, .. } => {
+                *phase = Some(if call_follows { Phase::Commentary } else { Phase::FinalAnswer });
+            }
+            _ => {}
+        }
     }
 }
 
@@ -516,7 +536,7 @@ fn orphan_result_message(call_id: &str, output: FunctionOutput) -> InputItem {
         FunctionOutput::Text(text) => vec![ContentPart::InputText { text: format!("{intro} {text}") }],
         FunctionOutput::Parts(parts) => std::iter::once(ContentPart::InputText { text: intro }).chain(parts).collect(),
     };
-    InputItem::Message { role: MessageRole::User, content }
+    InputItem::Message { role: MessageRole::User, content, phase: None }
 }
 
 // ---------------------------------------------------------------------------
@@ -584,22 +604,24 @@ fn translate_tool_choice(choice: Option<&AnthropicToolChoice>) -> Result<ToolCho
 ///
 /// | source | value | effort |
 /// |---|---|---|
-/// | model-name suffix (see [`model::route`]) | `-minimal` … `-xhigh` | that effort |
-/// | `output_config.effort` | `low` / `medium` / `high` / `max` | low / medium / high / xhigh |
+/// | a suffix on a model name the client sent as is (passthrough) | `-low` … `-max`, `-ultra` | that effort |
+/// | `output_config.effort` | `low` / `medium` / `high` / `xhigh` / `max` | the same level |
 /// | `thinking` | `enabled`, `budget_tokens` < 4000 | low |
 /// | `thinking` | `enabled`, `budget_tokens` < 16000 | medium |
 /// | `thinking` | `enabled`, larger budget | high |
-/// | `thinking` | `disabled` / `adaptive` / absent | none: the backend's default |
+/// | a suffix on the model map's name for a Claude model | `-low` … `-max` | that effort (the map's default) |
+/// | none of these | | none: the model's default |
 ///
-/// `output_config.effort` also takes the Codex names `minimal` and `xhigh`;
-/// unknown values are ignored.
-pub fn reasoning_effort(suffix_effort: Option<Effort>, request: &MessagesRequest) -> Option<Effort> {
+/// The effort the user chose in the client wins over the map's default; a
+/// model name the user typed with a suffix is their choice too.
+/// `output_config.effort` also takes the Codex names `none`, `minimal`,
+/// and `ultra` (sent as `max`); the model's own levels are applied at the
+/// Codex boundary (`codex::catalogue`), which raises `none` and `minimal`
+/// to the lowest level the model takes. Unknown values are ignored.
+pub fn reasoning_effort(route: &model::Route, request: &MessagesRequest) -> Option<Effort> {
     let from_output_config = || {
         let name = request.output_config.as_ref()?.effort.as_deref()?.to_ascii_lowercase();
-        match name.as_str() {
-            "max" => Some(Effort::Xhigh),
-            other => Effort::from_name(other),
-        }
+        Effort::from_name(&name)
     };
     let from_thinking = || match request.thinking.as_ref()? {
         Thinking::Enabled { budget_tokens } if *budget_tokens < 4_000 => Some(Effort::Low),
@@ -607,7 +629,8 @@ pub fn reasoning_effort(suffix_effort: Option<Effort>, request: &MessagesRequest
         Thinking::Enabled { .. } => Some(Effort::High),
         Thinking::Disabled | Thinking::Adaptive | Thinking::Other => None,
     };
-    suffix_effort.or_else(from_output_config).or_else(from_thinking)
+    let pinned = route.effort.filter(|_| route.pinned);
+    pinned.or_else(from_output_config).or_else(from_thinking).or(route.effort)
 }
 
 // ---------------------------------------------------------------------------
@@ -767,7 +790,7 @@ mod tests {
         assert_eq!(out["store"], json!(false));
         assert_eq!(out["stream"], json!(true));
         assert_eq!(out["include"], json!(["reasoning.encrypted_content"]));
-        assert_eq!(out["text"], json!({"verbosity":"medium"}));
+        assert!(out.get("text").is_none(), "verbosity is the model's, set at the Codex boundary");
         assert_eq!(out["reasoning"]["summary"], json!("auto"));
         assert_eq!(out["tool_choice"], json!("auto"));
         assert_eq!(out["parallel_tool_calls"], json!(true));
@@ -803,7 +826,7 @@ mod tests {
                 json!([{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]),
                 json!([
                     {"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]},
-                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}]}
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}],"phase":"final_answer"}
                 ]),
             ),
             (
@@ -827,9 +850,9 @@ mod tests {
                 ]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]),
                 json!([
                     {"type":"message","role":"user","content":[{"type":"input_text","text":"go"}]},
-                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"a"},{"type":"output_text","text":"b"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"a"},{"type":"output_text","text":"b"}],"phase":"commentary"},
                     {"type":"function_call","call_id":"t1","name":"Bash","arguments":"{\"command\":\"ls\"}"},
-                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"c"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"c"}],"phase":"final_answer"},
                     {"type":"function_call_output","call_id":"t1","output":"ok"}
                 ]),
             ),
@@ -865,7 +888,7 @@ mod tests {
                 ]}]),
                 json!([
                     {"type":"message","role":"user","content":[{"type":"input_text","text":"q"}]},
-                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"answer"}]}
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"answer"}],"phase":"final_answer"}
                 ]),
             ),
             (
@@ -878,10 +901,10 @@ mod tests {
                 ]}]),
                 json!([
                     {"type":"message","role":"user","content":[{"type":"input_text","text":"q"}]},
-                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"first"}]},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"first"}],"phase":"final_answer"},
                     {"type":"reasoning","summary":[{"type":"summary_text","text":"why"}],"encrypted_content":"gAAAenc"},
                     {"type":"reasoning","summary":[],"encrypted_content":"gAAAempty"},
-                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"then"}]}
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"then"}],"phase":"final_answer"}
                 ]),
             ),
             (
@@ -1143,18 +1166,21 @@ mod tests {
 
     #[test]
     fn effort_table() {
-        use Effort::*;
-        let table: [(&str, Value, Value, Option<Effort>); 14] = [
-            ("claude-sonnet-4-5", json!(null), json!(null), None),
+        use Effort::{High, Low, Max, Medium, Minimal};
+        let table: [(&str, Value, Value, Option<Effort>); 18] = [
+            // The map's default for sonnet is gpt-5.6-terra-medium.
+            ("claude-sonnet-4-5", json!(null), json!(null), Some(Medium)),
             ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":1024}), Some(Low)),
             ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":3999}), Some(Low)),
             ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":4000}), Some(Medium)),
             ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":15999}), Some(Medium)),
             ("claude-sonnet-4-5", json!(null), json!({"type":"enabled","budget_tokens":16000}), Some(High)),
-            ("claude-sonnet-4-5", json!(null), json!({"type":"disabled"}), None),
-            ("claude-sonnet-4-5", json!(null), json!({"type":"adaptive"}), None),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"disabled"}), Some(Medium)),
+            ("claude-sonnet-4-5", json!(null), json!({"type":"adaptive"}), Some(Medium)),
             ("claude-sonnet-4-5", json!({"effort":"low"}), json!({"type":"enabled","budget_tokens":31999}), Some(Low)),
-            ("claude-sonnet-4-5", json!({"effort":"max"}), json!(null), Some(Xhigh)),
+            ("claude-sonnet-4-5", json!({"effort":"max"}), json!(null), Some(Max)),
+            ("claude-sonnet-4-5", json!({"effort":"ultra"}), json!(null), Some(Max)),
+            ("m-without-suffix", json!(null), json!({"type":"adaptive"}), None),
             ("claude-sonnet-4-5", json!({"effort":"HIGH"}), json!(null), Some(High)),
             (
                 "claude-sonnet-4-5",
@@ -1162,8 +1188,11 @@ mod tests {
                 json!({"type":"enabled","budget_tokens":5000}),
                 Some(Medium),
             ),
-            // The model-name suffix wins over both (opus maps to gpt-5.3-codex-xhigh).
-            ("claude-opus-4-1", json!({"effort":"low"}), json!({"type":"enabled","budget_tokens":1024}), Some(Xhigh)),
+            // The user's choice wins over the map's default (opus maps to gpt-6-sol-high)…
+            ("claude-opus-4-1", json!({"effort":"low"}), json!({"type":"enabled","budget_tokens":1024}), Some(Low)),
+            ("claude-opus-4-1", json!(null), json!({"type":"enabled","budget_tokens":1024}), Some(Low)),
+            ("claude-opus-4-1", json!(null), json!(null), Some(High)),
+            // …and a suffix the user typed wins over everything.
             ("gpt-5.2-minimal", json!({"effort":"max"}), json!(null), Some(Minimal)),
         ];
         for (model, output_config, thinking, expected) in table {
@@ -1179,9 +1208,9 @@ mod tests {
     fn model_is_routed() {
         let out =
             translate(json!({"model":"claude-opus-4-1[1m]","messages":[{"role":"user","content":"hi"}]})).unwrap();
-        assert_eq!(out.model, "gpt-5.3-codex");
+        assert_eq!(out.model, "gpt-6-sol");
         let out = translate(json!({"model":"gpt-5.2-high","messages":[{"role":"user","content":"hi"}]})).unwrap();
-        assert_eq!(out.model, "gpt-5.2");
+        assert_eq!(out.model, "gpt-5.2", "translation routes; whether the model still exists is the catalogue's call");
     }
 
     #[test]
