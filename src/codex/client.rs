@@ -1,20 +1,28 @@
 //! The upstream client: posts a Responses request to
 //! `{codex_base_url}/codex/responses` with the headers the backend expects,
-//! and hands back the streaming answer.
+//! hands back the streaming answer, and reads the model catalogue from
+//! `{codex_base_url}/codex/models`.
 //!
 //! One [`CodexClient`] per server worker (awc clients are `!Send`). TLS is
 //! rustls with the ring provider and the Mozilla root set, so the binary
-//! needs no system OpenSSL. The client knows nothing about tests: only the
+//! needs no system OpenSSL. Who the client says it is comes from
+//! [`identity`](super::identity); the lane adds its header. Cookies the
+//! backend sets (Cloudflare's `__cf_bm` and the like) are kept and sent back,
+//! as the Codex CLI does. The client knows nothing about tests: only the
 //! base URL differs.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use bytes::Bytes;
 
 use crate::anthropic::ApiError;
+use crate::codex::catalogue::{Catalogue, CatalogueError};
 use crate::codex::error::{map_upstream_error, UpstreamFailure};
+use crate::codex::identity::{Caller, Identity};
+use crate::codex::lane::Lane;
 use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
@@ -24,23 +32,14 @@ pub type UpstreamResponse = awc::ClientResponse;
 /// Largest upstream error body we read to explain a failure.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// `originator` header value: the backend checks for a known originator.
-const ORIGINATOR: &str = "codex_cli_rs";
+/// Largest model catalogue we read (today's is about 100 KiB).
+const MAX_CATALOGUE_BODY: usize = 8 * 1024 * 1024;
 
 /// An HTTP answer: the usage windows it reported, and either the stream
 /// (2xx) or the client's error.
 pub struct Answer {
     pub limits: Option<RateLimits>,
     pub result: Result<UpstreamResponse, ApiError>,
-}
-
-/// What identifies the caller upstream, besides the body.
-#[derive(Clone, Copy)]
-pub struct CallContext<'a> {
-    pub access_token: &'a str,
-    pub account_id: Option<&'a str>,
-    /// Same value as the body's `prompt_cache_key`.
-    pub session_id: &'a str,
 }
 
 /// Why a request never produced an HTTP answer.
@@ -58,11 +57,26 @@ impl From<SendError> for ApiError {
     }
 }
 
+/// Why the model catalogue could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueFetchError {
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("{0}")]
+    Refused(ApiError),
+    #[error("cannot read the answer: {0}")]
+    Body(String),
+    #[error(transparent)]
+    Unusable(#[from] CatalogueError),
+}
+
 pub struct CodexClient {
     http: awc::Client,
+    base_url: String,
     endpoint: String,
-    user_agent: String,
+    identity: Identity,
     timeout: Duration,
+    cookies: CookieJar,
 }
 
 impl CodexClient {
@@ -75,36 +89,107 @@ impl CodexClient {
             awc::Client::builder().connector(connector).timeout(settings.request_timeout).disable_redirects().finish();
         CodexClient {
             http,
+            base_url: settings.codex_base_url.clone(),
             endpoint: format!("{}/codex/responses", settings.codex_base_url),
-            user_agent: user_agent(),
+            identity: Identity::new(settings),
             timeout: settings.request_timeout,
+            cookies: CookieJar::default(),
         }
     }
 
-    /// POST the (already serialised) request body. A non-2xx answer becomes
-    /// the matching client error; a 2xx carries the SSE stream.
-    pub async fn send(&self, body: Bytes, ctx: CallContext<'_>) -> Result<Answer, SendError> {
+    /// Who this client says it is.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// POST the (already serialised) request body in `lane`'s shape. A
+    /// non-2xx answer becomes the matching client error; a 2xx carries the
+    /// SSE stream.
+    pub async fn send(&self, body: Bytes, caller: Caller<'_>, lane: Lane) -> Result<Answer, SendError> {
         let mut request = self
             .http
             .post(&self.endpoint)
-            .insert_header(("authorization", format!("Bearer {}", ctx.access_token)))
-            .insert_header(("openai-beta", "responses=experimental"))
-            .insert_header(("originator", ORIGINATOR))
-            .insert_header(("session_id", ctx.session_id))
             .insert_header(("accept", "text/event-stream"))
-            .insert_header(("content-type", "application/json"))
-            .insert_header(("user-agent", self.user_agent.as_str()));
-        if let Some(account) = ctx.account_id {
-            request = request.insert_header(("chatgpt-account-id", account));
+            .insert_header(("content-type", "application/json"));
+        for (name, value) in self.identity.headers(caller) {
+            request = request.insert_header((name, value));
         }
-        let response = request.send_body(body).await.map_err(|err| match err {
-            awc::error::SendRequestError::Timeout => SendError::Timeout(self.timeout),
-            other => SendError::Connect { endpoint: self.endpoint.clone(), reason: other.to_string() },
-        })?;
+        for &(name, value) in lane.headers() {
+            request = request.insert_header((name, value));
+        }
+        if let Some(cookie) = self.cookies.header() {
+            request = request.insert_header(("cookie", cookie));
+        }
+        let response = request.send_body(body).await.map_err(|err| self.send_error(err, &self.endpoint))?;
+        self.cookies.keep(response.headers());
         let now = chrono::Utc::now();
         let limits = RateLimits::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()), now);
         let result = if response.status().is_success() { Ok(response) } else { Err(error_from(response).await) };
         Ok(Answer { limits, result })
+    }
+
+    /// The account's model catalogue for this client's version.
+    pub async fn fetch_catalogue(&self, caller: Caller<'_>) -> Result<Catalogue, CatalogueFetchError> {
+        let body = self.fetch_models(caller).await?;
+        Ok(Catalogue::from_answer(&body, chrono::Utc::now())?)
+    }
+
+    /// GET the account's model catalogue for this client's version: the
+    /// raw `{"models":[…]}` answer.
+    pub async fn fetch_models(&self, caller: Caller<'_>) -> Result<Bytes, CatalogueFetchError> {
+        let url = format!("{}/codex/models?client_version={}", self.base_url, self.identity.version);
+        let mut request = self.http.get(&url).insert_header(("accept", "application/json"));
+        for (name, value) in self.identity.headers(caller) {
+            request = request.insert_header((name, value));
+        }
+        if let Some(cookie) = self.cookies.header() {
+            request = request.insert_header(("cookie", cookie));
+        }
+        let mut response = request.send().await.map_err(|err| self.send_error(err, &url))?;
+        self.cookies.keep(response.headers());
+        if !response.status().is_success() {
+            return Err(CatalogueFetchError::Refused(error_from(response).await));
+        }
+        response.body().limit(MAX_CATALOGUE_BODY).await.map_err(|e| CatalogueFetchError::Body(e.to_string()))
+    }
+
+    fn send_error(&self, err: awc::error::SendRequestError, endpoint: &str) -> SendError {
+        match err {
+            awc::error::SendRequestError::Timeout => SendError::Timeout(self.timeout),
+            other => SendError::Connect { endpoint: endpoint.to_owned(), reason: other.to_string() },
+        }
+    }
+}
+
+/// Cookies the backend set, sent back with later requests (its Cloudflare
+/// front end sets `__cf_bm` and expects it back). Names and values only:
+/// every request goes to the one backend. Bounded, newest kept.
+#[derive(Default)]
+struct CookieJar(Mutex<BTreeMap<String, String>>);
+
+/// Cookies kept at most.
+const MAX_COOKIES: usize = 32;
+
+impl CookieJar {
+    fn keep(&self, headers: &actix_web::http::header::HeaderMap) {
+        let mut jar = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for value in headers.get_all("set-cookie").filter_map(|v| v.to_str().ok()) {
+            let Ok(cookie) = cookie::Cookie::parse(value) else { continue };
+            let expired =
+                cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative()) || cookie.value().is_empty();
+            if expired {
+                jar.remove(cookie.name());
+            } else if jar.len() < MAX_COOKIES || jar.contains_key(cookie.name()) {
+                jar.insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+    }
+
+    /// The `Cookie` header to send, if any cookie is kept.
+    fn header(&self) -> Option<String> {
+        let jar = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (!jar.is_empty())
+            .then(|| jar.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; "))
     }
 }
 
@@ -122,17 +207,6 @@ async fn error_from(mut response: UpstreamResponse) -> ApiError {
         body: &body,
     };
     map_upstream_error(&failure, chrono::Utc::now())
-}
-
-/// `codexd/0.1.0 (Linux; x86_64)`.
-pub fn user_agent() -> String {
-    let os = match std::env::consts::OS {
-        "linux" => "Linux",
-        "macos" => "Mac OS",
-        "windows" => "Windows",
-        other => other,
-    };
-    format!("codexd/{} ({os}; {})", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)
 }
 
 fn tls_config() -> rustls::ClientConfig {
@@ -153,9 +227,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_agent_names_codexd_and_version() {
-        let ua = user_agent();
-        assert!(ua.starts_with(&format!("codexd/{} (", env!("CARGO_PKG_VERSION"))), "{ua}");
+    fn the_cookie_jar_keeps_what_the_backend_sets_and_forgets_what_it_expires() {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        let jar = CookieJar::default();
+        assert_eq!(jar.header(), None);
+        let set = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(HeaderName::from_static("set-cookie"), HeaderValue::from_str(v).unwrap());
+            }
+            headers
+        };
+        jar.keep(&set(&["__cf_bm=abc; Path=/; HttpOnly; Secure", "_cfuvid=xyz; Path=/", "not a cookie"]));
+        assert_eq!(jar.header().as_deref(), Some("__cf_bm=abc; _cfuvid=xyz"));
+        jar.keep(&set(&["__cf_bm=new", "_cfuvid=; Max-Age=0"]));
+        assert_eq!(jar.header().as_deref(), Some("__cf_bm=new"));
+        let many: Vec<String> = (0..100).map(|i| format!("c{i}=v")).collect();
+        jar.keep(&set(&many.iter().map(String::as_str).collect::<Vec<_>>()));
+        assert_eq!(jar.0.lock().unwrap().len(), MAX_COOKIES);
     }
 
     #[test]
