@@ -22,11 +22,17 @@ pub const DEFAULT_CODEX_BASE_URL: &str = "https://chatgpt.com/backend-api";
 pub const DEFAULT_AUTH_ISSUER: &str = "https://auth.openai.com";
 /// Default log file (rotated).
 pub const DEFAULT_LOG_FILE: &str = "/tmp/chatgpt-codex-proxy.log";
-/// Default upstream model per Claude tier (an effort suffix becomes `reasoning.effort`).
-pub const DEFAULT_SONNET_MODEL: &str = "gpt-5.2-codex";
-pub const DEFAULT_HAIKU_MODEL: &str = "gpt-5.3-codex-spark";
-pub const DEFAULT_OPUS_MODEL: &str = "gpt-5.3-codex-xhigh";
-pub const DEFAULT_FALLBACK_MODEL: &str = "gpt-5.2-codex";
+/// Default upstream model per Claude tier (an effort suffix is the default
+/// `reasoning.effort`). Each is checked against the live model catalogue
+/// before use, and replaced by its successor once retired.
+pub const DEFAULT_SONNET_MODEL: &str = "gpt-5.6-terra-medium";
+pub const DEFAULT_HAIKU_MODEL: &str = "gpt-6-luna-low";
+pub const DEFAULT_OPUS_MODEL: &str = "gpt-6-sol-high";
+pub const DEFAULT_FALLBACK_MODEL: &str = "gpt-5.6-terra-medium";
+/// The Codex CLI version codexd presents itself as: the backend hides and
+/// refuses models newer than the client (see `codex::identity`). The newest
+/// CLI release the protocol notes know of.
+pub const DEFAULT_CLIENT_VERSION: &str = "0.157.1";
 
 /// Everything the daemon needs to run, fully resolved and validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +71,37 @@ pub struct Settings {
     pub read_timeout: Duration,
     /// Send a `ping` event when a stream has been quiet this long.
     pub ping_interval: Duration,
+    /// The Codex CLI version sent as `version`, in the User-Agent and as the
+    /// catalogue's `client_version` (`x.y.z`).
+    pub client_version: String,
+    /// Which models go over the Responses Lite lane.
+    pub responses_lite: LitePolicy,
+    /// `text.verbosity` for every request; `None` uses each model's default.
+    pub verbosity: Option<String>,
+    /// How often the model catalogue is read again.
+    pub catalogue_refresh: Duration,
+    /// How soon a failed catalogue read is tried again (doubled up to `catalogue_refresh`).
+    pub catalogue_retry: Duration,
+}
+
+/// `responses_lite`: which models are sent over the Responses Lite lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LitePolicy {
+    /// Only the models the full lane does not serve (the Luna family): the
+    /// full lane keeps parallel tool calls and hosted web search.
+    #[default]
+    Auto,
+    /// Every model the catalogue marks `use_responses_lite`, as the Codex CLI does.
+    Always,
+}
+
+impl LitePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LitePolicy::Auto => "auto",
+            LitePolicy::Always => "always",
+        }
+    }
 }
 
 /// A value that must never be printed: `Debug` shows only that it is set.
@@ -146,7 +183,17 @@ impl Settings {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(300),
             ping_interval: Duration::from_secs(10),
+            client_version: DEFAULT_CLIENT_VERSION.into(),
+            responses_lite: LitePolicy::Auto,
+            verbosity: None,
+            catalogue_refresh: Duration::from_secs(3600),
+            catalogue_retry: Duration::from_secs(60),
         }
+    }
+
+    /// The model catalogue's copy on disk, next to the tokens.
+    pub fn catalogue_path(&self) -> PathBuf {
+        self.home.join("models.json")
     }
 
     /// The token file.
@@ -227,6 +274,9 @@ struct FileSettings {
     connect_timeout: Option<u64>,
     read_timeout: Option<u64>,
     ping_interval: Option<u64>,
+    client_version: Option<String>,
+    responses_lite: Option<String>,
+    verbosity: Option<String>,
     models: Option<FileModels>,
 }
 
@@ -277,6 +327,7 @@ pub const ENV_OVERRIDES: &[&str] = &[
     "ANTHROPIC_DEFAULT_OPUS_MODEL",
     "CODEXD_AUTH_ISSUER",
     "CODEXD_LOG_FILE",
+    "CODEXD_CLIENT_VERSION",
 ];
 
 /// Load settings from every layer with an explicit environment.
@@ -327,6 +378,16 @@ fn load_layers(overrides: &Overrides, env: &dyn Env, with_file: bool) -> Result<
     }
     if let Some(v) = env.get("CODEXD_LOG_FILE") {
         settings.log_file = PathBuf::from(v);
+    }
+    if let Some(v) = env.get("CODEXD_CLIENT_VERSION") {
+        if !is_version(&v) {
+            return Err(ConfigError::Env {
+                var: "CODEXD_CLIENT_VERSION",
+                value: v,
+                expected: "expected a Codex CLI version such as 0.157.1".into(),
+            });
+        }
+        settings.client_version = v.trim().to_owned();
     }
     if let Some(v) = env.get("CODEXD_API_KEY") {
         settings.api_key = Some(Secret::new(v));
@@ -446,6 +507,25 @@ fn apply_file(settings: &mut Settings, file: FileSettings, path: &Path) -> Resul
             *slot = Duration::from_secs(v);
         }
     }
+    if let Some(v) = file.client_version {
+        if !is_version(&v) {
+            return Err(invalid("client_version", "must be a Codex CLI version such as \"0.157.1\""));
+        }
+        settings.client_version = v.trim().to_owned();
+    }
+    if let Some(v) = file.responses_lite {
+        settings.responses_lite = match v.as_str() {
+            "auto" => LitePolicy::Auto,
+            "always" => LitePolicy::Always,
+            _ => return Err(invalid("responses_lite", "must be \"auto\" or \"always\"")),
+        };
+    }
+    if let Some(v) = file.verbosity {
+        if !matches!(v.as_str(), "low" | "medium" | "high") {
+            return Err(invalid("verbosity", "must be \"low\", \"medium\" or \"high\""));
+        }
+        settings.verbosity = Some(v);
+    }
     if let Some(models) = file.models {
         let m = &mut settings.models;
         for (slot, value) in [
@@ -532,6 +612,12 @@ fn is_log_filter(filter: &str) -> bool {
         && tracing_subscriber::EnvFilter::try_new(filter).is_ok()
 }
 
+/// `0.157.1`: three dot-separated numbers, as the Codex CLI's versions are.
+pub fn is_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.trim().split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn parse_port(v: &str) -> Result<u16, String> {
     match v.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
@@ -580,6 +666,42 @@ mod tests {
         assert!(s.passthrough);
         assert_eq!(s.models, ModelMap::default());
         assert_eq!(s.log_file, PathBuf::from("/tmp/chatgpt-codex-proxy.log"));
+    }
+
+    #[test]
+    fn client_version_lite_policy_and_verbosity_come_from_file_and_env() {
+        let (_f, o) = with_file(
+            r#"
+            client_version = "0.160.0"
+            responses_lite = "always"
+            verbosity = "medium"
+            "#,
+        );
+        let from_file = load_with(&o, &env(&[])).unwrap();
+        assert_eq!(from_file.client_version, "0.160.0");
+        assert_eq!(from_file.responses_lite, LitePolicy::Always);
+        assert_eq!(from_file.verbosity.as_deref(), Some("medium"));
+        let from_env = load_with(&o, &env(&[("CODEXD_CLIENT_VERSION", "0.161.2")])).unwrap();
+        assert_eq!(from_env.client_version, "0.161.2");
+
+        let (_f, defaults) = with_file("");
+        let d = load_with(&defaults, &env(&[])).unwrap();
+        assert_eq!(
+            (d.client_version.as_str(), d.responses_lite, d.verbosity),
+            (DEFAULT_CLIENT_VERSION, LitePolicy::Auto, None)
+        );
+
+        let err = load_with(&defaults, &env(&[("CODEXD_CLIENT_VERSION", "latest")])).unwrap_err().to_string();
+        assert!(err.contains("CODEXD_CLIENT_VERSION") && err.contains("0.157.1"), "{err}");
+        for (bad, key) in [
+            (r#"client_version = "0.157""#, "client_version"),
+            (r#"responses_lite = "never""#, "responses_lite"),
+            (r#"verbosity = "loud""#, "verbosity"),
+        ] {
+            let (_f, o) = with_file(bad);
+            let err = load_with(&o, &env(&[])).unwrap_err().to_string();
+            assert!(err.contains("config file") && err.contains(key), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -731,6 +853,8 @@ mod tests {
                         "4321"
                     } else if var == "PASSTHROUGH_MODE" {
                         "off"
+                    } else if var == "CODEXD_CLIENT_VERSION" {
+                        "0.170.0"
                     } else {
                         "http://x.test"
                     },
@@ -746,6 +870,7 @@ mod tests {
         assert_eq!(s.models.env.haiku.as_deref(), Some("http://x.test"));
         assert_eq!(s.models.env.sonnet.as_deref(), Some("http://x.test"));
         assert_eq!(s.models.env.opus.as_deref(), Some("http://x.test"));
+        assert_eq!(s.client_version, "0.170.0");
     }
 
     #[test]

@@ -45,10 +45,10 @@ async fn a_config_file_change_reroutes_new_requests_and_spares_the_stream_in_fli
     let home = tempfile::tempdir().unwrap();
     write_tokens(home.path(), mock_codex::MOCK_TOKEN);
     let config = home.path().join("config.toml");
-    write_config(&config, "gpt-first");
+    write_config(&config, "gpt-6-astra");
     let overrides = Overrides { config: Some(config.clone()), ..Overrides::default() };
     let mut settings = test_settings(&upstream, home.path());
-    settings.models.sonnet = "gpt-first".into();
+    settings.models.sonnet = "gpt-6-astra".into();
     settings.host = "127.0.0.1".into();
     settings.port = 0;
     let bound = codexd::server::bind(settings, Some(1)).unwrap();
@@ -61,14 +61,14 @@ async fn a_config_file_change_reroutes_new_requests_and_spares_the_stream_in_fli
     upstream.push(slow_reply());
     let in_flight = stream_in_background(&url);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(upstream.last_request().body["model"], "gpt-first");
-    write_config(&config, "gpt-second\"\nhaiku = \"gpt-h");
+    assert_eq!(upstream.last_request().body["model"], "gpt-6-astra");
+    write_config(&config, "gpt-5.6-terra\"\nhaiku = \"gpt-6-luna");
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
 
     let mut resp = client().post(&url).send_json(&ask(false)).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let _ = resp.body().await;
-    assert_eq!(upstream.last_request().body["model"], "gpt-second", "new requests use the new route");
+    assert_eq!(upstream.last_request().body["model"], "gpt-5.6-terra", "new requests use the new route");
 
     let streamed = in_flight.await.unwrap();
     let events = parse_sse(&streamed);
@@ -80,7 +80,7 @@ async fn a_config_file_change_reroutes_new_requests_and_spares_the_stream_in_fli
     let mut resp = client().post(&url).send_json(&ask(false)).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let _ = resp.body().await;
-    assert_eq!(upstream.last_request().body["model"], "gpt-second");
+    assert_eq!(upstream.last_request().body["model"], "gpt-5.6-terra");
 }
 
 /// The real binary, serving on a free port against the mock.
@@ -102,7 +102,7 @@ async fn spawn_binary(upstream: &MockCodex) -> Daemon {
     let home = tempfile::tempdir().unwrap();
     write_tokens(home.path(), mock_codex::MOCK_TOKEN);
     let config = home.path().join("config.toml");
-    write_config(&config, "gpt-first");
+    write_config(&config, "gpt-6-astra");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_codexd"))
         .args(["serve", "--config"])
@@ -144,15 +144,15 @@ async fn sighup_reloads_routing_while_a_stream_completes() {
     upstream.push(slow_reply());
     let in_flight = stream_in_background(&url);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(upstream.last_request().body["model"], "gpt-first");
+    assert_eq!(upstream.last_request().body["model"], "gpt-6-astra");
 
-    write_config(&daemon.config, "gpt-second");
+    write_config(&daemon.config, "gpt-5.6-terra");
     signal(&daemon, "HUP");
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     let mut resp = client().post(&url).send_json(&ask(false)).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let _ = resp.body().await;
-    assert_eq!(upstream.last_request().body["model"], "gpt-second");
+    assert_eq!(upstream.last_request().body["model"], "gpt-5.6-terra");
     assert_eq!(parse_sse(&in_flight.await.unwrap()).last().unwrap().0, "message_stop");
 }
 
@@ -185,7 +185,7 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits_0() {
     let log = std::fs::read_to_string(daemon._home.path().join("codexd.log")).unwrap();
     let summaries: Vec<&str> = log.lines().filter(|l| l.contains(" request req_")).collect();
     assert_eq!(summaries.len(), 1, "{log}");
-    assert!(summaries[0].contains("claude-sonnet-4-5 -> gpt-first stream status=200"), "{}", summaries[0]);
+    assert!(summaries[0].contains("claude-sonnet-4-5 -> gpt-6-astra stream status=200"), "{}", summaries[0]);
     assert!(summaries[0].contains("input_tokens=120 output_tokens=9"), "{}", summaries[0]);
     assert!(!log.contains(mock_codex::MOCK_TOKEN), "no token in the log");
 }

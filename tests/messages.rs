@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use codexd::server::MAX_ATTEMPTS;
 use common::mock_codex::{self, MockCodex, Reply};
-use common::{client, parse_sse, start_daemon};
+use common::{client, parse_sse, start_daemon, wait_for_catalogue};
 use serde_json::{json, Value};
 
 const FIXTURE_TEXT: &str = include_str!("fixtures/codex-text.sse");
@@ -69,12 +69,23 @@ async fn non_streaming_text_is_one_anthropic_message() {
     assert_eq!(sent.refused, None);
     assert_eq!(sent.header("authorization"), Some("Bearer mock-access-token"));
     assert_eq!(sent.header("chatgpt-account-id"), Some(mock_codex::MOCK_ACCOUNT));
-    assert_eq!(sent.header("openai-beta"), Some("responses=experimental"));
+    // The Codex CLI's identity, as the backend gates models on it.
+    assert_eq!(sent.header("openai-beta"), None, "the Codex CLI stopped sending it in 2025");
     assert_eq!(sent.header("originator"), Some("codex_cli_rs"));
+    assert_eq!(sent.header("version"), Some(codexd::config::DEFAULT_CLIENT_VERSION));
+    let ua = sent.header("user-agent").unwrap();
+    assert!(ua.starts_with(&format!("codex_cli_rs/{} (", codexd::config::DEFAULT_CLIENT_VERSION)), "{ua}");
     assert_eq!(sent.header("accept"), Some("text/event-stream"));
-    assert_eq!(sent.header("session_id"), Some("6f1c2f9e-3d1a-4a57-9d7e-0c1f5e2b8a11"));
-    assert_eq!(sent.body["prompt_cache_key"], "6f1c2f9e-3d1a-4a57-9d7e-0c1f5e2b8a11");
-    assert_eq!(sent.body["model"], "gpt-5.2-codex");
+    let session = "6f1c2f9e-3d1a-4a57-9d7e-0c1f5e2b8a11";
+    assert_eq!(sent.header("session-id"), Some(session));
+    assert_eq!(sent.header("thread-id"), Some(session));
+    assert_eq!(sent.header("x-client-request-id"), Some(session));
+    assert_eq!(sent.header("session_id"), None, "the underscore spelling is gone upstream");
+    assert_eq!(sent.header("x-openai-internal-codex-responses-lite"), None, "sonnet goes over the normal lane");
+    assert_eq!(sent.body["prompt_cache_key"], session);
+    assert_eq!(sent.body["model"], "gpt-5.6-terra");
+    assert_eq!(sent.body["reasoning"]["effort"], "medium");
+    assert_eq!(sent.body["text"], json!({"verbosity": "low"}), "the model's default verbosity");
     assert_eq!(sent.body["instructions"], "You are Claude Code.");
     assert_eq!(sent.body["store"], false);
     assert_eq!(sent.body["stream"], true);
@@ -90,6 +101,9 @@ async fn completed_answers_leave_the_upstream_connection_for_the_next_request() 
     // handshake per request against the real backend.
     let upstream = MockCodex::start();
     let daemon = start_daemon(&upstream);
+    // The catalogue is read on a connection of its own.
+    wait_for_catalogue(&daemon).await;
+    let before = upstream.connections();
     let client = client(); // one keep-alive connection: one codexd worker, one upstream pool
     for stream in [true, false, true, false, true, true] {
         let mut resp = client
@@ -104,7 +118,7 @@ async fn completed_answers_leave_the_upstream_connection_for_the_next_request() 
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(upstream.requests().len(), 6);
-    assert_eq!(upstream.connections(), 1, "every request after the first should reuse the connection");
+    assert_eq!(upstream.connections() - before, 1, "every request after the first should reuse the connection");
 }
 
 #[actix_web::test]

@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::mock_codex::MockCodex;
-use common::start_daemon;
+use common::{start_daemon, wait_for_catalogue};
 
 fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("CODEXD_TEST_PYTHON") {
@@ -35,25 +35,61 @@ async fn run_python(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[actix_web::test]
-async fn official_python_sdk_round_trips() {
-    let upstream = MockCodex::start();
-    let daemon = start_daemon(&upstream);
-    let (ok, output) = run_python(&["tests/sdk/anthropic_sdk_check.py", "--base-url", &daemon.url]).await;
-    println!("{output}");
-    assert!(ok, "SDK checks failed:\n{output}");
-    assert!(output.contains("9 passed, 0 failed"), "{output}");
-    assert!(upstream.requests().iter().all(|r| r.refused.is_none()), "the strict mock refused a request");
+/// One Claude name per tier, the Codex model that answers it by default,
+/// and whether that model goes over Responses Lite.
+const TIERS: [(&str, &str, bool); 3] = [
+    ("claude-haiku-4-5-20251001", "gpt-6-luna", true),
+    ("claude-sonnet-4-5-20250929", "gpt-5.6-terra", false),
+    ("claude-opus-5-5", "gpt-6-sol", false),
+];
+
+/// The `/codex/responses` requests the mock received, as (model, went over Lite).
+fn lanes(upstream: &MockCodex) -> Vec<(String, bool)> {
+    let requests = upstream.requests();
+    assert!(requests.iter().all(|r| r.refused.is_none()), "the strict mock refused a request: {requests:?}");
+    requests
+        .iter()
+        .map(|r| {
+            let lite = r.header("x-openai-internal-codex-responses-lite") == Some("true");
+            (r.body["model"].as_str().unwrap_or_default().to_owned(), lite)
+        })
+        .collect()
 }
 
 #[actix_web::test]
-async fn tool_calling_smoke_script_passes() {
-    let upstream = MockCodex::start();
-    let daemon = start_daemon(&upstream);
-    let (ok, output) = run_python(&["scripts/tool_calling_smoke.py", "--base-url", &daemon.url]).await;
-    assert!(ok, "smoke script failed:\n{output}");
-    assert!(output.starts_with("PASS"), "{output}");
-    assert_eq!(upstream.requests().len(), 2, "two turns");
+async fn official_python_sdk_round_trips_on_every_tier_with_default_settings() {
+    for (claude, codex, lite) in TIERS {
+        let upstream = MockCodex::start();
+        let daemon = start_daemon(&upstream);
+        wait_for_catalogue(&daemon).await;
+        let (ok, output) =
+            run_python(&["tests/sdk/anthropic_sdk_check.py", "--base-url", &daemon.url, "--model", claude]).await;
+        println!("{claude}: {output}");
+        assert!(ok, "SDK checks failed for {claude}:\n{output}");
+        assert!(output.contains("9 passed, 0 failed"), "{output}");
+        for (model, went_lite) in lanes(&upstream) {
+            // Web search is not on Lite: a Luna request that needs it goes to Sol.
+            if model == codex {
+                assert_eq!(went_lite, lite, "{claude} → {model}");
+            } else {
+                assert_eq!((model.as_str(), went_lite), ("gpt-6-sol", false), "{claude}: only web search moves");
+            }
+        }
+        assert!(lanes(&upstream).iter().any(|(model, _)| model == codex), "{claude} reached {codex}");
+    }
+}
+
+#[actix_web::test]
+async fn tool_calling_smoke_script_passes_on_every_tier() {
+    for (claude, codex, lite) in TIERS {
+        let upstream = MockCodex::start();
+        let daemon = start_daemon(&upstream);
+        let (ok, output) =
+            run_python(&["scripts/tool_calling_smoke.py", "--base-url", &daemon.url, "--model", claude]).await;
+        assert!(ok, "smoke script failed for {claude}:\n{output}");
+        assert!(output.starts_with("PASS"), "{output}");
+        assert_eq!(lanes(&upstream), [(codex.to_owned(), lite), (codex.to_owned(), lite)], "two turns of {claude}");
+    }
 }
 
 #[actix_web::test]

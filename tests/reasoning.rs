@@ -88,7 +88,7 @@ async fn reasoning_travels_through_a_three_turn_tool_session() {
     // One conversation, one cache key, on every turn.
     let keys: Vec<Value> = upstream.requests().iter().map(|r| r.body["prompt_cache_key"].clone()).collect();
     assert_eq!(keys, vec![json!("0a1b2c3d-0000-4000-8000-00000000abcd"); 3]);
-    assert!(upstream.requests().iter().all(|r| r.header("session_id") == Some("0a1b2c3d-0000-4000-8000-00000000abcd")));
+    assert!(upstream.requests().iter().all(|r| r.header("session-id") == Some("0a1b2c3d-0000-4000-8000-00000000abcd")));
 }
 
 #[actix_web::test]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::mock_codex::{self, MockCodex, Reply};
-use common::{client, parse_sse, start_daemon};
+use common::{client, parse_sse, start_daemon, wait_for_catalogue};
 use serde_json::{json, Value};
 
 fn ask(stream: bool) -> Value {
@@ -41,7 +41,9 @@ async fn an_overload_inside_a_200_is_retried_before_the_first_byte() {
             events.iter().filter_map(|(_, d)| d["delta"]["text"].as_str()).collect::<String>()
         } else {
             let msg: Value = serde_json::from_slice(&raw).unwrap();
-            msg["content"][0]["text"].as_str().unwrap().to_owned()
+            let blocks = msg["content"].as_array().unwrap();
+            let text = blocks.iter().find(|b| b["type"] == "text").expect("a text block");
+            text["text"].as_str().unwrap().to_owned()
         };
         assert_eq!(text, "Hello from the mock. You said: hi");
     }
@@ -100,12 +102,19 @@ async fn usage_windows_from_upstream_headers_show_in_health() {
 async fn models_are_listed_in_anthropic_format() {
     let upstream = MockCodex::start();
     let daemon = start_daemon(&upstream);
+    wait_for_catalogue(&daemon).await;
     let (status, list) = get_json(&daemon, "/v1/models").await;
     assert_eq!(status, 200);
     let data = list["data"].as_array().unwrap();
     assert!(data.iter().all(|m| m["type"] == "model" && m["display_name"].is_string() && m["created_at"].is_string()));
-    assert!(data.iter().any(|m| m["id"] == "claude-sonnet-4-5-20250929"));
-    assert!(data.iter().any(|m| m["id"] == "gpt-5.2-codex"));
+    let ids: Vec<&str> = data.iter().filter_map(|m| m["id"].as_str()).collect();
+    for id in ["opus", "sonnet", "haiku", "claude-sonnet-4-5-20250929", "gpt-6-sol", "gpt-6-astra", "gpt-6-luna"] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    // The live catalogue, not a fixed table: retired and hidden models are left out.
+    for id in ["gpt-5.2-codex", "gpt-5.6-sol", "gpt-reserve"] {
+        assert!(!ids.contains(&id), "{id} in {ids:?}");
+    }
     assert_eq!(list["has_more"], false);
     assert_eq!(list["first_id"], data[0]["id"]);
 
@@ -119,7 +128,7 @@ async fn models_are_listed_in_anthropic_format() {
 
     let (status, one) = get_json(&daemon, "/v1/models/claude-opus-4-1-20250805").await;
     assert_eq!(status, 200);
-    assert!(one["display_name"].as_str().unwrap().contains("GPT-5.3 Codex"), "{one}");
+    assert!(one["display_name"].as_str().unwrap().contains("GPT-6 Sol (high effort)"), "{one}");
     let (status, err) = get_json(&daemon, "/v1/models/not-a-model").await;
     assert_eq!(status, 404);
     assert_eq!(err["error"]["type"], "not_found_error");
@@ -133,20 +142,20 @@ async fn claude_code_side_traffic_succeeds() {
         // The /model probe: non-streaming, max_tokens 1.
         (
             json!({"model": "claude-opus-4-1-20250805", "max_tokens": 1, "messages": [{"role": "user", "content": "quota"}]}),
-            "gpt-5.3-codex",
-            Some("xhigh"),
+            "gpt-6-sol",
+            Some("high"),
         ),
         // Title generation on a haiku model.
         (
             json!({"model": "claude-3-5-haiku-20241022", "max_tokens": 512, "system": "Write a 5-word title.", "messages": [{"role": "user", "content": "fix the bug"}], "stream": true}),
-            "gpt-5.3-codex-spark",
-            None,
+            "gpt-6-luna",
+            Some("low"),
         ),
         // A 1M-context model name.
         (
             json!({"model": "claude-sonnet-4-5-20250929[1m]", "max_tokens": 32000, "messages": [{"role": "user", "content": "hi"}], "stream": true}),
-            "gpt-5.2-codex",
-            None,
+            "gpt-5.6-terra",
+            Some("medium"),
         ),
     ];
     for (body, model, effort) in cases {
@@ -163,6 +172,8 @@ async fn claude_code_side_traffic_succeeds() {
         let sent = upstream.last_request();
         assert_eq!(sent.body["model"], model, "{body}");
         assert_eq!(sent.body["reasoning"]["effort"].as_str(), effort, "{body}");
+        let lite = sent.header("x-openai-internal-codex-responses-lite") == Some("true");
+        assert_eq!(lite, model.ends_with("-luna"), "only Luna goes over Responses Lite: {body}");
     }
 }
 

@@ -1,5 +1,6 @@
-//! `GET /health`: liveness, version, uptime, whether a login is stored, and
-//! the ChatGPT usage windows last reported upstream. No secrets.
+//! `GET /health`: liveness, version, uptime, whether a login is stored, the
+//! ChatGPT usage windows last reported upstream, and the model catalogue in
+//! use (where it came from, models replaced). No secrets.
 
 use actix_web::{web, HttpResponse};
 
@@ -13,5 +14,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "logged_in": state.auth.logged_in(),
         "rate_limits": state.limits(),
         "in_flight": state.in_flight(),
+        "pid": std::process::id(),
+        "client_version": state.settings().client_version,
+        "catalogue": state.catalogue.status(),
     }))
 }

@@ -19,9 +19,13 @@ use super::{AppState, RequestId};
 use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
-use crate::codex::client::{CallContext, CodexClient, UpstreamResponse};
+use crate::codex::catalogue::{Ask, CatalogueHandle};
+use crate::codex::client::{CodexClient, UpstreamResponse};
+use crate::codex::identity::Caller;
+use crate::codex::lane::{self, Lane};
 use crate::config::Settings;
 use crate::logging::RequestSummary;
+use crate::translate::model;
 use crate::translate::names::tool_name_map;
 use crate::translate::request::{conversation_key, translate_request};
 
@@ -81,7 +85,7 @@ async fn handle(
     let body = body.read(settings.max_body_bytes).await?;
     // Only the serialized upstream body outlives this: the request in its
     // three other forms is dropped before the (possibly long) upstream call.
-    let Prepared { upstream_body, session_id, tool_names } = prepare(&body, &settings, known)?;
+    let Prepared { upstream_body, session_id, tool_names, lane } = prepare(&body, &settings, &state.catalogue, known)?;
     drop(body);
 
     let permit = state.admit()?;
@@ -99,7 +103,7 @@ async fn handle(
     let mut attempt = 1;
     loop {
         let result = async {
-            let upstream = open_upstream(state, client, upstream_body.clone(), &session_id).await?;
+            let upstream = open_upstream(state, client, upstream_body.clone(), &session_id, lane).await?;
             if streaming {
                 stream::respond_streaming(upstream, exchange.clone()).await
             } else {
@@ -131,29 +135,41 @@ struct Prepared {
     session_id: String,
     /// Shortened upstream tool name → the client's.
     tool_names: HashMap<String, String>,
+    /// The shape `upstream_body` has.
+    lane: Lane,
 }
 
-/// Parse and translate the client's body, noting in `known` what the log
-/// line needs.
-fn prepare(body: &[u8], settings: &Settings, known: &mut Known) -> Result<Prepared, ApiError> {
+/// Parse and translate the client's body, check the model against the
+/// catalogue (successor, lane, effort, verbosity), and encode it in its
+/// lane's shape, noting in `known` what the log line needs.
+fn prepare(
+    body: &[u8],
+    settings: &Settings,
+    catalogue: &CatalogueHandle,
+    known: &mut Known,
+) -> Result<Prepared, ApiError> {
     let request = parse_messages_request(body)?;
     known.client_model = Some(request.model.clone());
     known.stream = request.stream.unwrap_or(false);
-    let upstream_request = translate_request(&request, settings)?;
+    let mut upstream_request = translate_request(&request, settings)?;
+    let mapped = !model::route(&request.model, settings).pinned;
+    let plan = catalogue.plan(&Ask::of(&upstream_request, mapped, settings));
+    plan.apply(&mut upstream_request);
+    let lane_note = if plan.lane == Lane::Lite { ", lite" } else { "" };
     known.upstream_model = Some(match upstream_request.reasoning.as_ref().and_then(|r| r.effort) {
-        Some(effort) => format!("{} ({})", upstream_request.model, effort.as_str()),
-        None => upstream_request.model.clone(),
+        Some(effort) => format!("{} ({}{lane_note})", upstream_request.model, effort.as_str()),
+        None if lane_note.is_empty() => upstream_request.model.clone(),
+        None => format!("{} (lite)", upstream_request.model),
     });
     // About as long as the client's body: room for it up front saves
     // growing (and copying) the buffer a dozen times on the way.
-    let mut upstream_body = Vec::with_capacity(body.len() + UPSTREAM_BODY_SLACK);
-    serde_json::to_writer(&mut upstream_body, &upstream_request)
+    let upstream_body = lane::encode(&upstream_request, plan.lane, body.len() + UPSTREAM_BODY_SLACK)
         .map_err(|e| ApiError::api(format!("cannot encode the upstream request: {e}")))?;
-    let upstream_body = Bytes::from(upstream_body);
     Ok(Prepared {
-        upstream_body,
+        upstream_body: Bytes::from(upstream_body),
         session_id: upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request)),
         tool_names: tool_name_map(&request),
+        lane: plan.lane,
     })
 }
 
@@ -183,15 +199,16 @@ async fn open_upstream(
     client: &CodexClient,
     body: Bytes,
     session_id: &str,
+    lane: Lane,
 ) -> Result<UpstreamResponse, ApiError> {
     let credentials = state.auth.credentials().await?;
-    let answer = client.send(body.clone(), call_context(&credentials, session_id)).await?;
+    let answer = client.send(body.clone(), caller(&credentials, session_id), lane).await?;
     state.record_limits(answer.limits);
     match answer.result {
         Err(err) if err.kind == ErrorKind::AuthenticationError => {
             tracing::info!("upstream answered 401; refreshing the login and retrying once");
             let fresh = state.auth.refresh_after_unauthorized(&credentials).await?;
-            let answer = client.send(body, call_context(&fresh, session_id)).await?;
+            let answer = client.send(body, caller(&fresh, session_id), lane).await?;
             state.record_limits(answer.limits);
             answer.result
         }
@@ -199,8 +216,8 @@ async fn open_upstream(
     }
 }
 
-fn call_context<'a>(credentials: &'a Credentials, session_id: &'a str) -> CallContext<'a> {
-    CallContext { access_token: &credentials.access_token, account_id: credentials.account_id.as_deref(), session_id }
+pub(super) fn caller<'a>(credentials: &'a Credentials, session_id: &'a str) -> Caller<'a> {
+    Caller { access_token: &credentials.access_token, account_id: credentials.account_id.as_deref(), session_id }
 }
 
 /// Room reserved up front for a body of announced length; larger bodies

@@ -5,6 +5,7 @@
 //! shaped and carries a `request-id` header, so a user can quote it and find
 //! the matching log line.
 
+mod catalogue;
 mod count_tokens;
 mod guard;
 mod health;
@@ -30,6 +31,7 @@ use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer, Re
 
 use crate::anthropic::ApiError;
 use crate::auth::Auth;
+use crate::codex::catalogue::CatalogueHandle;
 use crate::codex::client::CodexClient;
 use crate::codex::limits::RateLimits;
 use crate::config::Settings;
@@ -39,6 +41,8 @@ pub struct AppState {
     /// Replaced whole on reload; read with [`AppState::settings`].
     settings: RwLock<Arc<Settings>>,
     pub auth: Auth,
+    /// The account's model catalogue, kept fresh by `catalogue::keep_fresh`.
+    pub catalogue: Arc<CatalogueHandle>,
     pub started: Instant,
     /// The usage windows of the latest upstream answer that reported them.
     limits: Mutex<Option<RateLimits>>,
@@ -59,9 +63,11 @@ impl Drop for Permit {
 impl AppState {
     pub fn new(settings: Settings) -> Self {
         let auth = Auth::new(&settings);
+        let catalogue = Arc::new(CatalogueHandle::load(&settings));
         AppState {
             settings: RwLock::new(Arc::new(settings)),
             auth,
+            catalogue,
             started: Instant::now(),
             limits: Mutex::new(None),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -87,7 +93,17 @@ impl AppState {
                 }
             )*};
         }
-        keep!(host, port, codex_base_url, request_timeout, connect_timeout, auth_issuer, home, log_file);
+        keep!(
+            host,
+            port,
+            codex_base_url,
+            request_timeout,
+            connect_timeout,
+            auth_issuer,
+            home,
+            log_file,
+            client_version
+        );
         *slot = Arc::new(new);
         needs_restart
     }
@@ -161,6 +177,7 @@ pub fn bind(settings: Settings, workers: Option<usize>) -> anyhow::Result<Bound>
     })?;
     let addrs = server.addrs();
     state.auth.spawn_refresh_timer();
+    actix_web::rt::spawn(catalogue::keep_fresh(state.clone()));
     Ok(Bound { server: server.run(), addrs, state })
 }
 

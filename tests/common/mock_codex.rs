@@ -1,9 +1,20 @@
-//! A mock ChatGPT Codex backend on 127.0.0.1, as strict as the real one.
+//! A mock ChatGPT Codex backend on 127.0.0.1, as strict as the real one of
+//! late 2026 (`codex-2026.md`).
 //!
-//! It checks what codexd sends the way the backend does (path, auth and
-//! protocol headers, `instructions`, `store:false`, `stream:true`, refused
-//! parameters, tool schemas, function-call pairing) and answers refusals
-//! with the backend's status and `{"detail": …}` body. Accepted requests get
+//! It serves the model catalogue (`GET /codex/models?client_version=`,
+//! hiding models newer than the client) and checks what codexd sends the way
+//! the backend does: auth, the Codex CLI's identity (`originator`, a
+//! User-Agent of the same product and the `version` header), `session-id`
+//! (the old `session_id` alone is refused), the model (retired slugs are
+//! refused with 400, version-gated ones answer 404 "Model not found" without
+//! a `version` and 400 "requires a newer version" below it, Lite-only models
+//! answer 404 on the normal lane), the lane's body shape (`instructions` or
+//! the Responses Lite `additional_tools` + developer message,
+//! `parallel_tool_calls:false`, `reasoning.context:"all_turns"`), efforts
+//! (`none`/`minimal` and levels the model lacks are refused), `store:false`,
+//! `stream:true`, refused parameters, tool schemas and function-call
+//! pairing. Refusals carry the backend's status and `{"detail": …}` body.
+//! Accepted requests get
 //! the next scripted [`Reply`], or, when the script is empty, an automatic
 //! answer: a function call to the first tool when tools are offered and the
 //! last item is not a tool output, otherwise a text reply. Every request is
@@ -75,6 +86,11 @@ impl TokenRule {
 
 #[derive(Default)]
 struct State {
+    /// `None`: the default catalogue ([`default_catalogue`]).
+    catalogue: Mutex<Option<Value>>,
+    /// When set, `/codex/models` answers this status instead.
+    catalogue_status: Mutex<Option<u16>>,
+    catalogue_requests: Mutex<Vec<Recorded>>,
     token: Mutex<TokenRule>,
     account: Mutex<String>,
     script: Mutex<VecDeque<Reply>>,
@@ -106,6 +122,7 @@ impl MockCodex {
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .route("/backend-api/codex/responses", web::post().to(responses))
+                .route("/backend-api/codex/models", web::get().to(models))
                 .default_service(web::to(|| async { HttpResponse::NotFound().json(json!({"detail":"Not Found"})) }))
         })
         .workers(2)
@@ -118,6 +135,21 @@ impl MockCodex {
         let addr = server.addrs()[0];
         actix_web::rt::spawn(server.run());
         MockCodex { base_url: format!("http://{addr}/backend-api"), state }
+    }
+
+    /// Serve this `{"models":[…]}` catalogue (and judge requests by it) from now on.
+    pub fn set_catalogue(&self, catalogue: Value) {
+        *self.state.catalogue.lock().unwrap() = Some(catalogue);
+    }
+
+    /// Answer `/codex/models` with this status (`None`: serve the catalogue).
+    pub fn fail_catalogue(&self, status: Option<u16>) {
+        *self.state.catalogue_status.lock().unwrap() = status;
+    }
+
+    /// The `/codex/models` requests received.
+    pub fn catalogue_requests(&self) -> Vec<Recorded> {
+        self.state.catalogue_requests.lock().unwrap().clone()
     }
 
     /// Queue answers for the next requests, in order.
@@ -177,6 +209,79 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
     respond(reply, state.into_inner())
 }
 
+/// The models a ChatGPT Plus account saw in December 2026: current ones,
+/// one retired with an `upgrade`, a Lite-only family, version-gated ones
+/// and a hidden one.
+pub fn default_catalogue() -> Value {
+    let levels = |names: &[&str]| -> Value {
+        names.iter().map(|n| json!({"effort": n, "description": format!("{n} effort")})).collect()
+    };
+    let full = levels(&["low", "medium", "high", "xhigh", "max", "ultra"]);
+    json!({"models": [
+        {"slug":"gpt-6-sol","display_name":"GPT-6 Sol","default_reasoning_level":"medium","supported_reasoning_levels":full,
+         "visibility":"list","priority":1,"minimal_client_version":"0.155.0","use_responses_lite":true,"default_verbosity":"low",
+         "upgrade":null,"context_window":400000,"tool_mode":"code_mode_only"},
+        {"slug":"gpt-5.6-terra","display_name":"GPT-5.6 Terra","default_reasoning_level":"medium","supported_reasoning_levels":full,
+         "visibility":"list","priority":2,"minimal_client_version":"0.144.0","use_responses_lite":true,"default_verbosity":"low",
+         "upgrade":null,"context_window":272000},
+        {"slug":"gpt-6-luna","display_name":"GPT-6 Luna","default_reasoning_level":"low",
+         "supported_reasoning_levels":levels(&["low", "medium", "high", "xhigh", "max"]),
+         "visibility":"list","priority":3,"minimal_client_version":"0.155.0","use_responses_lite":true,"default_verbosity":"low",
+         "upgrade":null},
+        {"slug":"gpt-6-astra","display_name":"GPT-6 Astra","default_reasoning_level":"high",
+         "supported_reasoning_levels":levels(&["medium", "high", "xhigh", "max"]),
+         "visibility":"list","priority":4,"minimal_client_version":"0.153.0","use_responses_lite":true,"default_verbosity":"low"},
+        {"slug":"gpt-5.6-sol","display_name":"GPT-5.6 Sol","default_reasoning_level":"low","supported_reasoning_levels":full,
+         "visibility":"list","priority":5,"minimal_client_version":"0.144.0","use_responses_lite":true,"default_verbosity":"low",
+         "upgrade":{"model":"gpt-6-sol","migration_markdown":"GPT-5.6 Sol is retiring: try GPT-6 Sol.","retirement_at":"2026-11-30T19:00:00Z"}},
+        {"slug":"gpt-reserve","display_name":"GPT Reserve","default_reasoning_level":"medium",
+         "supported_reasoning_levels":levels(&["low", "medium", "high"]),
+         "visibility":"hide","priority":9,"minimal_client_version":"0.150.0","use_responses_lite":false}
+    ]})
+}
+
+/// Slugs the backend refuses outright for ChatGPT logins.
+const RETIRED: &[&str] = &["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex", "gpt-5.2-codex", "gpt-5.2"];
+
+/// `0.157.1` → (0, 157, 1); anything else → `None`.
+fn version(v: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = v.trim().split('.').map(|p| p.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+fn catalogue_of(state: &State) -> Value {
+    state.catalogue.lock().unwrap().clone().unwrap_or_else(default_catalogue)
+}
+
+async fn models(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let headers: Vec<(String, String)> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
+    state.catalogue_requests.lock().unwrap().push(Recorded {
+        headers,
+        body: json!({"query": req.query_string()}),
+        refused: None,
+    });
+    if let Some(status) = *state.catalogue_status.lock().unwrap() {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .json(json!({"detail": "the catalogue is unavailable"}));
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let token = header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    if !state.token.lock().unwrap().accepts(token) {
+        return HttpResponse::Unauthorized().json(json!({"detail":"Could not validate your credentials"}));
+    }
+    let query = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string()).ok();
+    let Some(client) = query.and_then(|q| q.get("client_version").cloned()).and_then(|v| version(&v)) else {
+        return HttpResponse::BadRequest().json(json!({"detail":"client_version is required"}));
+    };
+    let mut catalogue = catalogue_of(&state);
+    if let Some(models) = catalogue["models"].as_array_mut() {
+        models.retain(|m| m["minimal_client_version"].as_str().and_then(version).is_none_or(|min| min <= client));
+    }
+    HttpResponse::Ok().insert_header(("etag", "\"mock-catalogue-1\"")).json(catalogue)
+}
+
 /// The backend's checks, in the order it makes them.
 fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, String)> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -187,18 +292,29 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
     if header("chatgpt-account-id") != Some(state.account.lock().unwrap().as_str()) {
         return Err((403, "chatgpt-account-id header missing or wrong".into()));
     }
-    for (name, want) in
-        [("openai-beta", "responses=experimental"), ("originator", "codex_cli_rs"), ("accept", "text/event-stream")]
-    {
+    for (name, want) in [("originator", "codex_cli_rs"), ("accept", "text/event-stream")] {
         if header(name) != Some(want) {
             return Err((400, format!("header {name} must be {want}")));
         }
     }
-    if header("session_id").is_none_or(str::is_empty) {
-        return Err((400, "session_id header missing".into()));
+    // The User-Agent's product must be the originator, its version the `version` header.
+    let ua = header("user-agent").unwrap_or("");
+    let (product, rest) = ua.split_once('/').unwrap_or((ua, ""));
+    let ua_version = rest.split(' ').next().unwrap_or("");
+    if product != "codex_cli_rs" {
+        return Err((400, format!("unsupported client: user-agent {ua:?} does not match originator codex_cli_rs")));
     }
-    if !header("user-agent").is_some_and(|ua| ua.starts_with("codexd/")) {
-        return Err((400, "user-agent missing".into()));
+    if let Some(sent) = header("version") {
+        if sent != ua_version {
+            return Err((400, format!("version header {sent:?} does not match the user-agent's {ua_version:?}")));
+        }
+    }
+    if header("session-id").is_none_or(str::is_empty) {
+        let detail = match header("session_id") {
+            Some(_) => "the session_id header is no longer accepted; send session-id",
+            None => "session-id header missing",
+        };
+        return Err((400, detail.into()));
     }
     if !header("content-type").is_some_and(|ct| ct.starts_with("application/json")) {
         return Err((400, "content-type must be application/json".into()));
@@ -220,8 +336,10 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
             return Err((400, format!("Unsupported parameter: {refused}")));
         }
     }
+    let lite = header("x-openai-internal-codex-responses-lite") == Some("true");
     match obj.get("instructions").and_then(Value::as_str) {
         Some(s) if !s.trim().is_empty() => {}
+        _ if lite => {}
         Some(_) => return Err((400, "Instructions are not valid".into())),
         None => return Err((400, "Instructions are required".into())),
     }
@@ -231,10 +349,13 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
     if obj.get("stream") != Some(&Value::Bool(true)) {
         return Err((400, "Stream must be set to true".into()));
     }
-    if !obj.get("model").is_some_and(Value::is_string) {
+    let Some(slug) = obj.get("model").and_then(Value::as_str) else {
         return Err((400, "model is required".into()));
-    }
+    };
+    let lite = header("x-openai-internal-codex-responses-lite") == Some("true");
+    check_model(slug, header("version"), lite, body, state)?;
     let input = obj.get("input").and_then(Value::as_array).ok_or((400, "input must be a list".to_string()))?;
+    let input = if lite { check_lite_shape(obj, input)? } else { input.as_slice() };
     check_input(input)?;
     if let Some(tools) = obj.get("tools") {
         let tools = tools.as_array().ok_or((400, "tools must be a list".to_string()))?;
@@ -243,6 +364,103 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
         }
     }
     Ok(())
+}
+
+/// The model: retired, version-gated, Lite-only, and the efforts it takes.
+fn check_model(
+    slug: &str,
+    sent_version: Option<&str>,
+    lite: bool,
+    body: &Value,
+    state: &State,
+) -> Result<(), (u16, String)> {
+    let now = chrono::Utc::now().to_rfc3339();
+    let catalogue = catalogue_of(state);
+    let listed = catalogue["models"].as_array().and_then(|models| models.iter().find(|m| m["slug"] == slug)).cloned();
+    let retired_by_date =
+        listed.as_ref().and_then(|m| m["upgrade"]["retirement_at"].as_str()).is_some_and(|at| at <= now.as_str());
+    if RETIRED.contains(&slug) || retired_by_date {
+        return Err((400, format!("The '{slug}' model is not supported when using Codex with a ChatGPT account.")));
+    }
+    let Some(model) = listed else {
+        return Err((404, format!("Model not found {slug}")));
+    };
+    if let Some(min) = model["minimal_client_version"].as_str().and_then(version) {
+        match sent_version.and_then(version) {
+            None => return Err((404, format!("Model not found {slug}"))),
+            Some(v) if v < min => {
+                return Err((
+                    400,
+                    format!("The '{slug}' model requires a newer version of Codex. Please upgrade to the latest app or CLI and try again."),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if slug.ends_with("-luna") && !lite {
+        return Err((404, format!("Model not found {slug}")));
+    }
+    if lite && model["use_responses_lite"] != true {
+        return Err((400, format!("The '{slug}' model is not available on Responses Lite")));
+    }
+    if let Some(effort) = body["reasoning"]["effort"].as_str() {
+        let levels: Vec<&str> = model["supported_reasoning_levels"]
+            .as_array()
+            .map(|ls| ls.iter().filter_map(|l| l["effort"].as_str()).filter(|e| *e != "ultra").collect())
+            .unwrap_or_default();
+        if !levels.contains(&effort) {
+            return Err((
+                400,
+                format!("Unsupported value: '{effort}' is not supported with the '{slug}' model. Supported values are: {levels:?}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The Responses Lite body: no `instructions` or `tools`; `input` starts
+/// with `additional_tools` (when there are tools) and a developer message;
+/// `parallel_tool_calls:false`; `reasoning.context:"all_turns"`. The rest
+/// of `input` is the conversation.
+fn check_lite_shape<'a>(
+    obj: &serde_json::Map<String, Value>,
+    input: &'a [Value],
+) -> Result<&'a [Value], (u16, String)> {
+    for field in ["instructions", "tools"] {
+        if obj.contains_key(field) {
+            return Err((400, format!("Responses Lite: unexpected field {field}")));
+        }
+    }
+    if obj.get("parallel_tool_calls") != Some(&Value::Bool(false)) {
+        return Err((400, "Responses Lite requires parallel_tool_calls to be false".into()));
+    }
+    if obj.get("reasoning").and_then(|r| r.get("context")) != Some(&json!("all_turns")) {
+        return Err((400, "Responses Lite requires reasoning.context all_turns".into()));
+    }
+    let mut rest = input;
+    if let Some(first) = rest.first().filter(|i| i["type"] == "additional_tools") {
+        if first["role"] != "developer" {
+            return Err((400, "additional_tools must have role developer".into()));
+        }
+        let tools = first["tools"].as_array().ok_or((400, "additional_tools.tools must be a list".to_string()))?;
+        for tool in tools {
+            if tool["type"] != "function" {
+                return Err((400, format!("Responses Lite has no hosted tool {}", tool["type"])));
+            }
+            check_tool(tool)?;
+        }
+        rest = &rest[1..];
+    }
+    let Some(developer) = rest.first().filter(|i| i["type"] == "message" && i["role"] == "developer") else {
+        return Err((400, "Responses Lite: the base instructions must follow as a developer message".into()));
+    };
+    if developer["content"][0]["text"].as_str().is_none_or(|t| t.trim().is_empty()) {
+        return Err((400, "Instructions are not valid".into()));
+    }
+    if rest.iter().any(|i| i["type"] == "additional_tools") {
+        return Err((400, "additional_tools may only come first".into()));
+    }
+    Ok(rest)
 }
 
 fn check_input(input: &[Value]) -> Result<(), (u16, String)> {
@@ -262,6 +480,11 @@ fn check_input(input: &[Value]) -> Result<(), (u16, String)> {
             Some("message") => {
                 if !matches!(item["role"].as_str(), Some("user" | "assistant" | "developer" | "system")) {
                     return Err((400, "message role is invalid".into()));
+                }
+                if let Some(phase) = item.get("phase") {
+                    if item["role"] != "assistant" || !matches!(phase.as_str(), Some("commentary" | "final_answer")) {
+                        return Err((400, format!("Invalid phase {phase} on a {} message", item["role"])));
+                    }
                 }
                 let parts = item["content"].as_array().ok_or((400, "message content must be a list".to_string()))?;
                 for part in parts {
@@ -404,8 +627,13 @@ fn sse_response() -> actix_web::HttpResponseBuilder {
 fn auto_reply(body: &Value) -> Reply {
     let input = body["input"].as_array().cloned().unwrap_or_default();
     let last = input.last().cloned().unwrap_or(Value::Null);
-    let model = body["model"].as_str().unwrap_or("gpt-5.2-codex");
-    let tools = body["tools"].as_array().cloned().unwrap_or_default();
+    let model = body["model"].as_str().unwrap_or("gpt-5.6-terra");
+    // On the Lite lane the tools arrive as the first input item.
+    let tools = body["tools"]
+        .as_array()
+        .or_else(|| input.first().filter(|i| i["type"] == "additional_tools").and_then(|i| i["tools"].as_array()))
+        .cloned()
+        .unwrap_or_default();
     let first_function = tools.iter().find(|t| t["type"] == "function");
     if last["type"] == "function_call_output" {
         let output = match &last["output"] {

@@ -32,6 +32,8 @@ pub fn test_settings(upstream: &MockCodex, home: &Path) -> Settings {
     settings.home = home.to_path_buf();
     settings.log_file = home.join("codexd.log");
     settings.auth_issuer = "http://127.0.0.1:9".into(); // nothing listens: refresh must not be needed
+                                                        // A failed catalogue read is tried again soon, not after a minute.
+    settings.catalogue_retry = std::time::Duration::from_millis(200);
     settings
 }
 
@@ -74,6 +76,20 @@ pub fn start_daemon_with(mut settings: Settings, home: tempfile::TempDir) -> Dae
     let url = format!("http://{}", bound.addrs[0]);
     actix_web::rt::spawn(bound.server);
     Daemon { url, home, settings }
+}
+
+/// Wait (up to 10 s) until the daemon has read the mock's model catalogue;
+/// its `/health` then.
+pub async fn wait_for_catalogue(daemon: &Daemon) -> serde_json::Value {
+    for _ in 0..200 {
+        let mut res = client().get(daemon.url("/health")).send().await.unwrap();
+        let health: serde_json::Value = res.json().await.unwrap();
+        if health["catalogue"]["source"]["kind"] == "live" {
+            return health;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the daemon never read the model catalogue");
 }
 
 /// An HTTP client for talking to the daemon (generous timeout for slow CI).

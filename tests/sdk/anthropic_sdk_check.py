@@ -1,7 +1,8 @@
 """Drive a running codexd with the official Anthropic Python SDK.
 
-Run by tests/python_sdk.rs against codexd + the mock Codex upstream:
-    python tests/sdk/anthropic_sdk_check.py --base-url http://127.0.0.1:PORT
+Run by tests/python_sdk.rs against codexd + the mock Codex upstream, once
+per Claude tier (each reaches another Codex model, and haiku another lane):
+    python tests/sdk/anthropic_sdk_check.py --base-url http://127.0.0.1:PORT [--model claude-haiku-4-5-20251001]
 Each check prints PASS/FAIL; the exit code is the number of failures.
 """
 
@@ -24,6 +25,13 @@ WEATHER_TOOL = {
 }
 
 
+def text_of(msg):
+    """The message's text: reasoning models put a thinking block before it."""
+    texts = [b for b in msg.content if b.type == "text"]
+    assert len(texts) == 1, msg.content
+    return texts[0].text
+
+
 def check_non_stream(client):
     msg = client.messages.create(
         model=MODEL,
@@ -35,8 +43,8 @@ def check_non_stream(client):
     assert msg.type == "message" and msg.role == "assistant", msg
     assert msg.model == MODEL, f"model not echoed: {msg.model}"
     assert msg.stop_reason == "end_turn", msg.stop_reason
-    assert msg.content[0].type == "text", msg.content
-    assert "You said: ping" in msg.content[0].text, msg.content[0].text
+    assert msg.content[-1].type == "text", msg.content
+    assert "You said: ping" in text_of(msg), msg.content
     assert msg.usage.output_tokens > 0, msg.usage
     assert msg.usage.cache_read_input_tokens == 64, msg.usage
     assert msg.usage.input_tokens == 120 - 64, msg.usage
@@ -51,8 +59,8 @@ def check_stream(client):
             pieces.append(text)
         final = stream.get_final_message()
     assert len(pieces) > 1, f"expected several deltas, got {pieces}"
-    assert "".join(pieces) == final.content[0].text, (pieces, final.content)
-    assert "You said: stream please" in final.content[0].text
+    assert "".join(pieces) == text_of(final), (pieces, final.content)
+    assert "You said: stream please" in text_of(final)
     assert final.stop_reason == "end_turn", final.stop_reason
     assert final.usage.output_tokens > 0
 
@@ -84,7 +92,7 @@ def check_tool_round_trip(client, stream):
     else:
         second = client.messages.create(**kwargs)
     assert second.stop_reason == "end_turn", second.stop_reason
-    assert "18C and sunny" in second.content[0].text, second.content
+    assert "18C and sunny" in text_of(second), second.content
 
 
 def check_thinking(client):
@@ -118,8 +126,9 @@ def check_web_search(client):
         tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
         messages=[{"role": "user", "content": "latest rust release?"}],
     )
-    kinds = [b.type for b in msg.content]
+    kinds = [b.type for b in msg.content if b.type != "thinking"]
     assert kinds == ["server_tool_use", "web_search_tool_result", "text"], kinds
+    msg.content = [b for b in msg.content if b.type != "thinking"]
     assert msg.content[0].name == "web_search" and msg.content[0].input == {"query": "latest rust release"}
     assert msg.content[1].tool_use_id == msg.content[0].id
     assert msg.content[2].citations, "citations parsed"
@@ -138,7 +147,8 @@ def check_models(client):
     page = client.models.list()
     ids = [m.id for m in page.data]
     assert MODEL in ids, ids
-    assert client.models.retrieve(MODEL).display_name.startswith("Claude Sonnet 4.5"), ids
+    one = client.models.retrieve(MODEL)
+    assert one.id == MODEL and " → GPT-" in one.display_name, one
 
 
 def check_bad_request(client):
@@ -154,9 +164,12 @@ def check_bad_request(client):
 
 
 def main():
+    global MODEL
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
+    parser.add_argument("--model", default=MODEL)
     args = parser.parse_args()
+    MODEL = args.model
     client = anthropic.Anthropic(base_url=args.base_url, api_key="unused-local-key", max_retries=0)
     checks = [
         ("non-stream text", lambda: check_non_stream(client)),
