@@ -75,6 +75,12 @@ pub enum Command {
     /// codexd's own -v/--config go before `claude`, or after `--` to reach claude).
     #[command(disable_help_flag = true)]
     Claude(ClaudeArgs),
+    /// List the models your ChatGPT account can use now, and which answers each Claude tier.
+    ///
+    /// Reads the account's live model catalogue (and keeps its copy in ~/.chatgpt-codex-proxy/models.json
+    /// up to date): each model's reasoning efforts (* marks its default), the lane it is sent over,
+    /// and when it retires. Offline, it shows the last copy and exits with status 1.
+    Models(ModelsArgs),
     /// Check the setup (config, login, port, service, log file, upstream) and say how to fix what is wrong.
     Doctor(DoctorArgs),
     /// Print a shell completion script: codexd completions bash > ~/.local/share/bash-completion/completions/codexd
@@ -139,6 +145,13 @@ pub struct ClaudeArgs {
     /// Arguments for `claude`, passed on unchanged.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub args: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Print JSON (models, tiers, and where the catalogue came from) for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 //! `codexd doctor`: check the setup one piece at a time (config, login, port,
-//! service, log file, upstream reachability) and print one line per check,
+//! service, log file, models, upstream reachability) and print one line per check,
 //! with the fix for each problem. Exit 1 when a check fails.
 //!
 //! Each check gathers its facts and returns a [`Check`]; [`render`] is pure.
@@ -93,6 +93,7 @@ pub fn checks(loaded: &Result<Settings, ConfigError>, fallback: &Settings, offli
         check_port(settings, probe::port_state(settings)),
         check_service(&status),
         check_log_file(&settings.log_file),
+        check_models(settings, &crate::models::offline_catalogue(settings), Utc::now()),
         if offline { Check::skip("upstream", "skipped (--offline)") } else { check_upstream(&settings.codex_base_url) },
     ]
 }
@@ -135,6 +136,27 @@ fn check_config(loaded: &Result<Settings, ConfigError>) -> Check {
             Check::fail("config", err.to_string(), fix)
         }
     }
+}
+
+/// The model catalogue the daemon uses, and any tier whose model is gone.
+fn check_models(settings: &Settings, catalogue: &crate::codex::catalogue::Catalogue, now: DateTime<Utc>) -> Check {
+    let replaced = crate::models::replaced_tiers(settings, catalogue, now);
+    let source = catalogue.source.describe();
+    if !replaced.is_empty() {
+        return Check::warn(
+            "models",
+            format!("{}; catalogue: {source}", replaced.join("; ")),
+            "set a current model in the [models] map (`codexd models` lists them)",
+        );
+    }
+    if !catalogue.is_authoritative() {
+        return Check::warn(
+            "models",
+            format!("using {source}"),
+            "start the daemon (or run `codexd models`) while signed in and online to read it",
+        );
+    }
+    Check::ok("models", format!("every tier's model is available ({source})"))
 }
 
 fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
@@ -411,6 +433,24 @@ mod tests {
         let check = check_upstream(&format!("http://127.0.0.1:{port}/backend-api"));
         assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
         assert_eq!(check_upstream("http://").verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn models_warn_about_a_gone_tier_model_and_a_catalogue_never_read() {
+        use crate::codex::catalogue::Catalogue;
+        let now = DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().with_timezone(&Utc);
+        let defaults = Settings::defaults();
+        let built_in = check_models(&defaults, &Catalogue::built_in(), now);
+        assert_eq!(built_in.verdict, Verdict::Warn, "{built_in:?}");
+        assert!(built_in.detail.contains("built-in list"), "{built_in:?}");
+        let live =
+            Catalogue { source: crate::codex::catalogue::Source::Live { fetched_at: now }, ..Catalogue::built_in() };
+        assert_eq!(check_models(&defaults, &live, now).verdict, Verdict::Ok);
+        let mut retired = Settings::defaults();
+        retired.models.opus = "gpt-5.3-codex-xhigh".into();
+        let check = check_models(&retired, &live, now);
+        assert_eq!(check.verdict, Verdict::Warn);
+        assert!(check.detail.starts_with("opus: gpt-5.3-codex → gpt-5.6-sol"), "{check:?}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod doctor;
 pub mod logging;
 pub mod memo;
+pub mod models;
 pub mod server;
 pub mod service;
 pub mod shell;

@@ -4,7 +4,7 @@
 //!
 //! No async runtime starts here before dispatch: `start --detach` must fork
 //! first. Commands that need one (login, logout, status, and the daemon
-//! itself) build it for themselves.
+//! itself, models) build it for themselves.
 
 use std::process::ExitCode;
 
@@ -12,7 +12,7 @@ use clap::Parser;
 
 use codexd::cli::{self, Cli, Command, CtlArgs};
 use codexd::config::{self, Overrides};
-use codexd::{auth, doctor, logging, service, shell};
+use codexd::{auth, doctor, logging, models, service, shell};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,6 +65,7 @@ fn run(command: Command, overrides: &Overrides) -> anyhow::Result<ExitCode> {
         (Command::Login(args), Ok(settings)) => on_actix(auth::commands::login(&settings, args)),
         (Command::Logout(args), Ok(settings)) => on_actix(auth::commands::logout(&settings, args)),
         (Command::Status(args), Ok(settings)) => on_actix(auth::commands::status(&settings, args)),
+        (Command::Models(args), Ok(settings)) => on_actix(models::run(&settings, args.json)),
     }
 }
 

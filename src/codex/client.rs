@@ -124,7 +124,11 @@ impl CodexClient {
         self.cookies.keep(response.headers());
         let now = chrono::Utc::now();
         let limits = RateLimits::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()), now);
-        let result = if response.status().is_success() { Ok(response) } else { Err(error_from(response).await) };
+        let result = if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(self.identity.explain_refusal(error_from(response).await))
+        };
         Ok(Answer { limits, result })
     }
 

@@ -16,6 +16,7 @@
 //! No `OpenAI-Beta` (dropped by the CLI in 2025) and no `session_id` with an
 //! underscore (dropped in 2026: some intermediaries refuse such names).
 
+use crate::anthropic::ApiError;
 use crate::config::Settings;
 
 /// The `originator` header, and the User-Agent's product: the Codex CLI's.
@@ -80,6 +81,31 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// Add what to do to a refusal caused by the client version: the
+    /// backend hides models newer than the version codexd presents.
+    pub fn explain_refusal(&self, mut error: ApiError) -> ApiError {
+        let lower = error.message.to_ascii_lowercase();
+        let hint = if lower.contains("newer version") {
+            format!(
+                " codexd presents itself as Codex CLI {}: raise `client_version` in the config file \
+                 (or CODEXD_CLIENT_VERSION) to the newest Codex CLI release and restart codexd.",
+                self.version
+            )
+        } else if lower.contains("model not found") || lower.contains("not supported when using codex") {
+            " `codexd models` lists the models your account can use now; if the model is newer than \
+             Codex CLI "
+                .to_owned()
+                + &self.version
+                + ", raise `client_version` (or CODEXD_CLIENT_VERSION)."
+        } else {
+            return error;
+        };
+        error.message.push_str(&hint);
+        error
+    }
+}
+
 /// The terminal part of the Codex CLI's User-Agent: `TERM_PROGRAM[/version]`,
 /// else `TERM`, else `unknown` (a service has no terminal).
 fn terminal(var: impl Fn(&str) -> Option<String>) -> String {
@@ -138,6 +164,20 @@ mod tests {
         assert!(id.headers(without_account).all(|(k, _)| k != "chatgpt-account-id"));
         let outside_a_conversation = Caller { session_id: "", ..caller };
         assert!(id.headers(outside_a_conversation).all(|(k, _)| !k.ends_with("-id") || k == "chatgpt-account-id"));
+    }
+
+    #[test]
+    fn version_refusals_say_which_setting_to_raise() {
+        let id = Identity::with_platform("0.150.0", "Linux", "6", "x86_64", "unknown");
+        let gated = id.explain_refusal(ApiError::invalid_request(
+            "Codex backend rejected the request: The 'gpt-6-sol' model requires a newer version of Codex.",
+        ));
+        assert!(gated.message.contains("client_version") && gated.message.contains("CODEXD_CLIENT_VERSION"));
+        assert!(gated.message.contains("0.150.0"), "{}", gated.message);
+        let missing = id.explain_refusal(ApiError::not_found("Codex backend: Model not found gpt-9"));
+        assert!(missing.message.contains("codexd models"), "{}", missing.message);
+        let other = ApiError::invalid_request("Codex backend rejected the request: Invalid schema");
+        assert_eq!(id.explain_refusal(other.clone()), other);
     }
 
     #[test]
