@@ -25,8 +25,10 @@ use super::tokens::IssuedTokens;
 
 /// The Codex CLI's public OAuth client.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
-/// Scopes asked for at login.
-pub const LOGIN_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Scopes asked for at login: the Codex CLI's (`codex-rs/login/src/server.rs`),
+/// connector scopes included, so the tokens are the ones the Codex CLI gets.
+pub const LOGIN_SCOPES: [&str; 6] =
+    ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"];
 /// Scopes sent with a refresh, as the Codex CLI does.
 pub const REFRESH_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 /// Token-endpoint error codes after which only a new login helps.
@@ -289,7 +291,7 @@ mod tests {
             ("response_type", "code"),
             ("client_id", CLIENT_ID),
             ("redirect_uri", "http://localhost:1455/auth/callback"),
-            ("scope", "openid profile email offline_access"),
+            ("scope", "openid profile email offline_access api.connectors.read api.connectors.invoke"),
             ("code_challenge_method", "S256"),
             ("id_token_add_organizations", "true"),
             ("codex_cli_simplified_flow", "true"),

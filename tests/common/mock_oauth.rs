@@ -27,8 +27,9 @@ use sha2::{Digest, Sha256};
 
 /// The Codex CLI's public client id, which codexd must send.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
-/// The scopes codexd must ask for at login.
-pub const LOGIN_SCOPE: &str = "openid profile email offline_access";
+/// The scopes codexd must ask for at login (the Codex CLI's, connectors included).
+pub const LOGIN_SCOPES: [&str; 6] =
+    ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"];
 
 /// How the token endpoint answers a refresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +160,7 @@ impl State {
         let m = self.mint();
         json!({
             "access_token": m.access_token, "token_type": "Bearer", "expires_in": self.access_lifetime,
-            "refresh_token": m.refresh_token, "id_token": m.id_token, "scope": "openid profile email offline_access",
+            "refresh_token": m.refresh_token, "id_token": m.id_token, "scope": LOGIN_SCOPES.join(" "),
         })
     }
 }
@@ -402,7 +403,6 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
     let expect = [
         ("response_type", "code"),
         ("client_id", CLIENT_ID),
-        ("scope", LOGIN_SCOPE),
         ("code_challenge_method", "S256"),
         ("id_token_add_organizations", "true"),
         ("codex_cli_simplified_flow", "true"),
@@ -413,6 +413,11 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
         .filter(|(k, v)| q.get(*k).map(String::as_str) != Some(*v))
         .map(|(k, v)| format!("{k} should be {v:?}, got {:?}", q.get(*k)))
         .collect();
+    let asked: HashSet<&str> = q.get("scope").map(|s| s.split(' ').collect()).unwrap_or_default();
+    let missing: Vec<&str> = LOGIN_SCOPES.iter().copied().filter(|s| !asked.contains(s)).collect();
+    if !missing.is_empty() {
+        wrong.push(format!("scope {:?} lacks {missing:?}", q.get("scope")));
+    }
     for required in ["state", "code_challenge", "redirect_uri"] {
         if q.get(required).is_none_or(|v| v.is_empty()) {
             wrong.push(format!("{required} is missing"));
@@ -439,7 +444,7 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
             code.clone(),
             PendingCode { challenge: q["code_challenge"].clone(), redirect_uri: redirect_uri.clone() },
         );
-        format!("{redirect_uri}?code={code}&scope=openid+profile+email+offline_access&state={}", enc(&state_param))
+        format!("{redirect_uri}?code={code}&scope={}&state={}", enc(&LOGIN_SCOPES.join(" ")), enc(&state_param))
     };
     HttpResponse::Found().insert_header(("location", location)).finish()
 }
