@@ -4,13 +4,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use codexd::anthropic::{ApiError, ErrorKind};
 use codexd::auth::{Auth, AuthError, Credentials};
 use codexd::config::Settings;
-use common::mock_oauth::{Minted, MockOAuth, RefreshBehavior};
+use common::mock_oauth::{Minted, MockOAuth, RefreshBehavior, CLIENT_ID};
 use futures_util::future::join_all;
 use serde_json::Value;
 
@@ -89,8 +90,43 @@ async fn many_concurrent_callers_share_one_refresh() {
     assert!(s.mock.problems().is_empty(), "{:?}", s.mock.problems());
     let request = &s.mock.token_requests()[0];
     assert_eq!(request["grant_type"], "refresh_token");
-    assert_eq!(request["scope"], "openid profile email");
     assert_eq!(request["refresh_token"], old.refresh_token);
+}
+
+#[actix_web::test]
+async fn the_refresh_is_the_codex_clis_json_body_without_scope() {
+    let s = Setup::new();
+    let old = s.login(EXPIRING);
+    let auth = Auth::new(&s.settings);
+    let creds = auth.credentials().await.unwrap();
+    assert_ne!(creds.access_token, old.access_token);
+    // The mock refuses a form body or any field beyond these three.
+    assert!(s.mock.problems().is_empty(), "{:?}", s.mock.problems());
+    let request = s.mock.token_requests().pop().unwrap();
+    let expected = [("client_id", CLIENT_ID), ("grant_type", "refresh_token"), ("refresh_token", &old.refresh_token)];
+    let expected: BTreeMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(request, expected);
+}
+
+#[actix_web::test]
+async fn the_mock_refuses_a_refresh_in_another_format() {
+    // Guards the test above: a form-encoded or scoped refresh must not pass.
+    let s = Setup::new();
+    let minted = s.mock.mint(FRESH);
+    let url = format!("{}/oauth/token", s.mock.url);
+    let client = awc::Client::default();
+    let form = [("client_id", CLIENT_ID), ("grant_type", "refresh_token"), ("refresh_token", &minted.refresh_token)];
+    let mut scoped = serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token"});
+    scoped["refresh_token"] = minted.refresh_token.clone().into();
+    scoped["scope"] = "openid profile email".into();
+    let answers = [client.post(&url).send_form(&form).await, client.post(&url).send_json(&scoped).await];
+    for answer in answers {
+        let mut answer = answer.unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    }
+    assert_eq!(s.mock.problems().len(), 2, "{:?}", s.mock.problems());
 }
 
 #[actix_web::test]

@@ -1,10 +1,12 @@
-//! The OAuth side of the ChatGPT login (codex.md §5), built on the `oauth2`
-//! crate: the public Codex CLI client, the authorize URL with PKCE S256 and
-//! OpenAI's extra parameters, the code exchange and the refresh.
+//! The OAuth side of the ChatGPT login (codex.md §5): the public Codex CLI
+//! client, the authorize URL with PKCE S256 and OpenAI's extra parameters,
+//! the code exchange (through the `oauth2` crate) and the refresh (a JSON
+//! request of its own, see [`OAuth::refresh`]).
 //!
-//! OpenAI's token endpoint differs from RFC 6749 in two ways handled here:
-//! answers carry an `id_token` and may omit `token_type` ([`TokenAnswer`]),
-//! and errors come either as `{"error":"invalid_grant"}` or as
+//! OpenAI's token endpoint differs from RFC 6749 in three ways handled here:
+//! a refresh is a JSON body, answers carry an `id_token` and may omit
+//! `token_type` ([`TokenAnswer`]), and errors come either as
+//! `{"error":"invalid_grant"}` or as
 //! `{"error":{"code":"refresh_token_expired","message":…}}`
 //! ([`TokenEndpointError`]).
 
@@ -29,8 +31,6 @@ pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
 /// connector scopes included, so the tokens are the ones the Codex CLI gets.
 pub const LOGIN_SCOPES: [&str; 6] =
     ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"];
-/// Scopes sent with a refresh, as the Codex CLI does.
-pub const REFRESH_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 /// Token-endpoint error codes after which only a new login helps.
 const PERMANENT_ERRORS: [&str; 4] =
     ["invalid_grant", "refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"];
@@ -52,6 +52,7 @@ type ConfiguredClient = oauth2::Client<
 #[derive(Clone)]
 pub struct OAuth {
     issuer: String,
+    token_url: String,
     client: ConfiguredClient,
 }
 
@@ -72,6 +73,9 @@ pub enum TokenFailure {
     /// No answer (network, timeout).
     #[error("{0}")]
     Unreachable(String),
+    /// The issuer refused with an HTTP status and no error it explained.
+    #[error("the sign-in server refused (HTTP {status})")]
+    RefusedWithoutReason { status: u16, permanent: bool },
     /// An answer that is not a token response.
     #[error("the sign-in server gave an unexpected answer: {0}")]
     BadAnswer(String),
@@ -80,7 +84,10 @@ pub enum TokenFailure {
 impl TokenFailure {
     /// True when retrying cannot help and the user must log in again.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, TokenFailure::Refused { permanent: true, .. })
+        matches!(
+            self,
+            TokenFailure::Refused { permanent: true, .. } | TokenFailure::RefusedWithoutReason { permanent: true, .. }
+        )
     }
 }
 
@@ -95,8 +102,8 @@ impl OAuth {
         let client = oauth2::Client::new(ClientId::new(CLIENT_ID.into()))
             .set_auth_type(AuthType::RequestBody)
             .set_auth_uri(auth_url)
-            .set_token_uri(token_url);
-        Ok(OAuth { issuer, client })
+            .set_token_uri(token_url.clone());
+        Ok(OAuth { issuer, token_url: token_url.as_str().to_string(), client })
     }
 
     /// The issuer base URL.
@@ -141,17 +148,57 @@ impl OAuth {
             .map_err(classify)
     }
 
-    /// Trade a refresh token for new tokens.
+    /// Trade a refresh token for new tokens: `POST {issuer}/oauth/token` with
+    /// the JSON body `{"client_id", "grant_type": "refresh_token",
+    /// "refresh_token"}` and no scope, exactly what the Codex CLI sends
+    /// (`request_chatgpt_token_refresh` in codex-rs/login/src/auth/manager.rs).
+    ///
+    /// Not through the `oauth2` crate: it only sends form-encoded token
+    /// requests, and always would for a refresh. The answer is still read with
+    /// the same types as the code exchange's.
     pub async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<IssuedTokens, TokenFailure> {
-        let token = RefreshToken::new(refresh_token.to_string());
-        self.client
-            .exchange_refresh_token(&token)
-            .add_scopes(REFRESH_SCOPES.iter().map(|s| Scope::new(s.to_string())))
-            .request_async(http)
-            .await
-            .map(TokenAnswer::into_issued)
-            .map_err(classify)
+        let body = RefreshRequest { client_id: CLIENT_ID, grant_type: "refresh_token", refresh_token };
+        let body = serde_json::to_value(&body).map_err(|e| TokenFailure::BadAnswer(e.to_string()))?;
+        let answer =
+            http.post_json(&self.token_url, &body).await.map_err(|e| TokenFailure::Unreachable(e.to_string()))?;
+        read_refresh_answer(answer.status, &answer.body)
     }
+}
+
+/// The refresh request body. No `scope`: the Codex CLI sends none.
+#[derive(Serialize)]
+struct RefreshRequest<'a> {
+    client_id: &'a str,
+    grant_type: &'a str,
+    refresh_token: &'a str,
+}
+
+/// Read the token endpoint's answer to a refresh. Never keeps the raw body:
+/// a 200 answer that failed to parse may hold tokens.
+fn read_refresh_answer(status: u16, body: &[u8]) -> Result<IssuedTokens, TokenFailure> {
+    if (200..300).contains(&status) {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        return serde_path_to_error::deserialize::<_, TokenAnswer>(&mut de)
+            .map(TokenAnswer::into_issued)
+            .map_err(|e| TokenFailure::BadAnswer(describe_parse_error(&e)));
+    }
+    match serde_json::from_slice::<TokenEndpointError>(body) {
+        Ok(error) => {
+            let permanent = is_permanent_code(error.code());
+            Err(TokenFailure::Refused { error, permanent })
+        }
+        Err(_) => Err(TokenFailure::RefusedWithoutReason { status, permanent: false }),
+    }
+}
+
+/// True for the error codes after which only a new login helps.
+fn is_permanent_code(code: &str) -> bool {
+    PERMANENT_ERRORS.iter().any(|c| code.eq_ignore_ascii_case(c))
+}
+
+/// Where and how a token answer failed to parse, without any of its content.
+fn describe_parse_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    format!("{:?} error at `{}`", e.inner().classify(), e.path())
 }
 
 /// Sort an `oauth2` error into what the caller acts on. Never keeps the raw
@@ -159,13 +206,11 @@ impl OAuth {
 fn classify(err: RequestTokenError<HttpError, TokenEndpointError>) -> TokenFailure {
     match err {
         RequestTokenError::ServerResponse(error) => {
-            let permanent = PERMANENT_ERRORS.iter().any(|c| error.code().eq_ignore_ascii_case(c));
+            let permanent = is_permanent_code(error.code());
             TokenFailure::Refused { error, permanent }
         }
         RequestTokenError::Request(e) => TokenFailure::Unreachable(e.to_string()),
-        RequestTokenError::Parse(e, _body) => {
-            TokenFailure::BadAnswer(format!("{:?} error at `{}`", e.inner().classify(), e.path()))
-        }
+        RequestTokenError::Parse(e, _body) => TokenFailure::BadAnswer(describe_parse_error(&e)),
         RequestTokenError::Other(message) => TokenFailure::BadAnswer(message),
     }
 }
@@ -361,6 +406,33 @@ mod tests {
         let failure = classify(RequestTokenError::Parse(err, body));
         let shown = format!("{failure} {failure:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(!failure.is_permanent());
+    }
+
+    #[test]
+    fn the_refresh_body_is_the_codex_clis_json_without_scope() {
+        let body = RefreshRequest { client_id: CLIENT_ID, grant_type: "refresh_token", refresh_token: "rt" };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": "rt"})
+        );
+    }
+
+    #[test]
+    fn refresh_answers_are_read_without_keeping_their_body() {
+        let issued = read_refresh_answer(200, br#"{"access_token":"a","refresh_token":"r","id_token":"i"}"#).unwrap();
+        assert_eq!((issued.access_token.as_str(), issued.refresh_token.as_deref()), ("a", Some("r")));
+
+        let failure =
+            read_refresh_answer(200, br#"{"access_token": 12, "refresh_token": "very-secret"}"#).err().unwrap();
+        let shown = format!("{failure} {failure:?}");
+        assert!(matches!(failure, TokenFailure::BadAnswer(_)) && !shown.contains("very-secret"), "{shown}");
+
+        let failure = read_refresh_answer(401, br#"{"error":{"code":"refresh_token_expired","message":"m"}}"#);
+        assert_eq!(failure.err().unwrap().to_string(), "the sign-in server refused: m (refresh_token_expired)");
+
+        let failure = read_refresh_answer(502, b"<html>bad gateway</html>").err().unwrap();
+        assert_eq!(failure.to_string(), "the sign-in server refused (HTTP 502)");
         assert!(!failure.is_permanent());
     }
 

@@ -2,10 +2,13 @@
 //! codexd's login, refresh and status end to end.
 //!
 //! It is strict where codexd could get things wrong: the authorize endpoint
-//! checks every parameter the real issuer expects, the code exchange checks
-//! the PKCE verifier against the S256 challenge, the client id, the
-//! redirect_uri and the grant type, and refresh tokens rotate (a reused one
-//! is refused like the real `refresh_token_reused`). Tokens are JWT-shaped
+//! checks every parameter the real issuer expects (the Codex CLI's scopes
+//! included), the code exchange checks the PKCE verifier against the S256
+//! challenge, the client id, the redirect_uri and the grant type, a refresh
+//! is accepted only in the Codex CLI's format (a JSON body with client_id,
+//! grant_type and refresh_token, no scope; a form or extra fields are refused
+//! with OpenAI's `{"error":{"code":"invalid_request",…}}`), and refresh tokens
+//! rotate (a reused one is refused like the real `refresh_token_reused`). Tokens are JWT-shaped
 //! (header.payload.signature, base64url) with `exp`, `email` and the
 //! `https://api.openai.com/auth` claims, and every secret it mints is
 //! remembered so tests can assert none is ever printed.
@@ -276,7 +279,7 @@ impl MockOAuth {
         self.with(|s| s.issued.clone())
     }
 
-    /// Form fields of every token-endpoint request, oldest first.
+    /// Fields (form or JSON) of every token-endpoint request, oldest first.
     pub fn token_requests(&self) -> Vec<BTreeMap<String, String>> {
         self.with(|s| s.token_requests.clone())
     }
@@ -453,14 +456,14 @@ fn enc(value: &str) -> String {
     oauth2::url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// The request's content type, `""` when it has none.
+fn content_type(req: &HttpRequest) -> &str {
+    req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
 /// The request's fields, from a form or a JSON body.
 fn fields(req: &HttpRequest, body: &[u8]) -> BTreeMap<String, String> {
-    let is_json = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    if content_type(req).starts_with("application/json") {
         let map: BTreeMap<String, Value> = serde_json::from_slice(body).unwrap_or_default();
         map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
     } else {
@@ -474,7 +477,7 @@ async fn token(state: Shared, req: HttpRequest, body: web::Bytes) -> HttpRespons
     state.lock().unwrap().token_requests.push(f.clone());
     match grant.as_str() {
         "authorization_code" => exchange(&mut state.lock().unwrap(), &f),
-        "refresh_token" => refresh(&state, &f).await,
+        "refresh_token" => refresh(&state, content_type(&req), &f).await,
         other => {
             let mut s = state.lock().unwrap();
             let body = json!({"error": "unsupported_grant_type"});
@@ -505,7 +508,10 @@ fn exchange(s: &mut State, f: &BTreeMap<String, String>) -> HttpResponse {
     HttpResponse::Ok().json(s.token_answer())
 }
 
-async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
+/// The fields of the Codex CLI's refresh body, the only ones accepted.
+const REFRESH_FIELDS: [&str; 3] = ["client_id", "grant_type", "refresh_token"];
+
+async fn refresh(state: &Shared, content_type: &str, f: &BTreeMap<String, String>) -> HttpResponse {
     let delay = {
         let mut s = state.lock().unwrap();
         s.refresh_calls += 1;
@@ -516,6 +522,18 @@ async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
     }
     let mut s = state.lock().unwrap();
     let status = actix_web::http::StatusCode::from_u16;
+    // The Codex CLI refreshes with a JSON body and no scope; anything else
+    // is refused in OpenAI's error shape (a transient failure for codexd).
+    let invalid = |message: String| json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": "invalid_request"}});
+    if !content_type.starts_with("application/json") {
+        let why = format!("refresh: the body must be JSON, got content-type {content_type:?}");
+        return refuse(&mut s, status(400).unwrap(), invalid(why.clone()), why);
+    }
+    let extra: Vec<&String> = f.keys().filter(|k| !REFRESH_FIELDS.contains(&k.as_str())).collect();
+    if !extra.is_empty() {
+        let why = format!("refresh: unexpected fields {extra:?} (the Codex CLI sends no scope)");
+        return refuse(&mut s, status(400).unwrap(), invalid(why.clone()), why);
+    }
     if f.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         let body = json!({"error": "invalid_client"});
         return refuse(&mut s, status(401).unwrap(), body, format!("refresh: client_id {:?}", f.get("client_id")));
