@@ -183,6 +183,11 @@ async fn a_permanent_refresh_failure_marks_the_login_as_needing_login() {
         RefreshBehavior::InvalidGrant,
         RefreshBehavior::ErrorCode("refresh_token_expired"),
         RefreshBehavior::ErrorCode("refresh_token_reused"),
+        // Any 401 is final, as for the Codex CLI, whatever its body says.
+        RefreshBehavior::Answer(401, r#"{"error":"invalid_client"}"#),
+        RefreshBehavior::Answer(401, "Unauthorized"),
+        // The three codes are final at any status.
+        RefreshBehavior::Answer(400, r#"{"error":{"code":"refresh_token_invalidated","message":"revoked"}}"#),
     ] {
         let s = Setup::new();
         s.login(EXPIRING);
@@ -221,6 +226,28 @@ async fn a_transient_failure_keeps_a_still_valid_token_and_reports_an_expired_on
     let api = ApiError::from(err);
     assert_eq!((api.kind, api.status), (ErrorKind::ApiError, 503));
     assert!(api.retry_after.is_some());
+}
+
+#[actix_web::test]
+async fn refusals_worth_retrying_keep_the_login() {
+    for behavior in [
+        RefreshBehavior::Answer(400, r#"{"error":{"code":"invalid_request","message":"try later"}}"#),
+        RefreshBehavior::Answer(429, r#"{"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#),
+        RefreshBehavior::Answer(500, r#"{"error":"invalid_grant"}"#),
+        RefreshBehavior::Answer(503, "<html>maintenance</html>"),
+    ] {
+        let s = Setup::new();
+        let mut expired = s.mock.mint(FRESH).tokens_json();
+        expired["expires_at"] = Value::from("2020-01-01T00:00:00Z");
+        s.write(&expired);
+        s.mock.set_refresh_behavior(behavior.clone());
+        let auth = Auth::new(&s.settings);
+
+        let err = auth.credentials().await.unwrap_err();
+        assert!(matches!(err, AuthError::RefreshFailed { .. }), "{behavior:?}: {err}");
+        assert!(s.file().get("needs_login").is_none(), "{behavior:?}: the login is kept");
+        assert!(auth.logged_in(), "{behavior:?}");
+    }
 }
 
 #[actix_web::test]

@@ -31,9 +31,9 @@ pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
 /// connector scopes included, so the tokens are the ones the Codex CLI gets.
 pub const LOGIN_SCOPES: [&str; 6] =
     ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"];
-/// Token-endpoint error codes after which only a new login helps.
-const PERMANENT_ERRORS: [&str; 4] =
-    ["invalid_grant", "refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"];
+/// Refresh error codes after which only a new login helps, at any HTTP
+/// status (the Codex CLI's `classify_refresh_token_failure`).
+const PERMANENT_ERRORS: [&str; 3] = ["refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"];
 
 type ConfiguredClient = oauth2::Client<
     TokenEndpointError,
@@ -184,16 +184,36 @@ fn read_refresh_answer(status: u16, body: &[u8]) -> Result<IssuedTokens, TokenFa
     }
     match serde_json::from_slice::<TokenEndpointError>(body) {
         Ok(error) => {
-            let permanent = is_permanent_code(error.code());
+            let permanent = is_permanent_refusal(Some(status), error.issuer_code());
             Err(TokenFailure::Refused { error, permanent })
         }
-        Err(_) => Err(TokenFailure::RefusedWithoutReason { status, permanent: false }),
+        Err(_) => {
+            Err(TokenFailure::RefusedWithoutReason { status, permanent: is_permanent_refusal(Some(status), None) })
+        }
     }
 }
 
-/// True for the error codes after which only a new login helps.
-fn is_permanent_code(code: &str) -> bool {
-    PERMANENT_ERRORS.iter().any(|c| code.eq_ignore_ascii_case(c))
+/// True when a refused token request can only be fixed by a new login, as the
+/// Codex CLI decides after a refresh (`request_chatgpt_token_refresh` and
+/// `classify_refresh_token_failure` in codex-rs/login/src/auth/manager.rs):
+///
+/// - any 401, whatever the body: the issuer no longer accepts this login;
+/// - `refresh_token_expired`, `refresh_token_reused` or
+///   `refresh_token_invalidated` in either error shape, at any status;
+/// - a 400 whose code is `invalid_grant`. Upstream first treated only the
+///   two rules above as permanent; later versions add this one, because the
+///   issuer may report an unusable refresh token the RFC 6749 way, as a bare
+///   400 `invalid_grant` without the expired/reused/revoked subtype. Treating
+///   it as transient would retry a dead token forever and tell clients "try
+///   again shortly" where only `codexd login` helps.
+///
+/// Everything else (5xx, 429, other 400s, an `invalid_grant` at another
+/// status) is transient: the login is kept and the refresh retried.
+/// `status` is `None` where the `oauth2` crate does not hand it over (the
+/// code exchange, where permanence does not matter: a failed login is over).
+fn is_permanent_refusal(status: Option<u16>, code: Option<&str>) -> bool {
+    let is = |expected: &str| code.is_some_and(|c| c.eq_ignore_ascii_case(expected));
+    status == Some(401) || PERMANENT_ERRORS.iter().any(|c| is(c)) || (status == Some(400) && is("invalid_grant"))
 }
 
 /// Where and how a token answer failed to parse, without any of its content.
@@ -206,7 +226,7 @@ fn describe_parse_error(e: &serde_path_to_error::Error<serde_json::Error>) -> St
 fn classify(err: RequestTokenError<HttpError, TokenEndpointError>) -> TokenFailure {
     match err {
         RequestTokenError::ServerResponse(error) => {
-            let permanent = is_permanent_code(error.code());
+            let permanent = is_permanent_refusal(None, error.issuer_code());
             TokenFailure::Refused { error, permanent }
         }
         RequestTokenError::Request(e) => TokenFailure::Unreachable(e.to_string()),
@@ -301,6 +321,15 @@ impl TokenEndpointError {
         }
     }
 
+    /// The issuer's own code, `error` or `error.code`, without the `type`
+    /// fallback of [`code`](Self::code): what permanence is decided on.
+    fn issuer_code(&self) -> Option<&str> {
+        match &self.error {
+            ErrorField::Code(code) => Some(code),
+            ErrorField::Detailed { code, .. } => code.as_deref(),
+        }
+    }
+
     /// The human-readable explanation, when the server gave one.
     pub fn message(&self) -> Option<&str> {
         match &self.error {
@@ -365,36 +394,49 @@ mod tests {
             (
                 r#"{"error":"invalid_grant","error_description":"Refresh token is invalid"}"#,
                 "invalid_grant",
-                true,
                 "Refresh token is invalid (invalid_grant)",
             ),
             (
                 r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#,
                 "refresh_token_expired",
-                true,
                 "expired (refresh_token_expired)",
             ),
-            (r#"{"error":{"code":"refresh_token_reused"}}"#, "refresh_token_reused", true, "refresh_token_reused"),
-            (
-                r#"{"error":{"code":"refresh_token_invalidated","message":"m"}}"#,
-                "refresh_token_invalidated",
-                true,
-                "m (refresh_token_invalidated)",
-            ),
-            (r#"{"error":"temporarily_unavailable"}"#, "temporarily_unavailable", false, "temporarily_unavailable"),
-            (
-                r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#,
-                "server_error",
-                false,
-                "boom (server_error)",
-            ),
+            (r#"{"error":{"code":"refresh_token_reused"}}"#, "refresh_token_reused", "refresh_token_reused"),
+            (r#"{"error":"temporarily_unavailable"}"#, "temporarily_unavailable", "temporarily_unavailable"),
+            (r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#, "server_error", "boom (server_error)"),
         ];
-        for (body, code, permanent, shown) in table {
+        for (body, code, shown) in table {
             let error: TokenEndpointError = serde_json::from_str(body).unwrap();
             assert_eq!(error.code(), code, "{body}");
             assert_eq!(error.to_string(), shown, "{body}");
-            let failure = classify(RequestTokenError::ServerResponse(error));
-            assert_eq!(failure.is_permanent(), permanent, "{body}");
+        }
+    }
+
+    #[test]
+    fn refusals_that_need_a_new_login_follow_the_codex_cli() {
+        let table: [(u16, &str, bool); 14] = [
+            // Any 401, whatever it says.
+            (401, r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#, true),
+            (401, r#"{"error":"invalid_client"}"#, true),
+            (401, r#"{"error":{"message":"Could not validate your token","type":"invalid_request_error"}}"#, true),
+            (401, "Unauthorized", true),
+            // The three refresh-token codes, in either shape, at any status.
+            (400, r#"{"error":{"code":"refresh_token_reused"}}"#, true),
+            (403, r#"{"error":"refresh_token_invalidated"}"#, true),
+            (400, r#"{"error":{"code":"REFRESH_TOKEN_EXPIRED"}}"#, true),
+            // RFC 6749's dead refresh token, on a 400 only.
+            (400, r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#, true),
+            (500, r#"{"error":"invalid_grant"}"#, false),
+            // Everything else is worth retrying.
+            (400, r#"{"error":{"code":"invalid_request","message":"m"}}"#, false),
+            (400, r#"{"error":{"type":"refresh_token_expired"}}"#, false),
+            (429, r#"{"error":{"code":"rate_limit_exceeded"}}"#, false),
+            (500, r#"{"error":{"type":"server_error","message":"boom"}}"#, false),
+            (502, "<html>bad gateway</html>", false),
+        ];
+        for (status, body, permanent) in table {
+            let failure = read_refresh_answer(status, body.as_bytes()).err().unwrap();
+            assert_eq!(failure.is_permanent(), permanent, "{status} {body}: {failure}");
         }
     }
 

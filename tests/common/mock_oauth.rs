@@ -45,6 +45,8 @@ pub enum RefreshBehavior {
     ErrorCode(&'static str),
     /// 500 with a JSON error: a transient failure.
     ServerError,
+    /// This status with this body, verbatim (JSON when it parses as JSON).
+    Answer(u16, &'static str),
 }
 
 /// Who signs in.
@@ -549,6 +551,10 @@ async fn refresh(state: &Shared, content_type: &str, f: &BTreeMap<String, String
         RefreshBehavior::ServerError => {
             return HttpResponse::InternalServerError()
                 .json(json!({"error": {"message": "mock hiccup", "type": "server_error"}}))
+        }
+        RefreshBehavior::Answer(code, body) => {
+            let kind = if serde_json::from_str::<Value>(body).is_ok() { "application/json" } else { "text/plain" };
+            return HttpResponse::build(status(code).unwrap()).content_type(kind).body(body);
         }
         RefreshBehavior::Rotate => {}
     }
