@@ -157,20 +157,17 @@ impl OAuth {
     /// requests, and always would for a refresh. The answer is still read with
     /// the same types as the code exchange's.
     pub async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<IssuedTokens, TokenFailure> {
-        let body = RefreshRequest { client_id: CLIENT_ID, grant_type: "refresh_token", refresh_token };
-        let body = serde_json::to_value(&body).map_err(|e| TokenFailure::BadAnswer(e.to_string()))?;
-        let answer =
-            http.post_json(&self.token_url, &body).await.map_err(|e| TokenFailure::Unreachable(e.to_string()))?;
+        let answer = http
+            .post_json(&self.token_url, &refresh_body(refresh_token))
+            .await
+            .map_err(|e| TokenFailure::Unreachable(e.to_string()))?;
         read_refresh_answer(answer.status, &answer.body)
     }
 }
 
 /// The refresh request body. No `scope`: the Codex CLI sends none.
-#[derive(Serialize)]
-struct RefreshRequest<'a> {
-    client_id: &'a str,
-    grant_type: &'a str,
-    refresh_token: &'a str,
+fn refresh_body(refresh_token: &str) -> serde_json::Value {
+    serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": refresh_token})
 }
 
 /// Read the token endpoint's answer to a refresh. Never keeps the raw body:
@@ -453,9 +450,8 @@ mod tests {
 
     #[test]
     fn the_refresh_body_is_the_codex_clis_json_without_scope() {
-        let body = RefreshRequest { client_id: CLIENT_ID, grant_type: "refresh_token", refresh_token: "rt" };
         assert_eq!(
-            serde_json::to_value(&body).unwrap(),
+            refresh_body("rt"),
             serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": "rt"})
         );
     }
