@@ -38,14 +38,19 @@ struct BrowserLogin {
 impl BrowserLogin {
     fn start(mock: &MockOAuth, home: &Path) -> BrowserLogin {
         let port = free_port();
-        let mut child = mock
-            .codexd(home)
-            .env("CODEXD_LOGIN_CALLBACK_PORT", port.to_string())
-            .args(["login", "--no-browser"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        BrowserLogin::start_on(mock, home, port, None, port)
+    }
+
+    /// With the callback knobs set to `primary` and `fallback`; `port` is the
+    /// one the sign-in is expected to come back to.
+    fn start_on(mock: &MockOAuth, home: &Path, primary: u16, fallback: Option<u16>, port: u16) -> BrowserLogin {
+        let mut command = mock.codexd(home);
+        command.env("CODEXD_LOGIN_CALLBACK_PORT", primary.to_string());
+        if let Some(fallback) = fallback {
+            command.env("CODEXD_LOGIN_CALLBACK_FALLBACK_PORT", fallback.to_string());
+        }
+        let mut child =
+            command.args(["login", "--no-browser"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -177,6 +182,50 @@ fn a_refused_sign_in_is_explained_in_the_tab_and_the_terminal() {
     assert_eq!(ran.code, Some(1));
     assert!(ran.stderr.contains("the sign-in was not completed: The user cancelled the sign-in"), "{}", ran.stderr);
     assert!(!tokens_file(home.path()).exists());
+}
+
+#[test]
+fn a_busy_callback_port_falls_back_to_the_second_one_and_says_so() {
+    let mock = MockOAuth::start();
+    let home = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let primary = taken.local_addr().unwrap().port();
+    let fallback = free_port();
+    let mut login = BrowserLogin::start_on(&mock, home.path(), primary, Some(fallback), fallback);
+    let url = login.url(&mock.url);
+
+    let query: std::collections::BTreeMap<String, String> =
+        oauth2::url::Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+    assert_eq!(query["redirect_uri"], format!("http://localhost:{fallback}/auth/callback"));
+    let (status, page) = follow_in_browser(&url);
+    assert_eq!(status, 200, "{page}");
+
+    let ran = login.finish();
+    assert!(ran.success(), "{ran:?}");
+    let says = format!("Port {primary} is in use (another sign-in may be waiting there), so the sign-in comes back to port {fallback} instead.");
+    assert!(ran.stdout.contains(&says), "{}", ran.stdout);
+    assert!(ran.stdout.contains(&format!("Waiting for the sign-in to come back on port {fallback}")), "{}", ran.stdout);
+    assert!(ran.stdout.contains("Signed in to ChatGPT as alice@example.com"), "{}", ran.stdout);
+    assert!(mock.problems().is_empty(), "{:?}", mock.problems());
+    assert_eq!(read_json(&tokens_file(home.path()))["email"], "alice@example.com");
+}
+
+#[test]
+fn when_both_callback_ports_are_busy_both_are_named() {
+    let mock = MockOAuth::start();
+    let home = tempfile::tempdir().unwrap();
+    let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = (first.local_addr().unwrap().port(), second.local_addr().unwrap().port());
+    let ran = common::mock_oauth::run(
+        mock.codexd(home.path())
+            .env("CODEXD_LOGIN_CALLBACK_PORT", a.to_string())
+            .env("CODEXD_LOGIN_CALLBACK_FALLBACK_PORT", b.to_string())
+            .args(["login", "--no-browser"]),
+    );
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(ran.stderr.contains(&format!("ports {a} and {b} on 127.0.0.1 are both already in use")), "{}", ran.stderr);
+    assert!(ran.stderr.contains("codexd login --device"), "{}", ran.stderr);
 }
 
 #[test]

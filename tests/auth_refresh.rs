@@ -4,13 +4,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use codexd::anthropic::{ApiError, ErrorKind};
 use codexd::auth::{Auth, AuthError, Credentials};
 use codexd::config::Settings;
-use common::mock_oauth::{Minted, MockOAuth, RefreshBehavior};
+use common::mock_oauth::{Minted, MockOAuth, RefreshBehavior, CLIENT_ID};
 use futures_util::future::join_all;
 use serde_json::Value;
 
@@ -89,8 +90,43 @@ async fn many_concurrent_callers_share_one_refresh() {
     assert!(s.mock.problems().is_empty(), "{:?}", s.mock.problems());
     let request = &s.mock.token_requests()[0];
     assert_eq!(request["grant_type"], "refresh_token");
-    assert_eq!(request["scope"], "openid profile email");
     assert_eq!(request["refresh_token"], old.refresh_token);
+}
+
+#[actix_web::test]
+async fn the_refresh_is_the_codex_clis_json_body_without_scope() {
+    let s = Setup::new();
+    let old = s.login(EXPIRING);
+    let auth = Auth::new(&s.settings);
+    let creds = auth.credentials().await.unwrap();
+    assert_ne!(creds.access_token, old.access_token);
+    // The mock refuses a form body or any field beyond these three.
+    assert!(s.mock.problems().is_empty(), "{:?}", s.mock.problems());
+    let request = s.mock.token_requests().pop().unwrap();
+    let expected = [("client_id", CLIENT_ID), ("grant_type", "refresh_token"), ("refresh_token", &old.refresh_token)];
+    let expected: BTreeMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(request, expected);
+}
+
+#[actix_web::test]
+async fn the_mock_refuses_a_refresh_in_another_format() {
+    // Guards the test above: a form-encoded or scoped refresh must not pass.
+    let s = Setup::new();
+    let minted = s.mock.mint(FRESH);
+    let url = format!("{}/oauth/token", s.mock.url);
+    let client = awc::Client::default();
+    let form = [("client_id", CLIENT_ID), ("grant_type", "refresh_token"), ("refresh_token", &minted.refresh_token)];
+    let mut scoped = serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token"});
+    scoped["refresh_token"] = minted.refresh_token.clone().into();
+    scoped["scope"] = "openid profile email".into();
+    let answers = [client.post(&url).send_form(&form).await, client.post(&url).send_json(&scoped).await];
+    for answer in answers {
+        let mut answer = answer.unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    }
+    assert_eq!(s.mock.problems().len(), 2, "{:?}", s.mock.problems());
 }
 
 #[actix_web::test]
@@ -147,6 +183,11 @@ async fn a_permanent_refresh_failure_marks_the_login_as_needing_login() {
         RefreshBehavior::InvalidGrant,
         RefreshBehavior::ErrorCode("refresh_token_expired"),
         RefreshBehavior::ErrorCode("refresh_token_reused"),
+        // Any 401 is final, as for the Codex CLI, whatever its body says.
+        RefreshBehavior::Answer(401, r#"{"error":"invalid_client"}"#),
+        RefreshBehavior::Answer(401, "Unauthorized"),
+        // The three codes are final at any status.
+        RefreshBehavior::Answer(400, r#"{"error":{"code":"refresh_token_invalidated","message":"revoked"}}"#),
     ] {
         let s = Setup::new();
         s.login(EXPIRING);
@@ -185,6 +226,28 @@ async fn a_transient_failure_keeps_a_still_valid_token_and_reports_an_expired_on
     let api = ApiError::from(err);
     assert_eq!((api.kind, api.status), (ErrorKind::ApiError, 503));
     assert!(api.retry_after.is_some());
+}
+
+#[actix_web::test]
+async fn refusals_worth_retrying_keep_the_login() {
+    for behavior in [
+        RefreshBehavior::Answer(400, r#"{"error":{"code":"invalid_request","message":"try later"}}"#),
+        RefreshBehavior::Answer(429, r#"{"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#),
+        RefreshBehavior::Answer(500, r#"{"error":"invalid_grant"}"#),
+        RefreshBehavior::Answer(503, "<html>maintenance</html>"),
+    ] {
+        let s = Setup::new();
+        let mut expired = s.mock.mint(FRESH).tokens_json();
+        expired["expires_at"] = Value::from("2020-01-01T00:00:00Z");
+        s.write(&expired);
+        s.mock.set_refresh_behavior(behavior.clone());
+        let auth = Auth::new(&s.settings);
+
+        let err = auth.credentials().await.unwrap_err();
+        assert!(matches!(err, AuthError::RefreshFailed { .. }), "{behavior:?}: {err}");
+        assert!(s.file().get("needs_login").is_none(), "{behavior:?}: the login is kept");
+        assert!(auth.logged_in(), "{behavior:?}");
+    }
 }
 
 #[actix_web::test]

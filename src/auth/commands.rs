@@ -66,9 +66,16 @@ pub async fn login(settings: &Settings, args: LoginArgs) -> anyhow::Result<ExitC
 }
 
 async fn login_in_browser(ctx: &LoginContext, open_browser: bool) -> anyhow::Result<SavedLogin> {
-    let port = browser::callback_port()?;
-    let saved = browser::sign_in(ctx, port, browser::LOGIN_TIMEOUT, |url| {
+    let ports = browser::callback_ports()?;
+    let saved = browser::sign_in(ctx, ports, browser::LOGIN_TIMEOUT, |waiting| {
+        let url = waiting.url;
         println!("Sign in to ChatGPT with this link:\n\n    {url}\n");
+        if let Some(busy) = waiting.busy {
+            println!(
+                "Port {busy} is in use (another sign-in may be waiting there), so the sign-in comes back to port {} instead.",
+                waiting.port
+            );
+        }
         if open_browser {
             match try_open_browser(url) {
                 Ok(()) => println!("Your browser should open it now. If it did not, open the link yourself."),
@@ -77,7 +84,11 @@ async fn login_in_browser(ctx: &LoginContext, open_browser: bool) -> anyhow::Res
                 ),
             }
         }
-        println!("Waiting for the sign-in to finish (up to {} minutes)…", browser::LOGIN_TIMEOUT.as_secs() / 60);
+        println!(
+            "Waiting for the sign-in to come back on port {} (up to {} minutes)…",
+            waiting.port,
+            browser::LOGIN_TIMEOUT.as_secs() / 60
+        );
     })
     .await?;
     Ok(saved)

@@ -1,7 +1,7 @@
 //! The HTTP client of the auth side: awc with rustls (ring, webpki roots),
 //! adapted to the `oauth2` crate's [`oauth2::AsyncHttpClient`] and offering
-//! the two plain calls the rest needs (JSON POST for the device-code
-//! endpoints, GET for the daemon's /health).
+//! the one plain call the rest needs: a JSON POST, for the device-code
+//! endpoints and the token refresh.
 //!
 //! awc's `Client` is `!Send`, so [`HttpClient`] keeps only the (shareable)
 //! TLS configuration and builds a client per call — cheap, and auth calls are

@@ -44,11 +44,12 @@ pub struct SavedLogin {
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     #[error(
-        "port {port} on 127.0.0.1 is already in use, so the sign-in callback cannot be received. \
+        "{}, so the sign-in callback cannot be received. \
          Another `codexd login` or `codex login` may be waiting: finish or stop it and try again, \
-         or sign in with `codexd login --device`"
+         or sign in with `codexd login --device`",
+        busy_ports(.ports)
     )]
-    PortBusy { port: u16 },
+    PortBusy { ports: Vec<u16> },
     #[error("cannot listen for the sign-in callback on 127.0.0.1:{port}: {message}")]
     Listen { port: u16, message: String },
     #[error("no sign-in arrived within {} minutes; run `codexd login` again when you are ready", waited.as_secs() / 60)]
@@ -71,6 +72,18 @@ pub enum LoginError {
     Store(#[from] StoreError),
     #[error("the auth issuer setting is unusable: {0}")]
     Config(String),
+}
+
+/// "port 1455 on 127.0.0.1 is already in use", or the same for two or more ports.
+fn busy_ports(ports: &[u16]) -> String {
+    match ports {
+        [port] => format!("port {port} on 127.0.0.1 is already in use"),
+        [first, second] => format!("ports {first} and {second} on 127.0.0.1 are both already in use"),
+        _ => {
+            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+            format!("ports {} on 127.0.0.1 are all already in use", list.join(", "))
+        }
+    }
 }
 
 /// Write a new login, replacing whatever was stored. An unreadable old file

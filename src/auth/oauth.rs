@@ -1,10 +1,12 @@
-//! The OAuth side of the ChatGPT login (codex.md §5), built on the `oauth2`
-//! crate: the public Codex CLI client, the authorize URL with PKCE S256 and
-//! OpenAI's extra parameters, the code exchange and the refresh.
+//! The OAuth side of the ChatGPT login (codex.md §5): the public Codex CLI
+//! client, the authorize URL with PKCE S256 and OpenAI's extra parameters,
+//! the code exchange (through the `oauth2` crate) and the refresh (a JSON
+//! request of its own, see [`OAuth::refresh`]).
 //!
-//! OpenAI's token endpoint differs from RFC 6749 in two ways handled here:
-//! answers carry an `id_token` and may omit `token_type` ([`TokenAnswer`]),
-//! and errors come either as `{"error":"invalid_grant"}` or as
+//! OpenAI's token endpoint differs from RFC 6749 in three ways handled here:
+//! a refresh is a JSON body, answers carry an `id_token` and may omit
+//! `token_type` ([`TokenAnswer`]), and errors come either as
+//! `{"error":"invalid_grant"}` or as
 //! `{"error":{"code":"refresh_token_expired","message":…}}`
 //! ([`TokenEndpointError`]).
 
@@ -25,13 +27,13 @@ use super::tokens::IssuedTokens;
 
 /// The Codex CLI's public OAuth client.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
-/// Scopes asked for at login.
-pub const LOGIN_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-/// Scopes sent with a refresh, as the Codex CLI does.
-pub const REFRESH_SCOPES: [&str; 3] = ["openid", "profile", "email"];
-/// Token-endpoint error codes after which only a new login helps.
-const PERMANENT_ERRORS: [&str; 4] =
-    ["invalid_grant", "refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"];
+/// Scopes asked for at login: the Codex CLI's (`codex-rs/login/src/server.rs`),
+/// connector scopes included, so the tokens are the ones the Codex CLI gets.
+pub const LOGIN_SCOPES: [&str; 6] =
+    ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"];
+/// Refresh error codes after which only a new login helps, at any HTTP
+/// status (the Codex CLI's `classify_refresh_token_failure`).
+const PERMANENT_ERRORS: [&str; 3] = ["refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"];
 
 type ConfiguredClient = oauth2::Client<
     TokenEndpointError,
@@ -50,6 +52,7 @@ type ConfiguredClient = oauth2::Client<
 #[derive(Clone)]
 pub struct OAuth {
     issuer: String,
+    token_url: String,
     client: ConfiguredClient,
 }
 
@@ -70,6 +73,9 @@ pub enum TokenFailure {
     /// No answer (network, timeout).
     #[error("{0}")]
     Unreachable(String),
+    /// The issuer refused with an HTTP status and no error it explained.
+    #[error("the sign-in server refused (HTTP {status})")]
+    RefusedWithoutReason { status: u16, permanent: bool },
     /// An answer that is not a token response.
     #[error("the sign-in server gave an unexpected answer: {0}")]
     BadAnswer(String),
@@ -78,7 +84,10 @@ pub enum TokenFailure {
 impl TokenFailure {
     /// True when retrying cannot help and the user must log in again.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, TokenFailure::Refused { permanent: true, .. })
+        matches!(
+            self,
+            TokenFailure::Refused { permanent: true, .. } | TokenFailure::RefusedWithoutReason { permanent: true, .. }
+        )
     }
 }
 
@@ -93,8 +102,8 @@ impl OAuth {
         let client = oauth2::Client::new(ClientId::new(CLIENT_ID.into()))
             .set_auth_type(AuthType::RequestBody)
             .set_auth_uri(auth_url)
-            .set_token_uri(token_url);
-        Ok(OAuth { issuer, client })
+            .set_token_uri(token_url.clone());
+        Ok(OAuth { issuer, token_url: token_url.as_str().to_string(), client })
     }
 
     /// The issuer base URL.
@@ -139,17 +148,74 @@ impl OAuth {
             .map_err(classify)
     }
 
-    /// Trade a refresh token for new tokens.
+    /// Trade a refresh token for new tokens: `POST {issuer}/oauth/token` with
+    /// the JSON body `{"client_id", "grant_type": "refresh_token",
+    /// "refresh_token"}` and no scope, exactly what the Codex CLI sends
+    /// (`request_chatgpt_token_refresh` in codex-rs/login/src/auth/manager.rs).
+    ///
+    /// Not through the `oauth2` crate: it only sends form-encoded token
+    /// requests, and always would for a refresh. The answer is still read with
+    /// the same types as the code exchange's.
     pub async fn refresh(&self, http: &HttpClient, refresh_token: &str) -> Result<IssuedTokens, TokenFailure> {
-        let token = RefreshToken::new(refresh_token.to_string());
-        self.client
-            .exchange_refresh_token(&token)
-            .add_scopes(REFRESH_SCOPES.iter().map(|s| Scope::new(s.to_string())))
-            .request_async(http)
+        let answer = http
+            .post_json(&self.token_url, &refresh_body(refresh_token))
             .await
-            .map(TokenAnswer::into_issued)
-            .map_err(classify)
+            .map_err(|e| TokenFailure::Unreachable(e.to_string()))?;
+        read_refresh_answer(answer.status, &answer.body)
     }
+}
+
+/// The refresh request body. No `scope`: the Codex CLI sends none.
+fn refresh_body(refresh_token: &str) -> serde_json::Value {
+    serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": refresh_token})
+}
+
+/// Read the token endpoint's answer to a refresh. Never keeps the raw body:
+/// a 200 answer that failed to parse may hold tokens.
+fn read_refresh_answer(status: u16, body: &[u8]) -> Result<IssuedTokens, TokenFailure> {
+    if (200..300).contains(&status) {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        return serde_path_to_error::deserialize::<_, TokenAnswer>(&mut de)
+            .map(TokenAnswer::into_issued)
+            .map_err(|e| TokenFailure::BadAnswer(describe_parse_error(&e)));
+    }
+    match serde_json::from_slice::<TokenEndpointError>(body) {
+        Ok(error) => {
+            let permanent = is_permanent_refusal(Some(status), error.issuer_code());
+            Err(TokenFailure::Refused { error, permanent })
+        }
+        Err(_) => {
+            Err(TokenFailure::RefusedWithoutReason { status, permanent: is_permanent_refusal(Some(status), None) })
+        }
+    }
+}
+
+/// True when a refused token request can only be fixed by a new login, as the
+/// Codex CLI decides after a refresh (`request_chatgpt_token_refresh` and
+/// `classify_refresh_token_failure` in codex-rs/login/src/auth/manager.rs):
+///
+/// - any 401, whatever the body: the issuer no longer accepts this login;
+/// - `refresh_token_expired`, `refresh_token_reused` or
+///   `refresh_token_invalidated` in either error shape, at any status;
+/// - a 400 whose code is `invalid_grant`. Upstream first treated only the
+///   two rules above as permanent; later versions add this one, because the
+///   issuer may report an unusable refresh token the RFC 6749 way, as a bare
+///   400 `invalid_grant` without the expired/reused/revoked subtype. Treating
+///   it as transient would retry a dead token forever and tell clients "try
+///   again shortly" where only `codexd login` helps.
+///
+/// Everything else (5xx, 429, other 400s, an `invalid_grant` at another
+/// status) is transient: the login is kept and the refresh retried.
+/// `status` is `None` where the `oauth2` crate does not hand it over (the
+/// code exchange, where permanence does not matter: a failed login is over).
+fn is_permanent_refusal(status: Option<u16>, code: Option<&str>) -> bool {
+    let is = |expected: &str| code.is_some_and(|c| c.eq_ignore_ascii_case(expected));
+    status == Some(401) || PERMANENT_ERRORS.iter().any(|c| is(c)) || (status == Some(400) && is("invalid_grant"))
+}
+
+/// Where and how a token answer failed to parse, without any of its content.
+fn describe_parse_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    format!("{:?} error at `{}`", e.inner().classify(), e.path())
 }
 
 /// Sort an `oauth2` error into what the caller acts on. Never keeps the raw
@@ -157,13 +223,11 @@ impl OAuth {
 fn classify(err: RequestTokenError<HttpError, TokenEndpointError>) -> TokenFailure {
     match err {
         RequestTokenError::ServerResponse(error) => {
-            let permanent = PERMANENT_ERRORS.iter().any(|c| error.code().eq_ignore_ascii_case(c));
+            let permanent = is_permanent_refusal(None, error.issuer_code());
             TokenFailure::Refused { error, permanent }
         }
         RequestTokenError::Request(e) => TokenFailure::Unreachable(e.to_string()),
-        RequestTokenError::Parse(e, _body) => {
-            TokenFailure::BadAnswer(format!("{:?} error at `{}`", e.inner().classify(), e.path()))
-        }
+        RequestTokenError::Parse(e, _body) => TokenFailure::BadAnswer(describe_parse_error(&e)),
         RequestTokenError::Other(message) => TokenFailure::BadAnswer(message),
     }
 }
@@ -254,6 +318,15 @@ impl TokenEndpointError {
         }
     }
 
+    /// The issuer's own code, `error` or `error.code`, without the `type`
+    /// fallback of [`code`](Self::code): what permanence is decided on.
+    fn issuer_code(&self) -> Option<&str> {
+        match &self.error {
+            ErrorField::Code(code) => Some(code),
+            ErrorField::Detailed { code, .. } => code.as_deref(),
+        }
+    }
+
     /// The human-readable explanation, when the server gave one.
     pub fn message(&self) -> Option<&str> {
         match &self.error {
@@ -289,7 +362,7 @@ mod tests {
             ("response_type", "code"),
             ("client_id", CLIENT_ID),
             ("redirect_uri", "http://localhost:1455/auth/callback"),
-            ("scope", "openid profile email offline_access"),
+            ("scope", "openid profile email offline_access api.connectors.read api.connectors.invoke"),
             ("code_challenge_method", "S256"),
             ("id_token_add_organizations", "true"),
             ("codex_cli_simplified_flow", "true"),
@@ -318,36 +391,49 @@ mod tests {
             (
                 r#"{"error":"invalid_grant","error_description":"Refresh token is invalid"}"#,
                 "invalid_grant",
-                true,
                 "Refresh token is invalid (invalid_grant)",
             ),
             (
                 r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#,
                 "refresh_token_expired",
-                true,
                 "expired (refresh_token_expired)",
             ),
-            (r#"{"error":{"code":"refresh_token_reused"}}"#, "refresh_token_reused", true, "refresh_token_reused"),
-            (
-                r#"{"error":{"code":"refresh_token_invalidated","message":"m"}}"#,
-                "refresh_token_invalidated",
-                true,
-                "m (refresh_token_invalidated)",
-            ),
-            (r#"{"error":"temporarily_unavailable"}"#, "temporarily_unavailable", false, "temporarily_unavailable"),
-            (
-                r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#,
-                "server_error",
-                false,
-                "boom (server_error)",
-            ),
+            (r#"{"error":{"code":"refresh_token_reused"}}"#, "refresh_token_reused", "refresh_token_reused"),
+            (r#"{"error":"temporarily_unavailable"}"#, "temporarily_unavailable", "temporarily_unavailable"),
+            (r#"{"error":{"type":"server_error","message":"boom"},"extra":1}"#, "server_error", "boom (server_error)"),
         ];
-        for (body, code, permanent, shown) in table {
+        for (body, code, shown) in table {
             let error: TokenEndpointError = serde_json::from_str(body).unwrap();
             assert_eq!(error.code(), code, "{body}");
             assert_eq!(error.to_string(), shown, "{body}");
-            let failure = classify(RequestTokenError::ServerResponse(error));
-            assert_eq!(failure.is_permanent(), permanent, "{body}");
+        }
+    }
+
+    #[test]
+    fn refusals_that_need_a_new_login_follow_the_codex_cli() {
+        let table: [(u16, &str, bool); 14] = [
+            // Any 401, whatever it says.
+            (401, r#"{"error":{"code":"refresh_token_expired","message":"expired"}}"#, true),
+            (401, r#"{"error":"invalid_client"}"#, true),
+            (401, r#"{"error":{"message":"Could not validate your token","type":"invalid_request_error"}}"#, true),
+            (401, "Unauthorized", true),
+            // The three refresh-token codes, in either shape, at any status.
+            (400, r#"{"error":{"code":"refresh_token_reused"}}"#, true),
+            (403, r#"{"error":"refresh_token_invalidated"}"#, true),
+            (400, r#"{"error":{"code":"REFRESH_TOKEN_EXPIRED"}}"#, true),
+            // RFC 6749's dead refresh token, on a 400 only.
+            (400, r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#, true),
+            (500, r#"{"error":"invalid_grant"}"#, false),
+            // Everything else is worth retrying.
+            (400, r#"{"error":{"code":"invalid_request","message":"m"}}"#, false),
+            (400, r#"{"error":{"type":"refresh_token_expired"}}"#, false),
+            (429, r#"{"error":{"code":"rate_limit_exceeded"}}"#, false),
+            (500, r#"{"error":{"type":"server_error","message":"boom"}}"#, false),
+            (502, "<html>bad gateway</html>", false),
+        ];
+        for (status, body, permanent) in table {
+            let failure = read_refresh_answer(status, body.as_bytes()).err().unwrap();
+            assert_eq!(failure.is_permanent(), permanent, "{status} {body}: {failure}");
         }
     }
 
@@ -359,6 +445,32 @@ mod tests {
         let failure = classify(RequestTokenError::Parse(err, body));
         let shown = format!("{failure} {failure:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(!failure.is_permanent());
+    }
+
+    #[test]
+    fn the_refresh_body_is_the_codex_clis_json_without_scope() {
+        assert_eq!(
+            refresh_body("rt"),
+            serde_json::json!({"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": "rt"})
+        );
+    }
+
+    #[test]
+    fn refresh_answers_are_read_without_keeping_their_body() {
+        let issued = read_refresh_answer(200, br#"{"access_token":"a","refresh_token":"r","id_token":"i"}"#).unwrap();
+        assert_eq!((issued.access_token.as_str(), issued.refresh_token.as_deref()), ("a", Some("r")));
+
+        let failure =
+            read_refresh_answer(200, br#"{"access_token": 12, "refresh_token": "very-secret"}"#).err().unwrap();
+        let shown = format!("{failure} {failure:?}");
+        assert!(matches!(failure, TokenFailure::BadAnswer(_)) && !shown.contains("very-secret"), "{shown}");
+
+        let failure = read_refresh_answer(401, br#"{"error":{"code":"refresh_token_expired","message":"m"}}"#);
+        assert_eq!(failure.err().unwrap().to_string(), "the sign-in server refused: m (refresh_token_expired)");
+
+        let failure = read_refresh_answer(502, b"<html>bad gateway</html>").err().unwrap();
+        assert_eq!(failure.to_string(), "the sign-in server refused (HTTP 502)");
         assert!(!failure.is_permanent());
     }
 

@@ -2,10 +2,13 @@
 //! codexd's login, refresh and status end to end.
 //!
 //! It is strict where codexd could get things wrong: the authorize endpoint
-//! checks every parameter the real issuer expects, the code exchange checks
-//! the PKCE verifier against the S256 challenge, the client id, the
-//! redirect_uri and the grant type, and refresh tokens rotate (a reused one
-//! is refused like the real `refresh_token_reused`). Tokens are JWT-shaped
+//! checks every parameter the real issuer expects (the Codex CLI's scopes
+//! included), the code exchange checks the PKCE verifier against the S256
+//! challenge, the client id, the redirect_uri and the grant type, a refresh
+//! is accepted only in the Codex CLI's format (a JSON body with client_id,
+//! grant_type and refresh_token, no scope; a form or extra fields are refused
+//! with OpenAI's `{"error":{"code":"invalid_request",…}}`), and refresh tokens
+//! rotate (a reused one is refused like the real `refresh_token_reused`). Tokens are JWT-shaped
 //! (header.payload.signature, base64url) with `exp`, `email` and the
 //! `https://api.openai.com/auth` claims, and every secret it mints is
 //! remembered so tests can assert none is ever printed.
@@ -27,8 +30,9 @@ use sha2::{Digest, Sha256};
 
 /// The Codex CLI's public client id, which codexd must send.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
-/// The scopes codexd must ask for at login.
-pub const LOGIN_SCOPE: &str = "openid profile email offline_access";
+/// The scopes codexd must ask for at login (the Codex CLI's, connectors included).
+pub const LOGIN_SCOPES: [&str; 6] =
+    ["openid", "profile", "email", "offline_access", "api.connectors.read", "api.connectors.invoke"];
 
 /// How the token endpoint answers a refresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub enum RefreshBehavior {
     ErrorCode(&'static str),
     /// 500 with a JSON error: a transient failure.
     ServerError,
+    /// This status with this body, verbatim (JSON when it parses as JSON).
+    Answer(u16, &'static str),
 }
 
 /// Who signs in.
@@ -159,7 +165,7 @@ impl State {
         let m = self.mint();
         json!({
             "access_token": m.access_token, "token_type": "Bearer", "expires_in": self.access_lifetime,
-            "refresh_token": m.refresh_token, "id_token": m.id_token, "scope": "openid profile email offline_access",
+            "refresh_token": m.refresh_token, "id_token": m.id_token, "scope": LOGIN_SCOPES.join(" "),
         })
     }
 }
@@ -275,7 +281,7 @@ impl MockOAuth {
         self.with(|s| s.issued.clone())
     }
 
-    /// Form fields of every token-endpoint request, oldest first.
+    /// Fields (form or JSON) of every token-endpoint request, oldest first.
     pub fn token_requests(&self) -> Vec<BTreeMap<String, String>> {
         self.with(|s| s.token_requests.clone())
     }
@@ -402,7 +408,6 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
     let expect = [
         ("response_type", "code"),
         ("client_id", CLIENT_ID),
-        ("scope", LOGIN_SCOPE),
         ("code_challenge_method", "S256"),
         ("id_token_add_organizations", "true"),
         ("codex_cli_simplified_flow", "true"),
@@ -413,6 +418,11 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
         .filter(|(k, v)| q.get(*k).map(String::as_str) != Some(*v))
         .map(|(k, v)| format!("{k} should be {v:?}, got {:?}", q.get(*k)))
         .collect();
+    let asked: HashSet<&str> = q.get("scope").map(|s| s.split(' ').collect()).unwrap_or_default();
+    let missing: Vec<&str> = LOGIN_SCOPES.iter().copied().filter(|s| !asked.contains(s)).collect();
+    if !missing.is_empty() {
+        wrong.push(format!("scope {:?} lacks {missing:?}", q.get("scope")));
+    }
     for required in ["state", "code_challenge", "redirect_uri"] {
         if q.get(required).is_none_or(|v| v.is_empty()) {
             wrong.push(format!("{required} is missing"));
@@ -439,7 +449,7 @@ async fn authorize(state: Shared, query: web::Query<BTreeMap<String, String>>) -
             code.clone(),
             PendingCode { challenge: q["code_challenge"].clone(), redirect_uri: redirect_uri.clone() },
         );
-        format!("{redirect_uri}?code={code}&scope=openid+profile+email+offline_access&state={}", enc(&state_param))
+        format!("{redirect_uri}?code={code}&scope={}&state={}", enc(&LOGIN_SCOPES.join(" ")), enc(&state_param))
     };
     HttpResponse::Found().insert_header(("location", location)).finish()
 }
@@ -448,14 +458,14 @@ fn enc(value: &str) -> String {
     oauth2::url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// The request's content type, `""` when it has none.
+fn content_type(req: &HttpRequest) -> &str {
+    req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
 /// The request's fields, from a form or a JSON body.
 fn fields(req: &HttpRequest, body: &[u8]) -> BTreeMap<String, String> {
-    let is_json = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    if content_type(req).starts_with("application/json") {
         let map: BTreeMap<String, Value> = serde_json::from_slice(body).unwrap_or_default();
         map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
     } else {
@@ -469,7 +479,7 @@ async fn token(state: Shared, req: HttpRequest, body: web::Bytes) -> HttpRespons
     state.lock().unwrap().token_requests.push(f.clone());
     match grant.as_str() {
         "authorization_code" => exchange(&mut state.lock().unwrap(), &f),
-        "refresh_token" => refresh(&state, &f).await,
+        "refresh_token" => refresh(&state, content_type(&req), &f).await,
         other => {
             let mut s = state.lock().unwrap();
             let body = json!({"error": "unsupported_grant_type"});
@@ -500,7 +510,10 @@ fn exchange(s: &mut State, f: &BTreeMap<String, String>) -> HttpResponse {
     HttpResponse::Ok().json(s.token_answer())
 }
 
-async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
+/// The fields of the Codex CLI's refresh body, the only ones accepted.
+const REFRESH_FIELDS: [&str; 3] = ["client_id", "grant_type", "refresh_token"];
+
+async fn refresh(state: &Shared, content_type: &str, f: &BTreeMap<String, String>) -> HttpResponse {
     let delay = {
         let mut s = state.lock().unwrap();
         s.refresh_calls += 1;
@@ -511,6 +524,18 @@ async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
     }
     let mut s = state.lock().unwrap();
     let status = actix_web::http::StatusCode::from_u16;
+    // The Codex CLI refreshes with a JSON body and no scope; anything else
+    // is refused in OpenAI's error shape (a transient failure for codexd).
+    let invalid = |message: String| json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": "invalid_request"}});
+    if !content_type.starts_with("application/json") {
+        let why = format!("refresh: the body must be JSON, got content-type {content_type:?}");
+        return refuse(&mut s, status(400).unwrap(), invalid(why.clone()), why);
+    }
+    let extra: Vec<&String> = f.keys().filter(|k| !REFRESH_FIELDS.contains(&k.as_str())).collect();
+    if !extra.is_empty() {
+        let why = format!("refresh: unexpected fields {extra:?} (the Codex CLI sends no scope)");
+        return refuse(&mut s, status(400).unwrap(), invalid(why.clone()), why);
+    }
     if f.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         let body = json!({"error": "invalid_client"});
         return refuse(&mut s, status(401).unwrap(), body, format!("refresh: client_id {:?}", f.get("client_id")));
@@ -526,6 +551,10 @@ async fn refresh(state: &Shared, f: &BTreeMap<String, String>) -> HttpResponse {
         RefreshBehavior::ServerError => {
             return HttpResponse::InternalServerError()
                 .json(json!({"error": {"message": "mock hiccup", "type": "server_error"}}))
+        }
+        RefreshBehavior::Answer(code, body) => {
+            let kind = if serde_json::from_str::<Value>(body).is_ok() { "application/json" } else { "text/plain" };
+            return HttpResponse::build(status(code).unwrap()).content_type(kind).body(body);
         }
         RefreshBehavior::Rotate => {}
     }
