@@ -4,23 +4,31 @@
 //! `{"error": {"type"|"code": …, "message": …}}` with a status; this module
 //! turns status + headers + body into the [`ApiError`] the client sees, with
 //! the Anthropic type that fits and, for rate limits, a `retry-after` and a
-//! message that says when the limit resets. Pure: the current time is a
-//! parameter.
+//! message that says when the limit resets: the body's `resets_in_seconds`
+//! or `resets_at`, else `retry-after`, else the reset of the usage window
+//! that tripped, in the limit family the backend names (see
+//! [`crate::codex::limits`]). Pure: the current time is a parameter.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::anthropic::{ApiError, ErrorKind};
+use crate::codex::limits::ActiveLimit;
 
 /// The parts of an upstream error answer we look at.
 #[derive(Debug, Clone, Default)]
 pub struct UpstreamFailure<'a> {
     pub status: u16,
-    /// Value of `retry-after`, if the upstream sent one.
-    pub retry_after: Option<&'a str>,
-    /// Value of `x-codex-primary-reset-after-seconds`, if sent.
-    pub primary_reset_after: Option<&'a str>,
+    /// The answer's headers that are text, as (name, value).
+    pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+}
+
+impl<'a> UpstreamFailure<'a> {
+    /// The first header called `name` (any case), trimmed.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.trim())
+    }
 }
 
 /// Map an upstream error answer to the client's error.
@@ -56,10 +64,13 @@ fn rate_limited(body: &Value, code: &str, detail: &str, failure: &UpstreamFailur
         .and_then(Value::as_u64)
         .or_else(|| {
             let at = body.pointer("/error/resets_at").and_then(Value::as_i64)?;
-            u64::try_from(at - now.timestamp()).ok()
+            u64::try_from(at.checked_sub(now.timestamp())?).ok()
         })
-        .or_else(|| failure.retry_after.and_then(|v| v.trim().parse().ok()))
-        .or_else(|| failure.primary_reset_after.and_then(|v| v.trim().parse().ok()));
+        .or_else(|| failure.header("retry-after").and_then(|v| v.parse().ok()))
+        .or_else(|| {
+            let at = ActiveLimit::from_headers(|name| failure.header(name), now).resets_at()?;
+            u64::try_from((at - now).num_seconds()).ok()
+        });
 
     let message = if code == "usage_limit_reached" || code == "usage_not_included" {
         let plan = body.pointer("/error/plan_type").and_then(Value::as_str);
@@ -78,9 +89,10 @@ fn rate_limited(body: &Value, code: &str, detail: &str, failure: &UpstreamFailur
     }
 }
 
-/// "at 14:05 UTC (in 52 min)".
+/// "at 2026-11-24 14:05 UTC (in 52 min)"; only "in …" when the time is
+/// out of chrono's range.
 fn describe_reset(now: DateTime<Utc>, secs: u64) -> String {
-    let at = now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000));
+    let at = i64::try_from(secs).ok().and_then(chrono::Duration::try_seconds).and_then(|d| now.checked_add_signed(d));
     let minutes = secs.div_ceil(60);
     let span = if minutes < 120 {
         format!("{minutes} min")
@@ -89,7 +101,10 @@ fn describe_reset(now: DateTime<Utc>, secs: u64) -> String {
     } else {
         format!("{} days", minutes / (24 * 60))
     };
-    format!("at {} UTC (in {span})", at.format("%Y-%m-%d %H:%M"))
+    match at {
+        Some(at) => format!("at {} UTC (in {span})", at.format("%Y-%m-%d %H:%M")),
+        None => format!("in {span}"),
+    }
 }
 
 /// The human part of an upstream error body, whatever its shape.
@@ -183,17 +198,115 @@ mod tests {
         assert!(err.message.contains("in 2 h 0 min"), "{}", err.message);
     }
 
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
     fn plain_rate_limit_uses_headers() {
         let failure = UpstreamFailure {
             status: 429,
-            retry_after: Some("17"),
+            headers: &headers(&[("Retry-After", " 17 ")]),
             body: br#"{"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#,
-            ..Default::default()
         };
         let err = map_upstream_error(&failure, now());
         assert_eq!(err.retry_after, Some(17));
         assert!(err.message.contains("slow down"));
+    }
+
+    /// A 429 whose body says nothing of the reset: the reset of the window
+    /// that tripped, in the family `x-codex-active-limit` names.
+    #[test]
+    fn without_a_reset_in_the_body_the_tripped_window_says_when() {
+        let body = br#"{"error":{"type":"usage_limit_reached","plan_type":"plus"}}"#;
+        let (hour, week) = ("1764003600", "1764400000");
+        let table: [(&str, Vec<(&str, &str)>, Option<u64>); 7] = [
+            (
+                "primary used up",
+                vec![("x-codex-primary-used-percent", "100"), ("x-codex-primary-reset-at", hour)],
+                Some(3_600),
+            ),
+            (
+                "secondary used up, named by the active limit",
+                vec![
+                    ("x-codex-active-limit", "codex"),
+                    ("x-codex-rate-limit-reached-type", "rate_limit_reached"),
+                    ("x-codex-primary-used-percent", "35"),
+                    ("x-codex-primary-reset-at", hour),
+                    ("x-codex-secondary-used-percent", "100"),
+                    ("x-codex-secondary-reset-at", week),
+                ],
+                Some(400_000),
+            ),
+            (
+                "secondary used up, no active limit header",
+                vec![
+                    ("x-codex-primary-used-percent", "35"),
+                    ("x-codex-primary-reset-at", hour),
+                    ("x-codex-secondary-used-percent", "100"),
+                    ("x-codex-secondary-reset-after-seconds", "400000"),
+                ],
+                Some(400_000),
+            ),
+            (
+                "another family",
+                vec![
+                    ("x-codex-active-limit", "codex_bengalfox"),
+                    ("x-codex-primary-used-percent", "100"),
+                    ("x-codex-primary-reset-at", week),
+                    ("x-codex-bengalfox-primary-used-percent", "100"),
+                    ("x-codex-bengalfox-primary-reset-at", hour),
+                ],
+                Some(3_600),
+            ),
+            (
+                "another family without windows: not the codex ones",
+                vec![
+                    ("x-codex-active-limit", "codex_other"),
+                    ("x-codex-primary-used-percent", "100"),
+                    ("x-codex-primary-reset-at", hour),
+                ],
+                None,
+            ),
+            (
+                "retry-after comes first",
+                vec![
+                    ("retry-after", "90"),
+                    ("x-codex-primary-used-percent", "100"),
+                    ("x-codex-primary-reset-at", hour),
+                ],
+                Some(90),
+            ),
+            (
+                "a reset in the past",
+                vec![("x-codex-primary-used-percent", "100"), ("x-codex-primary-reset-at", "1")],
+                None,
+            ),
+        ];
+        for (name, pairs, want) in table {
+            let failure = UpstreamFailure { status: 429, headers: &headers(&pairs), body };
+            let err = map_upstream_error(&failure, now());
+            assert_eq!(err.kind, ErrorKind::RateLimitError, "{name}");
+            assert_eq!(err.retry_after, want, "{name}");
+            match want {
+                Some(secs) => assert!(err.message.contains(&describe_reset(now(), secs)), "{name}: {}", err.message),
+                None => assert!(!err.message.contains("resets"), "{name}: {}", err.message),
+            }
+        }
+    }
+
+    #[test]
+    fn resets_out_of_range_do_not_panic() {
+        let table = [
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":18446744073709551615}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":9223372036854775807}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":-9223372036854775808}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":9223372036854775807}}"#,
+        ];
+        for body in table {
+            let err = map(429, body);
+            assert_eq!(err.kind, ErrorKind::RateLimitError, "{body}");
+        }
     }
 
     #[test]
