@@ -19,6 +19,10 @@
 //! `retry-after`, else the reset of the usage window that tripped, in the
 //! limit family the backend names (see [`crate::codex::limits`]).
 //!
+//! A 403 that is a web page rather than the backend's JSON was sent by
+//! something on the way — Cloudflare in front of chatgpt.com, a proxy — and
+//! says so, rather than blaming the plan (see [`blocked_on_the_way`]).
+//!
 //! Pure: the current time is a parameter.
 
 use chrono::{DateTime, Utc};
@@ -179,7 +183,13 @@ impl<'a> UpstreamFailure<'a> {
 
 /// Map an upstream error answer to the client's error.
 pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> ApiError {
-    let body: Value = serde_json::from_slice(failure.body).unwrap_or(Value::Null);
+    let body = serde_json::from_slice::<Value>(failure.body).ok();
+    if body.is_none() {
+        if let Some(blocked) = blocked_on_the_way(failure) {
+            return blocked;
+        }
+    }
+    let body = body.unwrap_or(Value::Null);
     let detail = upstream_message(&body, failure.body);
     // What the body says in words, if anything: not the raw JSON.
     let said = body.pointer("/error/message").or_else(|| body.get("detail")).and_then(Value::as_str);
@@ -210,6 +220,49 @@ pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> 
         }
         other => ApiError::invalid_request(format!("Codex backend answered {other}: {detail}")),
     }
+}
+
+/// A 403 whose body is a web page, not JSON: the Codex backend answers in
+/// JSON, so something on the way refused the request — Cloudflare in front
+/// of chatgpt.com (its "Attention Required! … you have been blocked" page,
+/// `cf-ray`, `server: cloudflare`), or a proxy. The plan is not the cause;
+/// the network (region, VPN, proxy exit address) is. A JSON 403 carries a
+/// `cf-ray` too, since all of chatgpt.com goes through Cloudflare: that
+/// header alone proves nothing.
+fn blocked_on_the_way(failure: &UpstreamFailure<'_>) -> Option<ApiError> {
+    let text = String::from_utf8_lossy(failure.body);
+    let lower = text.to_ascii_lowercase();
+    let html = failure.header("content-type").is_some_and(|t| t.to_ascii_lowercase().contains("text/html"))
+        || lower.trim_start().starts_with('<');
+    if failure.status != 403 || !html {
+        return None;
+    }
+    let ray = failure.header("cf-ray").filter(|ray| !ray.is_empty());
+    let cloudflare = ray.is_some()
+        || failure.header("server").is_some_and(|server| server.to_ascii_lowercase().contains("cloudflare"))
+        || lower.contains("cloudflare");
+    let by = if cloudflare { " by Cloudflare" } else { "" };
+    let title = page_title(&text, &lower).map(|title| format!(" (\"{title}\")")).unwrap_or_default();
+    let ray = ray.map(|ray| format!(" (Cloudflare Ray ID {ray})")).unwrap_or_default();
+    Some(ApiError::new(
+        ErrorKind::PermissionError,
+        format!(
+            "The request was blocked on its way to ChatGPT{by}{ray}: the 403 is a web page{title}, not an answer \
+             from the Codex backend, so your plan is not the cause. Such blocks come from the network: the \
+             region you connect from, a VPN, or a proxy's exit address. Try another network, or turn the VPN or \
+             proxy off."
+        ),
+    ))
+}
+
+/// The `<title>` of a web page, on one line; `lower` is `text` in ASCII
+/// lower case (same byte offsets).
+fn page_title(text: &str, lower: &str) -> Option<String> {
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title = text.get(start..end)?.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!title.is_empty()).then(|| truncate(title, 100))
 }
 
 /// Map an error reported inside a 200 stream to the client's error. An
@@ -260,8 +313,8 @@ fn backend_error(
             ),
         ),
         Class::PolicyRefusal(policy) => ApiError::invalid_request(format!(
-            "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. Sending \
-             it again unchanged will be refused again; change the request instead.",
+            "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. The same \
+             request would be refused again: change it rather than retrying.",
             error.quoted()
         )),
     }
@@ -680,6 +733,57 @@ mod tests {
         for (value, want) in table {
             assert_eq!(seconds(&value), want, "{value}");
         }
+    }
+
+    /// `tests/fixtures/<name>`: (status, lower-case headers, body).
+    fn http_fixture(text: &str) -> (u16, Vec<(String, String)>, String) {
+        let (head, body) = text.split_once("\n\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        (status, headers, body.to_owned())
+    }
+
+    #[test]
+    fn a_403_web_page_says_the_request_was_blocked_on_the_way() {
+        let (status, cloudflare_headers, cloudflare_page) =
+            http_fixture(include_str!("../../tests/fixtures/cloudflare-403.http"));
+        assert_eq!(status, 403);
+        let plan = "Check that your plan includes Codex";
+        let blocked = "blocked on its way to ChatGPT";
+        let html = "<html><head><title>Access denied</title></head><body>Request blocked.</body></html>";
+        let json_headers = [("content-type", "application/json"), ("server", "cloudflare"), ("cf-ray", "8f3a-FRA")];
+        #[rustfmt::skip]
+        let table: [(Vec<(String, String)>, &str, &[&str], &[&str]); 6] = [
+            // Cloudflare's block page, as captured.
+            (cloudflare_headers, &cloudflare_page,
+             &[blocked, "by Cloudflare", "(Cloudflare Ray ID 8f3a2b1c4d5e6f70-FRA)", "(\"Attention Required! | Cloudflare\")",
+               "your plan is not the cause", "VPN"],
+             &[plan, "<html", "codexd login"]),
+            // The page alone, without the headers.
+            (vec![], &cloudflare_page, &[blocked, "by Cloudflare", "Attention Required!"], &[plan, "Ray ID"]),
+            // Any other web page: a proxy, say.
+            (headers(&[("content-type", "text/html")]), html, &[blocked, "(\"Access denied\")"], &[plan, "Cloudflare"]),
+            (headers(&[("server", "cloudflare")]), "\n  <!DOCTYPE html><p>no</p>", &[blocked, "by Cloudflare"], &[plan]),
+            // The backend's own 403s keep the plan message, cf-ray or not.
+            (headers(&json_headers), r#"{"detail":"Your plan does not allow this."}"#,
+             &[plan, "Your plan does not allow this."], &[blocked]),
+            (headers(&[("content-type", "text/plain")]), "Forbidden", &[plan, "Forbidden"], &[blocked]),
+        ];
+        for (pairs, body, needles, absent) in table {
+            let failure = UpstreamFailure { status: 403, headers: &pairs, body: body.as_bytes() };
+            let err = map_upstream_error(&failure, now());
+            assert_eq!((err.kind, err.status), (ErrorKind::PermissionError, 403), "{body}");
+            for needle in needles {
+                assert!(err.message.contains(needle), "{:?} lacks {needle:?}", err.message);
+            }
+            for needle in absent {
+                assert!(!err.message.contains(needle), "{:?} has {needle:?}", err.message);
+            }
+        }
+        // Only a 403: a web page with another status is left to the status.
+        let failure = UpstreamFailure { status: 502, headers: &[], body: cloudflare_page.as_bytes() };
+        assert!(!map_upstream_error(&failure, now()).message.contains(blocked));
     }
 
     #[test]
