@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::{json, Value};
 
-use crate::anthropic::error::{ApiError, ErrorKind};
+use crate::anthropic::error::ApiError;
 use crate::anthropic::response::{
     Citation, ContentBlock, Delta, Message, MessageDelta, MessageDeltaUsage, StopReason, StreamEvent, Usage,
 };
@@ -793,6 +793,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
+    use crate::anthropic::error::ErrorKind;
     use crate::codex::sse::test_fixtures::all_fixtures;
 
     fn stem(name: &str) -> &str {
@@ -1124,27 +1125,24 @@ mod tests {
 
     #[test]
     fn upstream_error_codes_map_to_anthropic_error_kinds() {
+        let said = "upstream says no";
         let table = [
-            (Some("server_is_overloaded"), ErrorKind::OverloadedError),
-            (Some("slow_down"), ErrorKind::OverloadedError),
-            (Some("rate_limit_exceeded"), ErrorKind::RateLimitError),
-            (Some("usage_limit_reached"), ErrorKind::RateLimitError),
-            (Some("context_length_exceeded"), ErrorKind::InvalidRequestError),
-            (Some("invalid_prompt"), ErrorKind::InvalidRequestError),
-            (Some("cyber_policy"), ErrorKind::InvalidRequestError),
-            (Some("bio_policy"), ErrorKind::InvalidRequestError),
-            (Some("misalignment_policy_violation"), ErrorKind::InvalidRequestError),
-            (Some("usage_not_included"), ErrorKind::PermissionError),
-            (Some("insufficient_quota"), ErrorKind::PermissionError),
-            (Some("server_error"), ErrorKind::ApiError),
-            (None, ErrorKind::ApiError),
+            (Some("server_is_overloaded"), ErrorKind::OverloadedError, said),
+            (Some("slow_down"), ErrorKind::OverloadedError, said),
+            (Some("rate_limit_exceeded"), ErrorKind::RateLimitError, said),
+            (Some("usage_limit_reached"), ErrorKind::RateLimitError, "ChatGPT usage limit reached."),
+            (Some("context_length_exceeded"), ErrorKind::InvalidRequestError, said),
+            (Some("invalid_prompt"), ErrorKind::InvalidRequestError, said),
+            (Some("cyber_policy"), ErrorKind::InvalidRequestError, said),
+            (Some("bio_policy"), ErrorKind::InvalidRequestError, said),
+            (Some("misalignment_policy_violation"), ErrorKind::InvalidRequestError, said),
+            (Some("usage_not_included"), ErrorKind::PermissionError, said),
+            (Some("insufficient_quota"), ErrorKind::PermissionError, said),
+            (Some("server_error"), ErrorKind::ApiError, said),
+            (None, ErrorKind::ApiError, said),
         ];
-        for (code, kind) in table {
-            let error = ResponseError {
-                code: code.map(str::to_owned),
-                message: "upstream says no".into(),
-                ..Default::default()
-            };
+        for (code, kind, needle) in table {
+            let error = ResponseError { code: code.map(str::to_owned), message: said.into(), ..Default::default() };
             let failed = CodexEvent::Failed {
                 response: ResponseObject {
                     id: "resp_1".into(),
@@ -1162,7 +1160,7 @@ mod tests {
                 let out = translator().on_event(event);
                 let [StreamEvent::Error { error }] = out.as_slice() else { panic!("{code:?} via {via}: {out:?}") };
                 assert_eq!(error.kind, kind, "{code:?} via {via}");
-                assert!(error.message.contains("upstream says no"), "{code:?} via {via}: {}", error.message);
+                assert!(error.message.contains(needle), "{code:?} via {via}: {}", error.message);
             }
         }
     }
@@ -1187,7 +1185,9 @@ mod tests {
         let capture = include_str!("../../tests/fixtures/codex-200-usage-limit.http");
         let (_, body) = capture.split_once("\n\n").expect("headers, then the body");
         let out = translate_sse(body);
-        let [StreamEvent::Error { error }] = out.as_slice() else { panic!("{out:?}") };
+        let [StreamEvent::MessageStart { .. }, StreamEvent::Error { error }] = out.as_slice() else {
+            panic!("{out:?}")
+        };
         assert_eq!(error.kind, ErrorKind::RateLimitError);
         assert!(error.message.contains("usage limit reached (plus plan); resets at "), "{}", error.message);
         assert!(error.message.contains("(in 52 min)"), "{}", error.message);
