@@ -21,7 +21,7 @@
 //!
 //! A 403 that is a web page rather than the backend's JSON was sent by
 //! something on the way — Cloudflare in front of chatgpt.com, a proxy — and
-//! says so, rather than blaming the plan (see [`blocked_on_the_way`]).
+//! says so, rather than blaming the plan (see `blocked_on_the_way`).
 //!
 //! Pure: the current time is a parameter.
 
