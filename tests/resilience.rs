@@ -1,5 +1,6 @@
-//! Retries before the first byte, usage windows, and the endpoints around
-//! `/v1/messages` that Claude Code also calls.
+//! Retries before the first byte (and the backend's refusals, which are not
+//! retried), usage windows, and the endpoints around `/v1/messages` that
+//! Claude Code also calls.
 
 mod common;
 
@@ -13,9 +14,26 @@ fn ask(stream: bool) -> Value {
 }
 
 async fn post(daemon: &common::Daemon, body: &Value) -> (u16, Vec<u8>) {
+    let (status, _, body) = post_with_retry_after(daemon, body).await;
+    (status, body)
+}
+
+/// [`post`], with the answer's `retry-after`.
+async fn post_with_retry_after(daemon: &common::Daemon, body: &Value) -> (u16, Option<u64>, Vec<u8>) {
     let mut resp = client().post(daemon.url("/v1/messages")).send_json(body).await.unwrap();
+    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
     let body = resp.body().limit(1 << 24).await.unwrap();
-    (resp.status().as_u16(), body.to_vec())
+    (resp.status().as_u16(), retry_after, body.to_vec())
+}
+
+/// A captured answer (`tests/fixtures/*.http`: status line, headers, blank
+/// line, body), for the mock to replay.
+fn capture(text: &str) -> Reply {
+    let (head, body) = text.split_once("\n\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    Reply::Http { status, headers, body: body.to_owned() }
 }
 
 async fn get_json(daemon: &common::Daemon, path: &str) -> (u16, Value) {
@@ -80,6 +98,97 @@ async fn client_errors_and_usage_limits_are_not_retried() {
     assert_eq!(post(&daemon, &ask(false)).await.0, 400);
     assert_eq!(post(&daemon, &ask(false)).await.0, 429);
     assert_eq!(upstream.requests().len(), 2);
+}
+
+#[actix_web::test]
+async fn refusals_inside_a_stream_are_reported_at_once_not_retried() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let table = [
+        ("cyber_policy", 400, "invalid_request_error"),
+        ("bio_policy", 400, "invalid_request_error"),
+        ("misalignment_policy_violation", 400, "invalid_request_error"),
+        ("usage_not_included", 403, "permission_error"),
+        ("insufficient_quota", 403, "permission_error"),
+    ];
+    for (code, status, kind) in table {
+        for stream in [false, true] {
+            upstream.push(Reply::Sse(mock_codex::failed_stream(code, "The backend says no.")));
+            let before = upstream.requests().len();
+            let (got, raw) = post(&daemon, &ask(stream)).await;
+            let text = String::from_utf8_lossy(&raw);
+            assert_eq!(got, status, "{code} stream={stream}: {text}");
+            let err: Value = serde_json::from_slice(&raw).unwrap();
+            assert_eq!(err["error"]["type"], kind, "{code} stream={stream}");
+            assert!(err["error"]["message"].as_str().unwrap().contains("The backend says no"), "{text}");
+            assert_eq!(upstream.requests().len() - before, 1, "{code} stream={stream}: not retried");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_usage_limit_inside_a_stream_says_when_it_resets() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    for stream in [false, true] {
+        upstream.push(capture(include_str!("fixtures/codex-200-usage-limit.http")));
+        let before = upstream.requests().len();
+        let (status, raw) = post(&daemon, &ask(stream)).await;
+        let text = String::from_utf8_lossy(&raw);
+        assert_eq!(status, 429, "stream={stream}: {text}");
+        let err: Value = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(err["error"]["type"], "rate_limit_error");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("usage limit reached (plus plan); resets at ") && message.contains("(in 52 min)"),
+            "{message}"
+        );
+        assert_eq!(upstream.requests().len() - before, 1, "stream={stream}: not retried");
+    }
+}
+
+#[actix_web::test]
+async fn a_429_without_a_reset_in_its_body_reports_the_window_that_tripped() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let now = chrono::Utc::now().timestamp();
+    let headers = [
+        ("x-codex-active-limit", "codex".to_owned()),
+        ("x-codex-rate-limit-reached-type", "rate_limit_reached".to_owned()),
+        ("x-codex-primary-used-percent", "35".to_owned()),
+        ("x-codex-primary-window-minutes", "300".to_owned()),
+        ("x-codex-primary-reset-at", (now + 3_600).to_string()),
+        ("x-codex-secondary-used-percent", "100".to_owned()),
+        ("x-codex-secondary-window-minutes", "10080".to_owned()),
+        ("x-codex-secondary-reset-at", (now + 400_000).to_string()),
+    ];
+    upstream.push(Reply::Http {
+        status: 429,
+        headers: headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        body: r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus"}}"#
+            .into(),
+    });
+    let (status, retry_after, raw) = post_with_retry_after(&daemon, &ask(false)).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(status, 429, "{text}");
+    assert!(retry_after.is_some_and(|secs| (399_990..=400_000).contains(&secs)), "the weekly reset: {retry_after:?}");
+    assert!(text.contains("usage limit reached (plus plan); resets at ") && text.contains("(in 4 days)"), "{text}");
+    assert_eq!(upstream.requests().len(), 1);
+}
+
+#[actix_web::test]
+async fn a_cloudflare_block_page_says_the_request_was_blocked_on_the_way() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    upstream.push(capture(include_str!("fixtures/cloudflare-403.http")));
+    let (status, raw) = post(&daemon, &ask(true)).await;
+    let err: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(status, 403, "{err}");
+    assert_eq!(err["error"]["type"], "permission_error");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("blocked on its way to ChatGPT by Cloudflare"), "{message}");
+    assert!(message.contains("VPN") && !message.contains("plan includes Codex"), "{message}");
+    assert_eq!(upstream.requests().len(), 1);
 }
 
 #[actix_web::test]

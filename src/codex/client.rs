@@ -200,16 +200,15 @@ impl CookieJar {
 /// Read a failed answer (bounded) and turn it into the client's error.
 async fn error_from(mut response: UpstreamResponse) -> ApiError {
     let status = response.status().as_u16();
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let retry_after = header("retry-after");
-    let primary_reset_after = header("x-codex-primary-reset-after-seconds");
+    // Copied out: reading the body needs the response to itself. The names
+    // of the limit headers depend on the family that tripped, so all go.
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
     let body = response.body().limit(MAX_ERROR_BODY).await.unwrap_or_default();
-    let failure = UpstreamFailure {
-        status,
-        retry_after: retry_after.as_deref(),
-        primary_reset_after: primary_reset_after.as_deref(),
-        body: &body,
-    };
+    let failure = UpstreamFailure { status, headers: &headers, body: &body };
     map_upstream_error(&failure, chrono::Utc::now())
 }
 

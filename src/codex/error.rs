@@ -1,34 +1,203 @@
-//! What an upstream HTTP error becomes for the client.
+//! What an upstream error becomes for the client: an HTTP error answer
+//! ([`map_upstream_error`]) or an error inside a 200 stream
+//! ([`map_stream_error`]: the `response.error` of `response.failed`, or an
+//! `error` event).
 //!
-//! The Codex backend answers errors as `{"detail": …}` or
-//! `{"error": {"type"|"code": …, "message": …}}` with a status; this module
-//! turns status + headers + body into the [`ApiError`] the client sees, with
-//! the Anthropic type that fits and, for rate limits, a `retry-after` and a
-//! message that says when the limit resets. Pure: the current time is a
-//! parameter.
+//! Both look the backend's error code up in one table, [`BACKEND_CODES`], so
+//! a code means the same whichever way it comes. An HTTP answer without a
+//! known code is mapped by its status (the backend answers `{"detail": …}`
+//! or `{"error": {"type"|"code": …, "message": …}}`); a stream error without
+//! one is an `api_error` (500).
+//!
+//! The server retries (`server::messages::retry_delay`) `overloaded_error`
+//! and `api_error` ≥ 500 only: of the known codes, only overloads. Policy
+//! refusals, a plan without Codex, a used-up quota and usage limits fail at
+//! once, with a message that says what to do.
+//!
+//! Rate limits get a `retry-after` and a message that says when the limit
+//! resets: the error's `resets_in_seconds` or `resets_at`, else (HTTP only)
+//! `retry-after`, else the reset of the usage window that tripped, in the
+//! limit family the backend names (see [`crate::codex::limits`]).
+//!
+//! A 403 that is a web page rather than the backend's JSON was sent by
+//! something on the way — Cloudflare in front of chatgpt.com, a proxy — and
+//! says so, rather than blaming the plan (see `blocked_on_the_way`).
+//!
+//! Pure: the current time is a parameter.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::anthropic::{ApiError, ErrorKind};
+use crate::codex::limits::{ActiveLimit, REACHED_TYPE_HEADER};
+
+/// Longest upstream message passed on, in bytes.
+const MAX_MESSAGE: usize = 500;
+/// Where ChatGPT shows a plan's Codex usage and sells credits.
+const USAGE_PAGE: &str = "https://chatgpt.com/codex/settings/usage";
+
+/// What a backend error code means for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The backend is busy: `overloaded_error` (529), retried.
+    Overloaded,
+    /// Too many requests for now: `rate_limit_error` (429).
+    RateLimited,
+    /// A ChatGPT usage limit is used up: `rate_limit_error` (429), saying
+    /// when it resets.
+    UsageLimit,
+    /// The ChatGPT plan does not include Codex: `permission_error` (403).
+    NotIncluded,
+    /// The account's quota is used up and no wait brings it back:
+    /// `permission_error` (403). Not a 429: Anthropic clients (the SDKs,
+    /// Claude Code) retry a 429 on their own, and only a change of plan,
+    /// credits or account helps.
+    QuotaExhausted,
+    /// The backend cannot take something in the request:
+    /// `invalid_request_error` (400).
+    InvalidRequest,
+    /// Refused under the safety policy named: `invalid_request_error` (400);
+    /// the same request would be refused again.
+    PolicyRefusal(&'static str),
+}
+
+/// Every backend error code codexd knows, and what it becomes, in an HTTP
+/// error body (`error.code` or `error.type`) or in a stream (`response.failed`,
+/// `error`). The codes are those the Codex CLI handles (`codex-rs/codex-api`).
+pub const BACKEND_CODES: &[(&str, Class)] = &[
+    ("server_is_overloaded", Class::Overloaded),
+    ("slow_down", Class::Overloaded),
+    ("rate_limit_exceeded", Class::RateLimited),
+    ("usage_limit_reached", Class::UsageLimit),
+    ("usage_not_included", Class::NotIncluded),
+    ("insufficient_quota", Class::QuotaExhausted),
+    ("context_length_exceeded", Class::InvalidRequest),
+    ("invalid_prompt", Class::InvalidRequest),
+    ("cyber_policy", Class::PolicyRefusal("cybersecurity")),
+    ("bio_policy", Class::PolicyRefusal("biological safety")),
+    ("misalignment_policy_violation", Class::PolicyRefusal("agent misalignment")),
+];
+
+/// What `code` means, if [`BACKEND_CODES`] has it.
+pub fn class_of(code: &str) -> Option<Class> {
+    BACKEND_CODES.iter().find(|(known, _)| *known == code).map(|(_, class)| *class)
+}
+
+impl Class {
+    /// Overloads, plain rate limits and bad requests: the backend's own
+    /// message says enough.
+    fn is_plain(self) -> bool {
+        matches!(self, Class::Overloaded | Class::RateLimited | Class::InvalidRequest)
+    }
+}
+
+/// An error as the backend describes it: the `error` object of an HTTP
+/// error body or of a stream event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BackendError<'a> {
+    pub code: Option<&'a str>,
+    /// `type`: where usage limits put their reason (over HTTP at least).
+    pub kind: Option<&'a str>,
+    pub message: &'a str,
+    /// The ChatGPT plan, sent with usage limits.
+    pub plan_type: Option<&'a str>,
+    /// When a limit resets, in unix seconds.
+    pub resets_at: Option<i64>,
+    /// When a limit resets, in seconds from now.
+    pub resets_in_seconds: Option<u64>,
+}
+
+impl<'a> BackendError<'a> {
+    /// The `error` object of an HTTP body, with `message` as its message.
+    fn from_body(body: &'a Value, message: &'a str) -> Self {
+        let field = |name: &str| body.get("error").and_then(|error| error.get(name));
+        let text = |name: &str| field(name).and_then(Value::as_str);
+        BackendError {
+            code: text("code"),
+            kind: text("type"),
+            message,
+            plan_type: text("plan_type"),
+            resets_at: field("resets_at").and_then(seconds),
+            resets_in_seconds: field("resets_in_seconds").and_then(seconds).and_then(|s| u64::try_from(s).ok()),
+        }
+    }
+
+    /// The known code among `code` and `type`, with its class. When both are
+    /// known the more telling wins (a usage limit over a plain rate limit).
+    fn known(&self) -> Option<(&'a str, Class)> {
+        let known = || [self.code, self.kind].into_iter().flatten().filter_map(|c| Some((c, class_of(c)?)));
+        known().find(|(_, class)| !class.is_plain()).or_else(|| known().next())
+    }
+
+    /// Seconds until the limit resets, as the error itself says.
+    fn resets_in(&self, now: DateTime<Utc>) -> Option<u64> {
+        self.resets_in_seconds.or_else(|| u64::try_from(self.resets_at?.checked_sub(now.timestamp())?).ok())
+    }
+
+    /// The backend's message, or what it said instead.
+    fn said(&self, code: &str) -> String {
+        match self.message.trim() {
+            "" => format!("the Codex backend reported an error: {code}"),
+            message => message.to_owned(),
+        }
+    }
+
+    /// The backend's message, to quote.
+    fn quoted(&self) -> &str {
+        match self.message.trim() {
+            "" => "no details given",
+            message => message.trim_end_matches('.'),
+        }
+    }
+}
+
+/// A number of seconds however the backend writes it: an integer, a
+/// float, or digits in a string. Anything else is `None`.
+pub fn seconds(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            let f = n.as_f64()?;
+            // Whole seconds, well inside i64: anything larger is nonsense anyway.
+            (f.is_finite() && f.abs() < 1e15).then_some(f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
 
 /// The parts of an upstream error answer we look at.
 #[derive(Debug, Clone, Default)]
 pub struct UpstreamFailure<'a> {
     pub status: u16,
-    /// Value of `retry-after`, if the upstream sent one.
-    pub retry_after: Option<&'a str>,
-    /// Value of `x-codex-primary-reset-after-seconds`, if sent.
-    pub primary_reset_after: Option<&'a str>,
+    /// The answer's headers that are text, as (name, value).
+    pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+}
+
+impl<'a> UpstreamFailure<'a> {
+    /// The first header called `name` (any case), trimmed.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.trim())
+    }
 }
 
 /// Map an upstream error answer to the client's error.
 pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> ApiError {
-    let body: Value = serde_json::from_slice(failure.body).unwrap_or(Value::Null);
+    let body = serde_json::from_slice::<Value>(failure.body).ok();
+    if body.is_none() {
+        if let Some(blocked) = blocked_on_the_way(failure) {
+            return blocked;
+        }
+    }
+    let body = body.unwrap_or(Value::Null);
     let detail = upstream_message(&body, failure.body);
-    let code =
-        body.pointer("/error/type").or_else(|| body.pointer("/error/code")).and_then(Value::as_str).unwrap_or("");
+    // What the body says in words, if anything: not the raw JSON.
+    let said = body.pointer("/error/message").or_else(|| body.get("detail")).and_then(Value::as_str);
+    let said = said.map(|text| truncate(text.to_owned(), MAX_MESSAGE)).unwrap_or_default();
+    let error = BackendError::from_body(&body, &said);
+    if let Some((code, class)) = error.known() {
+        return backend_error(class, code, &error, Some(failure), now);
+    }
 
     match failure.status {
         400 | 422 => ApiError::invalid_request(format!("Codex backend rejected the request: {detail}")),
@@ -41,7 +210,10 @@ pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> 
         ),
         404 => ApiError::not_found(format!("Codex backend: {detail}")),
         413 => ApiError::new(ErrorKind::RequestTooLarge, format!("Codex backend: {detail}")),
-        429 => rate_limited(&body, code, &detail, failure, now),
+        429 => {
+            let err = ApiError::new(ErrorKind::RateLimitError, format!("Codex backend rate limit: {detail}"));
+            with_reset(err, resets_in(&error, Some(failure), None, now))
+        }
         503 | 529 => ApiError::overloaded(format!("Codex backend is overloaded ({detail}); try again shortly.")),
         500..=599 => {
             ApiError::api(format!("Codex backend error {}: {detail}", failure.status)).with_status(failure.status)
@@ -50,37 +222,169 @@ pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> 
     }
 }
 
-fn rate_limited(body: &Value, code: &str, detail: &str, failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> ApiError {
-    let resets_in = body
-        .pointer("/error/resets_in_seconds")
-        .and_then(Value::as_u64)
-        .or_else(|| {
-            let at = body.pointer("/error/resets_at").and_then(Value::as_i64)?;
-            u64::try_from(at - now.timestamp()).ok()
-        })
-        .or_else(|| failure.retry_after.and_then(|v| v.trim().parse().ok()))
-        .or_else(|| failure.primary_reset_after.and_then(|v| v.trim().parse().ok()));
+/// A 403 whose body is a web page, not JSON: the Codex backend answers in
+/// JSON, so something on the way refused the request — Cloudflare in front
+/// of chatgpt.com (its "Attention Required! … you have been blocked" page,
+/// `cf-ray`, `server: cloudflare`), or a proxy. The plan is not the cause;
+/// the network (region, VPN, proxy exit address) is. A JSON 403 carries a
+/// `cf-ray` too, since all of chatgpt.com goes through Cloudflare: that
+/// header alone proves nothing.
+fn blocked_on_the_way(failure: &UpstreamFailure<'_>) -> Option<ApiError> {
+    let text = String::from_utf8_lossy(failure.body);
+    let lower = text.to_ascii_lowercase();
+    let html = failure.header("content-type").is_some_and(|t| t.to_ascii_lowercase().contains("text/html"))
+        || lower.trim_start().starts_with('<');
+    if failure.status != 403 || !html {
+        return None;
+    }
+    let ray = failure.header("cf-ray").filter(|ray| !ray.is_empty());
+    let cloudflare = ray.is_some()
+        || failure.header("server").is_some_and(|server| server.to_ascii_lowercase().contains("cloudflare"))
+        || lower.contains("cloudflare");
+    let by = if cloudflare { " by Cloudflare" } else { "" };
+    let title = page_title(&text, &lower).map(|title| format!(" (\"{title}\")")).unwrap_or_default();
+    let ray = ray.map(|ray| format!(" (Cloudflare Ray ID {ray})")).unwrap_or_default();
+    Some(ApiError::new(
+        ErrorKind::PermissionError,
+        format!(
+            "The request was blocked on its way to ChatGPT{by}{ray}: the 403 is a web page{title}, not an answer \
+             from the Codex backend, so your plan is not the cause. Such blocks come from the network: the \
+             region you connect from, a VPN, or a proxy's exit address. Try another network, or turn the VPN or \
+             proxy off."
+        ),
+    ))
+}
 
-    let message = if code == "usage_limit_reached" || code == "usage_not_included" {
-        let plan = body.pointer("/error/plan_type").and_then(Value::as_str);
-        let plan = plan.map(|p| format!(" ({p} plan)")).unwrap_or_default();
-        match resets_in {
-            Some(secs) => format!("ChatGPT usage limit reached{plan}; resets {}.", describe_reset(now, secs)),
-            None => format!("ChatGPT usage limit reached{plan}."),
-        }
-    } else {
-        format!("Codex backend rate limit: {detail}")
+/// The `<title>` of a web page, on one line; `lower` is `text` in ASCII
+/// lower case (same byte offsets).
+fn page_title(text: &str, lower: &str) -> Option<String> {
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title = text.get(start..end)?.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!title.is_empty()).then(|| truncate(title, 100))
+}
+
+/// Map an error reported inside a 200 stream to the client's error. An
+/// unknown code is an `api_error` (500): retried while nothing has reached
+/// the client.
+pub fn map_stream_error(error: &BackendError<'_>, now: DateTime<Utc>) -> ApiError {
+    if let Some((code, class)) = error.known() {
+        return backend_error(class, code, error, None, now);
+    }
+    let message = match (error.message.trim(), error.code.or(error.kind)) {
+        ("", Some(code)) => format!("the Codex backend reported an error: {code}"),
+        ("", None) => "the Codex backend reported an error without a message".to_owned(),
+        (message, _) => message.to_owned(),
     };
-    let err = ApiError::new(ErrorKind::RateLimitError, message);
+    ApiError::api(message)
+}
+
+/// The client's error for a known code; `http` is the answer it came
+/// with, if it came as an HTTP error.
+fn backend_error(
+    class: Class,
+    code: &str,
+    error: &BackendError<'_>,
+    http: Option<&UpstreamFailure<'_>>,
+    now: DateTime<Utc>,
+) -> ApiError {
+    match class {
+        Class::Overloaded => ApiError::overloaded(error.said(code)),
+        Class::RateLimited => {
+            with_reset(ApiError::new(ErrorKind::RateLimitError, error.said(code)), resets_in(error, http, None, now))
+        }
+        Class::InvalidRequest => ApiError::invalid_request(error.said(code)),
+        Class::UsageLimit => usage_limit(error, http, now),
+        Class::NotIncluded => ApiError::new(
+            ErrorKind::PermissionError,
+            format!(
+                "Your ChatGPT plan does not include Codex ({}). Sign in with an account whose plan includes \
+                 Codex (`codexd login`), or upgrade the plan.",
+                error.quoted()
+            ),
+        ),
+        Class::QuotaExhausted => ApiError::new(
+            ErrorKind::PermissionError,
+            format!(
+                "ChatGPT says this account's quota is used up ({}); waiting will not bring it back. Check the \
+                 plan and its credits at {USAGE_PAGE}, or sign in with another account (`codexd login`).",
+                error.quoted()
+            ),
+        ),
+        Class::PolicyRefusal(policy) => ApiError::invalid_request(format!(
+            "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. The same \
+             request would be refused again: change it rather than retrying.",
+            error.quoted()
+        )),
+    }
+}
+
+/// `usage_limit_reached`: when the limit resets, and which limit it is when
+/// the headers say.
+fn usage_limit(error: &BackendError<'_>, http: Option<&UpstreamFailure<'_>>, now: DateTime<Utc>) -> ApiError {
+    let active = http.map(|failure| ActiveLimit::from_headers(|name| failure.header(name), now));
+    let resets_in = resets_in(error, http, active.as_ref(), now);
+    let plan = error.plan_type.map(|p| format!(" ({p} plan)")).unwrap_or_default();
+    let what = match http.and_then(|failure| failure.header(REACHED_TYPE_HEADER)) {
+        Some("workspace_owner_credits_depleted") => {
+            "Your ChatGPT workspace is out of credits: add credits to continue".to_owned()
+        }
+        Some("workspace_member_credits_depleted") => {
+            "Your ChatGPT workspace is out of credits: ask the workspace owner to add some".to_owned()
+        }
+        Some("workspace_owner_usage_limit_reached") => {
+            "You reached the spend cap set in your ChatGPT workspace: raise it to continue".to_owned()
+        }
+        Some("workspace_member_usage_limit_reached") => {
+            "You reached the spend cap the owner of your ChatGPT workspace set: ask an owner to raise it".to_owned()
+        }
+        _ => match active.filter(|limit| !limit.is_default()) {
+            Some(limit) => format!(
+                "ChatGPT usage limit for {} reached{plan}; another model may still be available",
+                limit.name.unwrap_or(limit.id)
+            ),
+            None => format!("ChatGPT usage limit reached{plan}"),
+        },
+    };
+    let message = match resets_in {
+        Some(secs) => format!("{what}; resets {}.", describe_reset(now, secs)),
+        None => format!("{what}."),
+    };
+    with_reset(ApiError::new(ErrorKind::RateLimitError, message), resets_in)
+}
+
+/// Seconds until a limit resets: the error's own word, else (HTTP)
+/// `retry-after`, else the reset of the window that tripped.
+fn resets_in(
+    error: &BackendError<'_>,
+    http: Option<&UpstreamFailure<'_>>,
+    active: Option<&ActiveLimit>,
+    now: DateTime<Utc>,
+) -> Option<u64> {
+    error.resets_in(now).or_else(|| {
+        let failure = http?;
+        failure.header("retry-after").and_then(|v| v.parse().ok()).or_else(|| {
+            let at = match active {
+                Some(limit) => limit.resets_at(),
+                None => ActiveLimit::from_headers(|name| failure.header(name), now).resets_at(),
+            }?;
+            u64::try_from((at - now).num_seconds()).ok()
+        })
+    })
+}
+
+fn with_reset(err: ApiError, resets_in: Option<u64>) -> ApiError {
     match resets_in {
         Some(secs) => err.with_retry_after(secs.max(1)),
         None => err,
     }
 }
 
-/// "at 14:05 UTC (in 52 min)".
+/// "at 2026-11-24 14:05 UTC (in 52 min)"; only "in …" when the time is
+/// out of chrono's range.
 fn describe_reset(now: DateTime<Utc>, secs: u64) -> String {
-    let at = now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000));
+    let at = i64::try_from(secs).ok().and_then(chrono::Duration::try_seconds).and_then(|d| now.checked_add_signed(d));
     let minutes = secs.div_ceil(60);
     let span = if minutes < 120 {
         format!("{minutes} min")
@@ -89,7 +393,10 @@ fn describe_reset(now: DateTime<Utc>, secs: u64) -> String {
     } else {
         format!("{} days", minutes / (24 * 60))
     };
-    format!("at {} UTC (in {span})", at.format("%Y-%m-%d %H:%M"))
+    match at {
+        Some(at) => format!("at {} UTC (in {span})", at.format("%Y-%m-%d %H:%M")),
+        None => format!("in {span}"),
+    }
 }
 
 /// The human part of an upstream error body, whatever its shape.
@@ -103,7 +410,7 @@ fn upstream_message(body: &Value, raw: &[u8]) -> String {
     if text.is_empty() {
         "no details given".to_owned()
     } else {
-        truncate(text, 500)
+        truncate(text, MAX_MESSAGE)
     }
 }
 
@@ -122,6 +429,7 @@ fn truncate(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_764_000_000, 0).unwrap()
@@ -183,17 +491,299 @@ mod tests {
         assert!(err.message.contains("in 2 h 0 min"), "{}", err.message);
     }
 
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
     fn plain_rate_limit_uses_headers() {
         let failure = UpstreamFailure {
             status: 429,
-            retry_after: Some("17"),
+            headers: &headers(&[("Retry-After", " 17 ")]),
             body: br#"{"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#,
-            ..Default::default()
         };
         let err = map_upstream_error(&failure, now());
         assert_eq!(err.retry_after, Some(17));
         assert!(err.message.contains("slow down"));
+    }
+
+    /// A 429 whose body says nothing of the reset: the reset of the window
+    /// that tripped, in the family `x-codex-active-limit` names.
+    #[test]
+    fn without_a_reset_in_the_body_the_tripped_window_says_when() {
+        let body = br#"{"error":{"type":"usage_limit_reached","plan_type":"plus"}}"#;
+        let (hour, week) = ("1764003600", "1764400000");
+        let table: [(&str, Vec<(&str, &str)>, Option<u64>); 7] = [
+            (
+                "primary used up",
+                vec![("x-codex-primary-used-percent", "100"), ("x-codex-primary-reset-at", hour)],
+                Some(3_600),
+            ),
+            (
+                "secondary used up, named by the active limit",
+                vec![
+                    ("x-codex-active-limit", "codex"),
+                    ("x-codex-rate-limit-reached-type", "rate_limit_reached"),
+                    ("x-codex-primary-used-percent", "35"),
+                    ("x-codex-primary-reset-at", hour),
+                    ("x-codex-secondary-used-percent", "100"),
+                    ("x-codex-secondary-reset-at", week),
+                ],
+                Some(400_000),
+            ),
+            (
+                "secondary used up, no active limit header",
+                vec![
+                    ("x-codex-primary-used-percent", "35"),
+                    ("x-codex-primary-reset-at", hour),
+                    ("x-codex-secondary-used-percent", "100"),
+                    ("x-codex-secondary-reset-after-seconds", "400000"),
+                ],
+                Some(400_000),
+            ),
+            (
+                "another family",
+                vec![
+                    ("x-codex-active-limit", "codex_bengalfox"),
+                    ("x-codex-primary-used-percent", "100"),
+                    ("x-codex-primary-reset-at", week),
+                    ("x-codex-bengalfox-primary-used-percent", "100"),
+                    ("x-codex-bengalfox-primary-reset-at", hour),
+                ],
+                Some(3_600),
+            ),
+            (
+                "another family without windows: not the codex ones",
+                vec![
+                    ("x-codex-active-limit", "codex_other"),
+                    ("x-codex-primary-used-percent", "100"),
+                    ("x-codex-primary-reset-at", hour),
+                ],
+                None,
+            ),
+            (
+                "retry-after comes first",
+                vec![
+                    ("retry-after", "90"),
+                    ("x-codex-primary-used-percent", "100"),
+                    ("x-codex-primary-reset-at", hour),
+                ],
+                Some(90),
+            ),
+            (
+                "a reset in the past",
+                vec![("x-codex-primary-used-percent", "100"), ("x-codex-primary-reset-at", "1")],
+                None,
+            ),
+        ];
+        for (name, pairs, want) in table {
+            let failure = UpstreamFailure { status: 429, headers: &headers(&pairs), body };
+            let err = map_upstream_error(&failure, now());
+            assert_eq!(err.kind, ErrorKind::RateLimitError, "{name}");
+            assert_eq!(err.retry_after, want, "{name}");
+            match want {
+                Some(secs) => assert!(err.message.contains(&describe_reset(now(), secs)), "{name}: {}", err.message),
+                None => assert!(!err.message.contains("resets"), "{name}: {}", err.message),
+            }
+        }
+    }
+
+    #[test]
+    fn resets_out_of_range_do_not_panic() {
+        let table = [
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":18446744073709551615}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":9223372036854775807}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":-9223372036854775808}}"#,
+            r#"{"error":{"type":"usage_limit_reached","resets_at":9223372036854775807}}"#,
+        ];
+        for body in table {
+            let err = map(429, body);
+            assert_eq!(err.kind, ErrorKind::RateLimitError, "{body}");
+        }
+    }
+
+    fn stream(code: &str, message: &str) -> ApiError {
+        map_stream_error(&BackendError { code: Some(code), message, ..Default::default() }, now())
+    }
+
+    /// One table for both paths: a code gives the same error over HTTP
+    /// (as `code` or `type`, whatever the status) as in a stream.
+    #[test]
+    fn every_backend_code_means_the_same_over_http_and_in_a_stream() {
+        for (code, _) in BACKEND_CODES {
+            let in_stream = stream(code, "the backend's words.");
+            for status in [400, 403, 429, 500, 503] {
+                for field in ["code", "type"] {
+                    let body = json!({"error": {field: code, "message": "the backend's words."}}).to_string();
+                    assert_eq!(map(status, &body), in_stream, "{code} as {field} in a {status}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backend_codes_map_to_anthropic_types() {
+        let flagged = "This request has been flagged for possible cybersecurity risk.";
+        #[rustfmt::skip]
+        let table: [(u16, Value, ErrorKind, u16, &[&str]); 12] = [
+            (400, json!({"error": {"code": "cyber_policy", "message": flagged}}),
+             ErrorKind::InvalidRequestError, 400, &["cybersecurity policy", flagged.trim_end_matches('.'), "refused again"]),
+            (400, json!({"error": {"code": "bio_policy", "message": ""}}),
+             ErrorKind::InvalidRequestError, 400, &["biological safety policy", "no details given", "refused again"]),
+            // As the backend sends it: a 403 typed invalid_request_error.
+            (403, json!({"error": {"type": "invalid_request_error", "code": "misalignment_policy_violation",
+                                   "message": "This request was blocked by our safety systems."}}),
+             ErrorKind::InvalidRequestError, 400, &["misalignment", "blocked by our safety systems", "refused again"]),
+            (403, json!({"error": {"code": "usage_not_included", "message": "Codex is not included in your plan"}}),
+             ErrorKind::PermissionError, 403, &["does not include Codex (Codex is not included in your plan)", "codexd login"]),
+            // Over HTTP the backend sends it as a 429, typed.
+            (429, json!({"error": {"type": "usage_not_included"}}),
+             ErrorKind::PermissionError, 403, &["does not include Codex", "codexd login"]),
+            (429, json!({"error": {"code": "insufficient_quota", "message": "You exceeded your current quota."}}),
+             ErrorKind::PermissionError, 403, &["You exceeded your current quota", "waiting will not", USAGE_PAGE]),
+            (403, json!({"error": {"type": "insufficient_quota"}}),
+             ErrorKind::PermissionError, 403, &["quota is used up (no details given)"]),
+            (400, json!({"error": {"code": "context_length_exceeded", "message": "Your input exceeds the context window."}}),
+             ErrorKind::InvalidRequestError, 400, &["Your input exceeds the context window."]),
+            (503, json!({"error": {"code": "slow_down", "message": ""}}),
+             ErrorKind::OverloadedError, 529, &["the Codex backend reported an error: slow_down"]),
+            (429, json!({"error": {"code": "rate_limit_exceeded", "message": "Slow down."}}),
+             ErrorKind::RateLimitError, 429, &["Slow down."]),
+            // The more telling of code and type wins.
+            (429, json!({"error": {"type": "usage_limit_reached", "code": "rate_limit_exceeded", "resets_in_seconds": 60}}),
+             ErrorKind::RateLimitError, 429, &["usage limit reached; resets at"]),
+            // Unknown codes fall back to the status.
+            (403, json!({"error": {"code": "something_new", "message": "no"}}),
+             ErrorKind::PermissionError, 403, &["Check that your plan includes Codex"]),
+        ];
+        for (status, body, kind, want_status, needles) in table {
+            let err = map(status, &body.to_string());
+            assert_eq!((err.kind, err.status), (kind, want_status), "{status} {body}");
+            for needle in needles {
+                assert!(err.message.contains(needle), "{status} {body}: {:?} lacks {needle:?}", err.message);
+            }
+        }
+    }
+
+    #[test]
+    fn a_usage_limit_in_a_stream_says_when_it_resets() {
+        let table = [
+            (BackendError { resets_in_seconds: Some(3_120), ..Default::default() }, Some(3_120), "in 52 min"),
+            (BackendError { resets_at: Some(1_764_007_200), ..Default::default() }, Some(7_200), "in 2 h 0 min"),
+            (BackendError::default(), None, "usage limit reached (pro plan)."),
+        ];
+        for (error, retry_after, needle) in table {
+            let error = BackendError { kind: Some("usage_limit_reached"), plan_type: Some("pro"), ..error };
+            let err = map_stream_error(&error, now());
+            assert_eq!((err.kind, err.status, err.retry_after), (ErrorKind::RateLimitError, 429, retry_after));
+            assert!(err.message.contains(needle), "{:?} lacks {needle:?}", err.message);
+        }
+    }
+
+    #[test]
+    fn usage_limit_headers_say_which_limit_and_why() {
+        let body = br#"{"error":{"type":"usage_limit_reached","resets_in_seconds":600}}"#;
+        let table: [(Vec<(&str, &str)>, &str); 4] = [
+            (vec![], "ChatGPT usage limit reached; resets at"),
+            (
+                vec![
+                    ("x-codex-active-limit", "codex_bengalfox"),
+                    ("x-codex-bengalfox-limit-name", "GPT-5.2-Codex-Sonic"),
+                ],
+                "usage limit for GPT-5.2-Codex-Sonic reached; another model may still be available; resets at",
+            ),
+            (vec![("x-codex-rate-limit-reached-type", "workspace_owner_credits_depleted")], "add credits to continue"),
+            (
+                vec![("x-codex-rate-limit-reached-type", "workspace_member_usage_limit_reached")],
+                "ask an owner to raise it",
+            ),
+        ];
+        for (pairs, needle) in table {
+            let err = map_upstream_error(&UpstreamFailure { status: 429, headers: &headers(&pairs), body }, now());
+            assert_eq!(err.retry_after, Some(600), "{pairs:?}");
+            assert!(err.message.contains(needle), "{pairs:?}: {:?} lacks {needle:?}", err.message);
+        }
+    }
+
+    #[test]
+    fn unknown_stream_codes_are_api_errors() {
+        let table = [
+            (Some("server_error"), "upstream fell over", "upstream fell over"),
+            (Some("server_error"), " ", "the Codex backend reported an error: server_error"),
+            (None, "", "the Codex backend reported an error without a message"),
+        ];
+        for (code, message, want) in table {
+            let err = map_stream_error(&BackendError { code, message, ..Default::default() }, now());
+            assert_eq!(err, ApiError::api(want));
+        }
+    }
+
+    #[test]
+    fn seconds_are_read_however_they_are_written() {
+        let table = [
+            (json!(1764003120), Some(1_764_003_120)),
+            (json!(3120.7), Some(3_120)),
+            (json!(" 3120 "), Some(3_120)),
+            (json!(-5), Some(-5)),
+            (json!(1e300), None),
+            (json!("soon"), None),
+            (json!(null), None),
+            (json!({"at": 1}), None),
+        ];
+        for (value, want) in table {
+            assert_eq!(seconds(&value), want, "{value}");
+        }
+    }
+
+    /// `tests/fixtures/<name>`: (status, lower-case headers, body).
+    fn http_fixture(text: &str) -> (u16, Vec<(String, String)>, String) {
+        let (head, body) = text.split_once("\n\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        (status, headers, body.to_owned())
+    }
+
+    #[test]
+    fn a_403_web_page_says_the_request_was_blocked_on_the_way() {
+        let (status, cloudflare_headers, cloudflare_page) =
+            http_fixture(include_str!("../../tests/fixtures/cloudflare-403.http"));
+        assert_eq!(status, 403);
+        let plan = "Check that your plan includes Codex";
+        let blocked = "blocked on its way to ChatGPT";
+        let html = "<html><head><title>Access denied</title></head><body>Request blocked.</body></html>";
+        let json_headers = [("content-type", "application/json"), ("server", "cloudflare"), ("cf-ray", "8f3a-FRA")];
+        #[rustfmt::skip]
+        let table: [(Vec<(String, String)>, &str, &[&str], &[&str]); 6] = [
+            // Cloudflare's block page, as captured.
+            (cloudflare_headers, &cloudflare_page,
+             &[blocked, "by Cloudflare", "(Cloudflare Ray ID 8f3a2b1c4d5e6f70-FRA)", "(\"Attention Required! | Cloudflare\")",
+               "your plan is not the cause", "VPN"],
+             &[plan, "<html", "codexd login"]),
+            // The page alone, without the headers.
+            (vec![], &cloudflare_page, &[blocked, "by Cloudflare", "Attention Required!"], &[plan, "Ray ID"]),
+            // Any other web page: a proxy, say.
+            (headers(&[("content-type", "text/html")]), html, &[blocked, "(\"Access denied\")"], &[plan, "Cloudflare"]),
+            (headers(&[("server", "cloudflare")]), "\n  <!DOCTYPE html><p>no</p>", &[blocked, "by Cloudflare"], &[plan]),
+            // The backend's own 403s keep the plan message, cf-ray or not.
+            (headers(&json_headers), r#"{"detail":"Your plan does not allow this."}"#,
+             &[plan, "Your plan does not allow this."], &[blocked]),
+            (headers(&[("content-type", "text/plain")]), "Forbidden", &[plan, "Forbidden"], &[blocked]),
+        ];
+        for (pairs, body, needles, absent) in table {
+            let failure = UpstreamFailure { status: 403, headers: &pairs, body: body.as_bytes() };
+            let err = map_upstream_error(&failure, now());
+            assert_eq!((err.kind, err.status), (ErrorKind::PermissionError, 403), "{body}");
+            for needle in needles {
+                assert!(err.message.contains(needle), "{:?} lacks {needle:?}", err.message);
+            }
+            for needle in absent {
+                assert!(!err.message.contains(needle), "{:?} has {needle:?}", err.message);
+            }
+        }
+        // Only a 403: a web page with another status is left to the status.
+        let failure = UpstreamFailure { status: 502, headers: &[], body: cloudflare_page.as_bytes() };
+        assert!(!map_upstream_error(&failure, now()).message.contains(blocked));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! A known event that lacks a field we rely on (e.g. a text delta without
 //! `delta`) fails to parse, which the SSE decoder reports as malformed.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// One event of the upstream stream, tagged by its JSON `type`.
@@ -178,7 +178,11 @@ impl CodexEvent {
             return None;
         };
         let nested = error.clone().unwrap_or_default();
-        Some(ResponseError { code: code.clone().or(nested.code), message: message.clone().unwrap_or(nested.message) })
+        Some(ResponseError {
+            code: code.clone().or(nested.code),
+            message: message.clone().unwrap_or(nested.message),
+            ..nested
+        })
     }
 }
 
@@ -208,8 +212,11 @@ pub struct ResponseObject {
     pub incomplete_details: Option<IncompleteDetails>,
 }
 
-/// An upstream error: `{code, message}`. Both default to empty so that an
-/// odd error object still reports *something*.
+/// An upstream error: `{code, message}`, and for usage limits `type`,
+/// `plan_type` and when the limit resets. All default to empty so that an
+/// odd error object still reports *something*; the usage-limit fields are
+/// dropped, not an error, when they come in an odd type. What the codes
+/// mean: [`crate::codex::error::BACKEND_CODES`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseError {
     /// e.g. `server_is_overloaded`, `rate_limit_exceeded`, `context_length_exceeded`.
@@ -218,6 +225,31 @@ pub struct ResponseError {
     /// Human-readable text from the backend.
     #[serde(default)]
     pub message: String,
+    /// `type`: e.g. `usage_limit_reached`, which the backend sends as a type.
+    #[serde(rename = "type", default, deserialize_with = "lenient_text", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The ChatGPT plan, with usage limits.
+    #[serde(default, deserialize_with = "lenient_text", skip_serializing_if = "Option::is_none")]
+    pub plan_type: Option<String>,
+    /// When a usage limit resets, in unix seconds.
+    #[serde(default, deserialize_with = "lenient_seconds", skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<i64>,
+    /// When a usage limit resets, in seconds from now.
+    #[serde(default, deserialize_with = "lenient_seconds", skip_serializing_if = "Option::is_none")]
+    pub resets_in_seconds: Option<i64>,
+}
+
+/// A string, or `None` for anything else.
+fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    })
+}
+
+/// Seconds however the backend writes them ([`crate::codex::error::seconds`]), or `None`.
+fn lenient_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<Value>::deserialize(deserializer)?.as_ref().and_then(crate::codex::error::seconds))
 }
 
 /// Why a response is incomplete.
@@ -482,12 +514,33 @@ mod tests {
         let nested =
             parse(json!({"type":"error","error":{"type":"x","code":"rate_limit_exceeded","message":"Slow down"}}));
         for event in [flat, nested] {
-            assert_eq!(
-                event.error_details(),
-                Some(ResponseError { code: Some("rate_limit_exceeded".into()), message: "Slow down".into() })
-            );
+            let details = event.error_details().unwrap();
+            assert_eq!((details.code.as_deref(), details.message.as_str()), (Some("rate_limit_exceeded"), "Slow down"));
         }
         assert_eq!(CodexEvent::Unknown.error_details(), None);
+    }
+
+    #[test]
+    fn usage_limit_fields_parse_and_odd_ones_are_dropped() {
+        let limit = json!({"type":"usage_limit_reached","message":"The usage limit has been reached",
+                           "plan_type":"plus","resets_at":1764003120,"resets_in_seconds":3120});
+        let odd = json!({"type":7,"code":"usage_limit_reached","plan_type":{"name":"plus"},
+                         "resets_at":"soon","resets_in_seconds":[1]});
+        let failed = |error: &Value| parse(json!({"type":"response.failed","response":{"id":"r","error":error}}));
+        let CodexEvent::Failed { response } = failed(&limit) else { panic!("not failed") };
+        let error = response.error.unwrap();
+        assert_eq!(error.kind.as_deref(), Some("usage_limit_reached"));
+        assert_eq!(error.plan_type.as_deref(), Some("plus"));
+        assert_eq!((error.resets_at, error.resets_in_seconds), (Some(1_764_003_120), Some(3_120)));
+
+        let CodexEvent::Failed { response } = failed(&odd) else { panic!("not failed") };
+        let error = response.error.unwrap();
+        assert_eq!(error.code.as_deref(), Some("usage_limit_reached"));
+        assert_eq!((error.kind, error.plan_type, error.resets_at, error.resets_in_seconds), (None, None, None, None));
+
+        let nested = parse(json!({"type":"error","error":limit}));
+        let details = nested.error_details().unwrap();
+        assert_eq!((details.kind.as_deref(), details.resets_in_seconds), (Some("usage_limit_reached"), Some(3_120)));
     }
 
     #[test]

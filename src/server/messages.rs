@@ -279,4 +279,36 @@ mod tests {
             assert_eq!(retry_delay(&err, attempt), want, "{err} attempt {attempt}");
         }
     }
+
+    /// Of the backend's error codes, only overloads are retried, whether
+    /// they come as an HTTP error (`code` or `type`) or inside a stream; a
+    /// Cloudflare block page is not retried either.
+    #[test]
+    fn of_the_backend_codes_only_overloads_are_retried() {
+        use crate::codex::error::{
+            map_stream_error, map_upstream_error, BackendError, Class, UpstreamFailure, BACKEND_CODES,
+        };
+        let now = chrono::Utc::now();
+        for (code, class) in BACKEND_CODES {
+            let retried = *class == Class::Overloaded;
+            // A reset a second away must not make a usage limit worth waiting for.
+            let error =
+                BackendError { code: Some(code), message: "no", resets_in_seconds: Some(1), ..Default::default() };
+            let in_stream = map_stream_error(&error, now);
+            assert_eq!(retry_delay(&in_stream, 1).is_some(), retried, "{code} in a stream: {in_stream}");
+            for status in [400, 403, 429, 500, 503] {
+                for field in ["code", "type"] {
+                    let body = serde_json::json!({"error": {field: code, "message": "no"}}).to_string();
+                    let failure = UpstreamFailure { status, body: body.as_bytes(), ..Default::default() };
+                    let http = map_upstream_error(&failure, now);
+                    assert_eq!(retry_delay(&http, 1).is_some(), retried, "{code} as {field} in a {status}: {http}");
+                }
+            }
+        }
+        let capture = include_str!("../../tests/fixtures/cloudflare-403.http");
+        let page = capture.split_once("\n\n").map_or(capture, |(_, page)| page).as_bytes();
+        let blocked = map_upstream_error(&UpstreamFailure { status: 403, body: page, ..Default::default() }, now);
+        assert!(blocked.message.contains("blocked on its way"), "{blocked}");
+        assert_eq!(retry_delay(&blocked, 1), None, "{blocked}");
+    }
 }

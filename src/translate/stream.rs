@@ -1,5 +1,8 @@
 //! Codex stream events → Anthropic stream events: one state machine, fed
-//! event by event ([`StreamTranslator`]). Pure: no I/O, no clock.
+//! event by event ([`StreamTranslator`]). Pure: no I/O; the clock is read
+//! only to say when a usage limit reported in the stream resets. What an
+//! upstream error code becomes is [`crate::codex::error`]'s table, shared
+//! with the HTTP errors.
 //!
 //! Each upstream output item (keyed by `output_index`) becomes zero or more
 //! Anthropic content blocks:
@@ -22,10 +25,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::{json, Value};
 
-use crate::anthropic::error::{ApiError, ErrorKind};
+use crate::anthropic::error::ApiError;
 use crate::anthropic::response::{
     Citation, ContentBlock, Delta, Message, MessageDelta, MessageDeltaUsage, StopReason, StreamEvent, Usage,
 };
+use crate::codex::error::{map_stream_error, BackendError};
 use crate::codex::events::{self, Annotation, CodexEvent, OutputContent, OutputItem, ResponseError, ResponseObject};
 use crate::codex::sse::SseError;
 
@@ -635,21 +639,18 @@ fn failure_of(response: &ResponseObject) -> ApiError {
     }
 }
 
-/// The client-facing error for an upstream error code and message.
+/// The client-facing error for an upstream error: looked up in the table
+/// the HTTP errors use too ([`map_stream_error`]).
 fn api_error_from(error: &ResponseError) -> ApiError {
-    let code = error.code.as_deref();
-    let kind = match code {
-        Some("server_is_overloaded" | "slow_down") => ErrorKind::OverloadedError,
-        Some("rate_limit_exceeded" | "usage_limit_reached") => ErrorKind::RateLimitError,
-        Some("context_length_exceeded" | "invalid_prompt") => ErrorKind::InvalidRequestError,
-        _ => ErrorKind::ApiError,
+    let error = BackendError {
+        code: error.code.as_deref(),
+        kind: error.kind.as_deref(),
+        message: &error.message,
+        plan_type: error.plan_type.as_deref(),
+        resets_at: error.resets_at,
+        resets_in_seconds: error.resets_in_seconds.and_then(|secs| u64::try_from(secs).ok()),
     };
-    let message = match (error.message.trim(), code) {
-        ("", Some(code)) => format!("the Codex backend reported an error: {code}"),
-        ("", None) => "the Codex backend reported an error without a message".to_owned(),
-        (message, _) => message.to_owned(),
-    };
-    ApiError::new(kind, message)
+    map_stream_error(&error, chrono::Utc::now())
 }
 
 /// Helpers shared by the tests of `translate`: drive a translator over a
@@ -792,6 +793,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
+    use crate::anthropic::error::ErrorKind;
     use crate::codex::sse::test_fixtures::all_fixtures;
 
     fn stem(name: &str) -> &str {
@@ -1123,18 +1125,24 @@ mod tests {
 
     #[test]
     fn upstream_error_codes_map_to_anthropic_error_kinds() {
+        let said = "upstream says no";
         let table = [
-            (Some("server_is_overloaded"), ErrorKind::OverloadedError),
-            (Some("slow_down"), ErrorKind::OverloadedError),
-            (Some("rate_limit_exceeded"), ErrorKind::RateLimitError),
-            (Some("usage_limit_reached"), ErrorKind::RateLimitError),
-            (Some("context_length_exceeded"), ErrorKind::InvalidRequestError),
-            (Some("invalid_prompt"), ErrorKind::InvalidRequestError),
-            (Some("server_error"), ErrorKind::ApiError),
-            (None, ErrorKind::ApiError),
+            (Some("server_is_overloaded"), ErrorKind::OverloadedError, said),
+            (Some("slow_down"), ErrorKind::OverloadedError, said),
+            (Some("rate_limit_exceeded"), ErrorKind::RateLimitError, said),
+            (Some("usage_limit_reached"), ErrorKind::RateLimitError, "ChatGPT usage limit reached."),
+            (Some("context_length_exceeded"), ErrorKind::InvalidRequestError, said),
+            (Some("invalid_prompt"), ErrorKind::InvalidRequestError, said),
+            (Some("cyber_policy"), ErrorKind::InvalidRequestError, said),
+            (Some("bio_policy"), ErrorKind::InvalidRequestError, said),
+            (Some("misalignment_policy_violation"), ErrorKind::InvalidRequestError, said),
+            (Some("usage_not_included"), ErrorKind::PermissionError, said),
+            (Some("insufficient_quota"), ErrorKind::PermissionError, said),
+            (Some("server_error"), ErrorKind::ApiError, said),
+            (None, ErrorKind::ApiError, said),
         ];
-        for (code, kind) in table {
-            let error = ResponseError { code: code.map(str::to_owned), message: "upstream says no".into() };
+        for (code, kind, needle) in table {
+            let error = ResponseError { code: code.map(str::to_owned), message: said.into(), ..Default::default() };
             let failed = CodexEvent::Failed {
                 response: ResponseObject {
                     id: "resp_1".into(),
@@ -1146,12 +1154,57 @@ mod tests {
                     incomplete_details: None,
                 },
             };
-            let expected = StreamEvent::error(&ApiError::new(kind, "upstream says no"));
-            assert_eq!(translator().on_event(failed), std::slice::from_ref(&expected), "{code:?} via response.failed");
             let error_event =
                 CodexEvent::Error { code: error.code, message: Some(error.message), param: None, error: None };
-            assert_eq!(translator().on_event(error_event), [expected], "{code:?} via error");
+            for (via, event) in [("response.failed", failed), ("error", error_event)] {
+                let out = translator().on_event(event);
+                let [StreamEvent::Error { error }] = out.as_slice() else { panic!("{code:?} via {via}: {out:?}") };
+                assert_eq!(error.kind, kind, "{code:?} via {via}");
+                assert!(error.message.contains(needle), "{code:?} via {via}: {}", error.message);
+            }
         }
+    }
+
+    /// The same answer as the HTTP path gives for the same code.
+    #[test]
+    fn stream_errors_are_the_http_errors_of_their_code() {
+        use crate::codex::error::{map_upstream_error, UpstreamFailure, BACKEND_CODES};
+        for (code, _) in BACKEND_CODES {
+            let error = ResponseError { code: Some((*code).to_owned()), message: "no.".into(), ..Default::default() };
+            let body = json!({"error": {"code": code, "message": "no."}}).to_string();
+            let http = map_upstream_error(
+                &UpstreamFailure { status: 400, body: body.as_bytes(), ..Default::default() },
+                chrono::Utc::now(),
+            );
+            assert_eq!(api_error_from(&error), http, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_usage_limit_in_the_stream_says_when_it_resets() {
+        let capture = include_str!("../../tests/fixtures/codex-200-usage-limit.http");
+        let (_, body) = capture.split_once("\n\n").expect("headers, then the body");
+        let out = translate_sse(body);
+        let [StreamEvent::MessageStart { .. }, StreamEvent::Error { error }] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(error.kind, ErrorKind::RateLimitError);
+        assert!(error.message.contains("usage limit reached (plus plan); resets at "), "{}", error.message);
+        assert!(error.message.contains("(in 52 min)"), "{}", error.message);
+
+        let resets_in = ResponseError {
+            kind: Some("usage_limit_reached".into()),
+            resets_in_seconds: Some(600),
+            ..Default::default()
+        };
+        assert_eq!(api_error_from(&resets_in).retry_after, Some(600));
+        let at = chrono::Utc::now().timestamp() + 7_200;
+        let resets_at =
+            ResponseError { code: Some("usage_limit_reached".into()), resets_at: Some(at), ..Default::default() };
+        let err = api_error_from(&resets_at);
+        assert!(err.retry_after.is_some_and(|secs| (7_190..=7_200).contains(&secs)), "{err:?}");
+        let err = api_error_from(&ResponseError { resets_in_seconds: Some(-5), ..resets_in });
+        assert_eq!((err.kind, err.retry_after), (ErrorKind::RateLimitError, None));
     }
 
     #[test]
