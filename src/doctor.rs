@@ -368,6 +368,7 @@ mod tests {
             daemon_version: None,
             uptime_s: None,
             rate_limits: None,
+            models: String::new(),
             log_file: "/tmp/x.log".into(),
         }
     }
@@ -394,8 +395,13 @@ mod tests {
     fn port_states() {
         let settings = Settings::defaults();
         let owner = probe::PortOwner { pid: 12, name: "python3".into() };
-        let health =
-            probe::Health { status: "ok".into(), version: Some("0.1.0".into()), uptime_s: None, rate_limits: None };
+        let health = probe::Health {
+            status: "ok".into(),
+            version: Some("0.1.0".into()),
+            uptime_s: None,
+            rate_limits: None,
+            catalogue: None,
+        };
         let cases = [
             (PortState::Free, Verdict::Ok, "127.0.0.1:19080 is free"),
             (PortState::Codexd(health), Verdict::Ok, "127.0.0.1:19080 answers as codexd 0.1.0"),

@@ -290,6 +290,7 @@ async fn claude_code_side_traffic_succeeds() {
 async fn codexd_status_shows_the_usage_windows_the_daemon_saw() {
     let upstream = MockCodex::start();
     let daemon = start_daemon(&upstream);
+    wait_for_catalogue(&daemon).await;
     assert_eq!(post(&daemon, &ask(false)).await.0, 200);
     let port = daemon.url.rsplit(':').next().unwrap().to_owned();
     let home = daemon.home.path().to_owned();
@@ -312,5 +313,6 @@ async fn codexd_status_shows_the_usage_windows_the_daemon_saw() {
     assert!(stdout.contains("/health answers"), "{stdout}");
     assert!(stdout.contains("usage      5 h window 12% used, resets "), "{stdout}");
     assert!(stdout.contains("weekly window 3% used"), "{stdout}");
+    assert!(stdout.contains("models     catalogue: live, read "), "{stdout}");
     assert!(!stdout.contains(mock_codex::MOCK_TOKEN));
 }

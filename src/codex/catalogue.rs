@@ -469,7 +469,7 @@ pub struct CatalogueHandle {
 }
 
 /// What `/health`, `status` and `doctor` show of the catalogue.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogueStatus {
     pub source: Source,
     pub models: usize,

@@ -23,6 +23,9 @@ pub struct Health {
     /// The ChatGPT usage windows the daemon last saw.
     #[serde(default)]
     pub rate_limits: Option<crate::codex::limits::RateLimits>,
+    /// The model catalogue the daemon uses (absent from daemons before it had one).
+    #[serde(default)]
+    pub catalogue: Option<crate::codex::catalogue::CatalogueStatus>,
 }
 
 /// A blocking HTTP client that never goes through a proxy and never fails on

@@ -1,5 +1,6 @@
 //! The service part of `codexd status`: installed or not, which manager or
-//! mode, running, pid, whether the port answers `/health`, versions, files.
+//! mode, running, pid, whether the port answers `/health`, versions, the
+//! model catalogue and replaced models, files.
 //! One screen a user can paste into a bug report, or JSON for scripts.
 
 use std::fmt;
@@ -12,6 +13,9 @@ use super::instance::{self, RunMode};
 use super::manager::{ManagerState, Service};
 use super::probe::{self, Health};
 use super::unit::ManagerKind;
+use chrono::Utc;
+
+use crate::codex::catalogue::CatalogueStatus;
 use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
@@ -44,6 +48,8 @@ pub struct ServiceStatus {
     pub uptime_s: Option<u64>,
     /// The ChatGPT usage windows the daemon last saw upstream.
     pub rate_limits: Option<RateLimits>,
+    /// Which model catalogue is in use and which models were replaced.
+    pub models: String,
     pub log_file: PathBuf,
 }
 
@@ -74,9 +80,34 @@ pub fn status_with(settings: &Settings, service: Option<&Service>, health_timeou
         answering: health.is_some(),
         daemon_version: health.as_ref().and_then(|h| h.version.clone()),
         uptime_s: health.as_ref().and_then(|h| h.uptime_s),
+        models: models_line(settings, health.as_ref().and_then(|h| h.catalogue.as_ref())),
         rate_limits: health.and_then(|h| h.rate_limits),
         log_file: settings.log_file.clone(),
     }
+}
+
+/// The running daemon's catalogue and replacements; else what a daemon
+/// started now would use, judged from the copy on disk.
+fn models_line(settings: &Settings, daemon: Option<&CatalogueStatus>) -> String {
+    let (source, replaced, error) = match daemon {
+        Some(status) => (
+            status.source.describe(),
+            status.replacements.iter().map(ToString::to_string).collect(),
+            status.last_error.clone(),
+        ),
+        None => {
+            let catalogue = crate::models::offline_catalogue(settings);
+            (catalogue.source.describe(), crate::models::replaced_tiers(settings, &catalogue, Utc::now()), None)
+        }
+    };
+    let mut line = format!("catalogue: {source}");
+    if let Some(error) = error {
+        line.push_str(&format!(" (last read failed: {error})"));
+    }
+    for replaced in replaced {
+        line.push_str(&format!("; replaced {replaced}"));
+    }
+    line
 }
 
 impl ServiceStatus {
@@ -151,6 +182,7 @@ impl fmt::Display for ServiceStatus {
             ("running", self.running_line()),
             ("listening", self.health_line()),
             ("usage", self.usage_line()),
+            ("models", self.models.clone()),
             ("log", self.log_file.display().to_string()),
             ("pid file", self.pid_file.display().to_string()),
         ];
@@ -193,8 +225,32 @@ mod tests {
             daemon_version: Some("0.1.0".into()),
             uptime_s: Some(3 * 3600 + 12 * 60 + 5),
             rate_limits: None,
+            models: "catalogue: live, read 2026-12-06 12:00 UTC".into(),
             log_file: "/tmp/chatgpt-codex-proxy.log".into(),
         }
+    }
+
+    #[test]
+    fn the_models_line_says_which_catalogue_and_what_was_replaced() {
+        let home = tempfile::tempdir().unwrap();
+        let mut settings = Settings { home: home.path().to_path_buf(), ..Settings::defaults() };
+        settings.models.sonnet = "gpt-5.2-codex".into();
+        let offline = models_line(&settings, None);
+        assert!(offline.starts_with("catalogue: codexd's built-in list"), "{offline}");
+        assert!(offline.contains("; replaced sonnet: gpt-5.2-codex → gpt-5.6-terra"), "{offline}");
+        let daemon = CatalogueStatus {
+            source: crate::codex::catalogue::Source::BuiltIn,
+            models: 7,
+            last_error: Some("not signed in".into()),
+            replacements: vec![crate::codex::catalogue::Replacement {
+                from: "gpt-5.5".into(),
+                to: "gpt-5.6-sol".into(),
+                why: "gpt-5.5 retired on 2026-10-14".into(),
+            }],
+        };
+        let running = models_line(&settings, Some(&daemon));
+        assert!(running.contains("(last read failed: not signed in)"), "{running}");
+        assert!(running.ends_with("; replaced gpt-5.5 → gpt-5.6-sol (gpt-5.5 retired on 2026-10-14)"), "{running}");
     }
 
     #[test]
