@@ -332,3 +332,60 @@ async fn the_mock_refuses_what_the_backend_refuses() {
         assert!(text.contains(detail), "{headers:?}: {text}");
     }
 }
+
+/// `codexd models` as a user runs it: the real binary, the stored login,
+/// the mock backend; and again with the backend gone.
+#[actix_web::test]
+async fn codexd_models_lists_the_accounts_models_and_the_tiers() {
+    let upstream = MockCodex::start();
+    let home = tempfile::tempdir().unwrap();
+    write_tokens(home.path(), MOCK_TOKEN);
+    let run = |base_url: String, json: bool| {
+        let home = home.path().to_owned();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_codexd"));
+            command.arg("models");
+            if json {
+                command.arg("--json");
+            }
+            command
+                .env_clear()
+                .env("HOME", &home)
+                .env("XDG_CONFIG_HOME", &home)
+                .env("CODEXD_HOME", &home)
+                .env("CODEXD_LOG_FILE", home.join("codexd.log"))
+                .env("CODEX_BASE_URL", base_url)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(upstream.base_url.clone(), false).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("Models (live, read "), "{text}");
+    let luna = text.lines().find(|l| l.trim_start().starts_with("gpt-6-luna")).expect("gpt-6-luna listed");
+    assert!(luna.contains("low* medium high xhigh max") && luna.contains("Responses Lite"), "{luna}");
+    let sol = text.lines().find(|l| l.trim_start().starts_with("gpt-6-sol ")).expect("gpt-6-sol listed");
+    assert!(sol.contains("medium*") && sol.trim_end().ends_with("  Responses"), "{sol}");
+    assert!(!text.contains("gpt-5.6-sol "), "a retired model is not offered: {text}");
+    assert!(text.contains("  haiku    gpt-6-luna, low effort, Responses Lite\n"), "{text}");
+    assert!(text.contains("  opus     gpt-6-sol, high effort\n"), "{text}");
+    assert!(!text.contains(MOCK_TOKEN));
+    assert!(home.path().join("models.json").exists(), "the copy on disk is refreshed");
+
+    let out = run(upstream.base_url.clone(), true).await.unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["source"]["kind"], "live");
+    let luna = json["models"].as_array().unwrap().iter().find(|m| m["slug"] == "gpt-6-luna").unwrap();
+    assert_eq!(luna["lane"], "lite");
+    assert_eq!(luna["efforts"], json!(["low", "medium", "high", "xhigh", "max"]));
+    assert_eq!(json["tiers"][1]["tier"], "sonnet");
+    assert_eq!(json["tiers"][1]["model"], "gpt-5.6-terra");
+
+    // Offline: the copy on disk, said so, exit 1.
+    let out = run("http://127.0.0.1:9/backend-api".into(), false).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("Cannot read the account's model catalogue: "), "{text}");
+    assert!(text.contains("Models (the copy on disk from "), "{text}");
+}
