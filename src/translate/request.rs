@@ -123,7 +123,7 @@ pub fn translate_request(request: &MessagesRequest, settings: &Settings) -> Resu
         instructions: instructions(request.system.as_ref()),
         input,
         tools: translate_tools(request.tools.as_deref().unwrap_or_default()),
-        tool_choice: translate_tool_choice(request.tool_choice.as_ref())?,
+        tool_choice: translate_tool_choice(request.tool_choice.as_ref(), request.tools.as_deref().unwrap_or_default())?,
         parallel_tool_calls: !request.tool_choice.as_ref().and_then(|c| c.disable_parallel_tool_use).unwrap_or(false),
         reasoning: Some(Reasoning { effort, summary: Some(REASONING_SUMMARY.to_owned()), context: None }),
         store: false,
@@ -585,15 +585,25 @@ fn web_search_filters(tool: &WebSearchTool) -> Option<WebSearchFilters> {
     (!allowed.is_empty()).then_some(WebSearchFilters { allowed_domains: allowed })
 }
 
-fn translate_tool_choice(choice: Option<&AnthropicToolChoice>) -> Result<ToolChoice, TranslateError> {
+/// Claude Code's WebSearch names the hosted `web_search` tool in
+/// `tool_choice`; a `{"type":"function"}` choice for it is refused upstream
+/// ("Tool choice 'function' not found in 'tools' parameter"), so a forced
+/// server tool becomes `required`.
+fn translate_tool_choice(
+    choice: Option<&AnthropicToolChoice>,
+    tools: &[Arc<AnthropicTool>],
+) -> Result<ToolChoice, TranslateError> {
     let Some(choice) = choice else {
         return Ok(ToolChoice::Auto);
     };
+    let is_server_tool =
+        |name: &str| tools.iter().any(|tool| matches!(tool.as_ref(), AnthropicTool::WebSearch(t) if t.name == name));
     Ok(match choice.kind {
         ToolChoiceKind::Auto => ToolChoice::Auto,
         ToolChoiceKind::Any => ToolChoice::Required,
         ToolChoiceKind::None => ToolChoice::None,
         ToolChoiceKind::Tool => match choice.name.as_deref().filter(|name| !name.is_empty()) {
+            Some(name) if is_server_tool(name) => ToolChoice::Required,
             Some(name) => ToolChoice::Function { name: names::codex_tool_name(name).into_owned() },
             None => return Err(TranslateError::ToolChoiceWithoutName),
         },
@@ -722,6 +732,36 @@ mod tests {
     #[test]
     fn snapshot_claude_code_large() {
         insta::assert_json_snapshot!(snapshot_of(include_str!("../../tests/fixtures/requests/claude_code_large.json")));
+    }
+
+    /// The two lanes carry the same translation: the Lite body's `input`
+    /// ends with the normal body's `input`, its `additional_tools` are the
+    /// normal `tools`, its developer message the `instructions`.
+    #[test]
+    fn both_lanes_carry_the_same_translation_of_every_fixture() {
+        use crate::codex::lane::{encode, Lane};
+        for fixture in [
+            include_str!("../../tests/fixtures/requests/simple_text.json"),
+            include_str!("../../tests/fixtures/requests/claude_code_large.json"),
+            include_str!("../../tests/fixtures/requests/orphans.json"),
+        ] {
+            let request = translate_request(&parse(fixture), &Settings::defaults()).unwrap();
+            let body = |lane| serde_json::from_slice::<Value>(&encode(&request, lane, 0).unwrap()).unwrap();
+            let (normal, lite) = (body(Lane::Responses), body(Lane::Lite));
+            let normal_input = normal["input"].as_array().unwrap();
+            let lite_input = lite["input"].as_array().unwrap();
+            let tools = normal["tools"].as_array().unwrap();
+            let skip = if tools.is_empty() { 1 } else { 2 };
+            if !tools.is_empty() {
+                assert_eq!(lite_input[0]["tools"], normal["tools"]);
+            }
+            assert_eq!(lite_input[skip - 1]["content"][0]["text"], normal["instructions"]);
+            assert_eq!(&lite_input[skip..], normal_input.as_slice());
+            for same in ["model", "tool_choice", "store", "stream", "include", "prompt_cache_key"] {
+                assert_eq!(lite[same], normal[same], "{same}");
+            }
+            assert_eq!(lite["reasoning"]["effort"], normal["reasoning"]["effort"]);
+        }
     }
 
     /// Claude Code resends the conversation, one turn longer, with every
@@ -1143,6 +1183,16 @@ mod tests {
             .collect();
         assert_eq!(called, [short_long.as_str(), short_dotted.as_str(), "Bash"]);
         assert_eq!(out.tool_choice, ToolChoice::Function { name: short_long });
+    }
+
+    #[test]
+    fn a_forced_web_search_is_a_required_tool_call_not_a_missing_function() {
+        let out = translate(json!({"model":"m","messages":[{"role":"user","content":"news?"}],
+            "tools":[{"type":"web_search_20250305","name":"web_search","max_uses":8}],
+            "tool_choice":{"type":"tool","name":"web_search"}}))
+        .unwrap();
+        assert_eq!(out.tool_choice, ToolChoice::Required);
+        assert!(matches!(out.tools[0].item(), Tool::WebSearch { .. }));
     }
 
     #[test]
