@@ -84,8 +84,12 @@ impl TokenRule {
     }
 }
 
+/// Picks the answer for an unscripted request from its body (`None`: the automatic answer).
+pub type Responder = Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
+    responder: Mutex<Option<Responder>>,
     /// `None`: the default catalogue ([`default_catalogue`]).
     catalogue: Mutex<Option<Value>>,
     /// When set, `/codex/models` answers this status instead.
@@ -152,6 +156,12 @@ impl MockCodex {
         self.state.catalogue_requests.lock().unwrap().clone()
     }
 
+    /// Answer unscripted requests with `responder` first (a client such as
+    /// Claude Code sends requests in an order a script cannot foresee).
+    pub fn set_responder(&self, responder: impl Fn(&Value) -> Option<Reply> + Send + Sync + 'static) {
+        *self.state.responder.lock().unwrap() = Some(Arc::new(responder));
+    }
+
     /// Queue answers for the next requests, in order.
     pub fn push(&self, reply: Reply) {
         self.state.script.lock().unwrap().push_back(reply);
@@ -205,7 +215,9 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
             .json(json!({ "detail": detail }));
     }
-    let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| auto_reply(&parsed));
+    let scripted = state.script.lock().unwrap().pop_front();
+    let responder = state.responder.lock().unwrap().clone();
+    let reply = scripted.or_else(|| responder.and_then(|r| r(&parsed))).unwrap_or_else(|| auto_reply(&parsed));
     respond(reply, state.into_inner())
 }
 
