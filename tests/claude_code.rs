@@ -167,11 +167,6 @@ fn last_item(body: &Value) -> Value {
     body["input"].as_array().and_then(|i| i.last().cloned()).unwrap_or_default()
 }
 
-fn user_texts(body: &Value) -> String {
-    let input = body["input"].as_array().cloned().unwrap_or_default();
-    input.iter().filter(|i| i["role"] == "user").map(|i| i["content"].to_string()).collect()
-}
-
 /// The text of the newest user message (the prompt of this turn).
 fn last_user_text(body: &Value) -> String {
     let input = body["input"].as_array().cloned().unwrap_or_default();
@@ -242,7 +237,9 @@ fn assert_prefix_stable(upstream: &MockCodex) {
         for pair in bodies.windows(2) {
             let (before, after) = (&pair[0], &pair[1]);
             assert_eq!(before["instructions"], after["instructions"], "instructions changed within a session");
-            assert_eq!(tools_of(before), tools_of(after), "tools changed within a session");
+            // Tools only grow at the end (a deferred tool loaded by ToolSearch).
+            let (t1, t2) = (tools_of(before), tools_of(after));
+            assert!(t2.len() >= t1.len() && t2[..t1.len()] == t1[..], "tools changed within a session");
             let (a, b) = (before["input"].as_array().unwrap(), after["input"].as_array().unwrap());
             assert!(b.len() >= a.len() && b[..a.len()] == a[..], "turn N+1 does not start with turn N's input");
         }
@@ -359,6 +356,53 @@ async fn a_subagent_answers_through_the_agent_tool() {
             answer.contains("TOOL_ROUND_TRIP_OK") && answer.contains("SUBAGENT_DONE"),
             "{version}: {result}\n{seen}"
         );
+        codexd.assert_no_4xx();
+        assert_prefix_stable(&upstream);
+    });
+}
+
+#[actix_web::test]
+async fn tool_search_loads_a_deferred_tool_which_is_then_called() {
+    for_each_version!(|bin, version| {
+        if version == "2.1.197" {
+            continue; // ToolSearch and deferred tools came later.
+        }
+        let upstream = MockCodex::start();
+        upstream.set_responder(|body| {
+            let input = body["input"].as_array().cloned().unwrap_or_default();
+            let called = |name: &str| input.iter().any(|i| i["type"] == "function_call" && i["name"] == name);
+            if has_tool(body, "CronList") && !called("CronList") {
+                return Some(call(body, "CronList", json!({})));
+            }
+            after_tool(body).or_else(|| {
+                Some(if has_tool(body, "ToolSearch") && last_user_text(body).contains("load cron") {
+                    call(body, "ToolSearch", json!({"query": "select:CronList", "max_results": 5}))
+                } else {
+                    text(body, "nothing to do")
+                })
+            })
+        });
+        let codexd = Codexd::start(&upstream).await;
+        let user = User::new();
+        let args = ["-p", "load cron tools and list the jobs", "--output-format", "json", "--allowedTools", "CronList"];
+        let result = user.claude(&bin, &codexd, &args).await;
+        let seen = summary(&upstream);
+        let requests = upstream.requests();
+        assert!(requests.len() >= 3, "{version}: {seen}");
+        // Deferred tools are not offered before they are loaded; the placeholder never is.
+        assert!(!has_tool(&requests[0].body, "CronList"), "{version}: {seen}");
+        assert!(requests.iter().all(|r| !has_tool(&r.body, "DeferredToolPlaceholder")), "{version}: {seen}");
+        // ToolSearch's answer reaches the model as text naming the loaded tool.
+        let search_output = requests
+            .iter()
+            .flat_map(|r| r.body["input"].as_array().cloned().unwrap_or_default())
+            .find(|i| i["type"] == "function_call_output")
+            .map(|i| i["output"].to_string())
+            .unwrap_or_default();
+        assert!(search_output.contains("CronList"), "{version}: {search_output}");
+        let answer = result["result"].as_str().unwrap_or_default();
+        assert!(answer.contains("TOOL_ROUND_TRIP_OK"), "{version}: {result}\n{seen}");
+        assert!(requests.iter().any(|r| r.body["input"].to_string().contains("\"name\":\"CronList\"")), "{seen}");
         codexd.assert_no_4xx();
         assert_prefix_stable(&upstream);
     });
