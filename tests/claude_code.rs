@@ -122,8 +122,9 @@ impl User {
         User { home }
     }
 
-    /// Run `claude ARGS` headless against codexd; its JSON result.
-    async fn claude(&self, bin: &Path, codexd: &Codexd, args: &[&str]) -> Value {
+    /// Run `claude ARGS` headless against codexd; its JSON result. On
+    /// failure the panic lists what the mock saw.
+    async fn claude(&self, bin: &Path, codexd: &Codexd, upstream: &MockCodex, args: &[&str]) -> Value {
         let mut command = Command::new("timeout");
         command
             .arg("120")
@@ -270,8 +271,9 @@ async fn a_plain_prompt() {
         let codexd = Codexd::start(&upstream).await;
         let user = User::new();
         for model in ["opus", "haiku"] {
-            let result =
-                user.claude(&bin, &codexd, &["-p", "say hi", "--output-format", "json", "--model", model]).await;
+            let result = user
+                .claude(&bin, &codexd, &upstream, &["-p", "say hi", "--output-format", "json", "--model", model])
+                .await;
             assert_eq!(result["result"], "hi from codexd", "{version} {model}: {result}");
             assert_eq!(result["is_error"], false, "{version}: {result}");
         }
@@ -303,7 +305,7 @@ async fn a_bash_round_trip_runs_the_command_and_continues_the_session() {
         let codexd = Codexd::start(&upstream).await;
         let user = User::new();
         let args = ["-p", "run the marker command", "--output-format", "json", "--allowedTools", "Bash"];
-        let result = user.claude(&bin, &codexd, &args).await;
+        let result = user.claude(&bin, &codexd, &upstream, &args).await;
         let answer = result["result"].as_str().unwrap_or_default();
         assert!(answer.contains("TOOL_ROUND_TRIP_OK") && answer.contains("CODEXD_MARKER_42"), "{version}: {result}");
         // The command's output reached the upstream as the call's output.
@@ -317,7 +319,8 @@ async fn a_bash_round_trip_runs_the_command_and_continues_the_session() {
         assert!(outputs.iter().any(|o| o.contains("CODEXD_MARKER_42")), "{version}: {outputs:?}");
 
         // A second turn of the same session.
-        let result = user.claude(&bin, &codexd, &["--continue", "-p", "and now?", "--output-format", "json"]).await;
+        let result =
+            user.claude(&bin, &codexd, &upstream, &["--continue", "-p", "and now?", "--output-format", "json"]).await;
         assert_eq!(result["result"], "second turn answered", "{version}: {result}");
         let last = upstream.last_request();
         assert!(last.body["input"].to_string().contains("CODEXD_MARKER_42"), "{version}: the history came along");
@@ -349,7 +352,7 @@ async fn a_subagent_answers_through_the_agent_tool() {
         });
         let codexd = Codexd::start(&upstream).await;
         let user = User::new();
-        let result = user.claude(&bin, &codexd, &["-p", "delegate this", "--output-format", "json"]).await;
+        let result = user.claude(&bin, &codexd, &upstream, &["-p", "delegate this", "--output-format", "json"]).await;
         let answer = result["result"].as_str().unwrap_or_default();
         let seen = summary(&upstream);
         assert!(
@@ -385,7 +388,7 @@ async fn tool_search_loads_a_deferred_tool_which_is_then_called() {
         let codexd = Codexd::start(&upstream).await;
         let user = User::new();
         let args = ["-p", "load cron tools and list the jobs", "--output-format", "json", "--allowedTools", "CronList"];
-        let result = user.claude(&bin, &codexd, &args).await;
+        let result = user.claude(&bin, &codexd, &upstream, &args).await;
         let seen = summary(&upstream);
         let requests = upstream.requests();
         assert!(requests.len() >= 3, "{version}: {seen}");
