@@ -145,9 +145,10 @@ impl User {
         let stdout = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
             panic!(
-                "claude printed no JSON result ({}):\n{stdout}\n{}",
+                "claude printed no JSON result ({}):\n{stdout}\n{}\nupstream requests:\n{}",
                 out.status,
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&out.stderr),
+                summary(upstream)
             )
         })
     }
