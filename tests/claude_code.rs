@@ -335,19 +335,25 @@ async fn a_subagent_answers_through_the_agent_tool() {
     for_each_version!(|bin, version| {
         let upstream = MockCodex::start();
         upstream.set_responder(|body| {
+            let input = body["input"].as_array().cloned().unwrap_or_default();
+            let agent = ["Agent", "Task"].into_iter().find(|name| has_tool(body, name));
+            // The subagent's own conversation: it has no Agent tool.
+            if agent.is_none() && last_user_text(body).contains("SUBAGENT_HELLO") {
+                return Some(text(body, "SUBAGENT_DONE"));
+            }
             after_tool(body).or_else(|| {
-                if last_user_text(body).contains("SUBAGENT_HELLO") {
-                    return Some(text(body, "SUBAGENT_DONE"));
-                }
-                let agent = ["Agent", "Task"].into_iter().find(|name| has_tool(body, name));
+                let called = input
+                    .iter()
+                    .any(|i| i["type"] == "function_call" && Some(i["name"].as_str().unwrap_or("")) == agent);
                 Some(match agent {
-                    Some(name) => call(
+                    // The subagent runs in the foreground: its answer is the tool's output.
+                    Some(name) if !called => call(
                         body,
                         name,
                         json!({"description": "say hello", "prompt": "Reply with SUBAGENT_HELLO and nothing else.",
-                               "subagent_type": "general-purpose"}),
+                               "subagent_type": "general-purpose", "run_in_background": false}),
                     ),
-                    None => text(body, "no agent tool"),
+                    _ => text(body, "nothing more to do"),
                 })
             })
         });
