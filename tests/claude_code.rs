@@ -337,8 +337,8 @@ async fn a_subagent_answers_through_the_agent_tool() {
         upstream.set_responder(|body| {
             let input = body["input"].as_array().cloned().unwrap_or_default();
             let agent = ["Agent", "Task"].into_iter().find(|name| has_tool(body, name));
-            // The subagent's own conversation: it has no Agent tool.
-            if agent.is_none() && last_user_text(body).contains("SUBAGENT_HELLO") {
+            // The subagent's own conversation (its prompt is its last user message).
+            if last_user_text(body).contains("SUBAGENT_HELLO") {
                 return Some(text(body, "SUBAGENT_DONE"));
             }
             after_tool(body).or_else(|| {
