@@ -92,7 +92,7 @@ fn name_hash(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anthropic::request::parse_messages_request;
+    use crate::anthropic::request::parse_count_tokens_request as parse_messages_request;
     use serde_json::json;
 
     /// A name of exactly `len` characters, distinct per `seed`.
