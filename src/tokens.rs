@@ -190,7 +190,7 @@ pub fn data_url_dimensions(url: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anthropic::request::parse_count_tokens_request as parse_messages_request;
+    use crate::anthropic::request::parse_count_tokens_request;
     use crate::codex::request::{MessageRole, SummaryText};
     use crate::config::Settings;
     use crate::translate::request::translate_request;
@@ -300,7 +300,7 @@ mod tests {
     }
 
     fn request(body: serde_json::Value) -> ResponsesRequest {
-        let request = parse_messages_request(body.to_string().as_bytes()).unwrap();
+        let request = parse_count_tokens_request(body.to_string().as_bytes()).unwrap();
         translate_request(&request, &Settings::defaults()).unwrap()
     }
 
