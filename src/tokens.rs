@@ -19,13 +19,21 @@
 //! the function block on the o200k models). The backend's own count differs
 //! by a few tokens per item; the estimate is meant for budgeting, like
 //! Anthropic's own endpoint.
+//!
+//! An `input` entry a session resends is the same `Arc` every turn (see
+//! `translate::request`), so its count is remembered by address
+//! ([`crate::memo`]): a turn costs the tokenizing of its new items only,
+//! which keeps Claude Code's bursts of `count_tokens` calls cheap.
 
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 use tiktoken_rs::CoreBPE;
 
-use crate::codex::request::{ContentPart, FunctionOutput, InputItem, ResponsesRequest, Tool, ToolEntry};
+use crate::codex::request::{
+    ContentPart, Encoded, Entry, FunctionOutput, InputEntry, InputItem, ResponsesRequest, Tool, ToolEntry,
+};
+use crate::memo::{ByAddress, Shared};
 
 /// Tokens around every message-like item (role and delimiters).
 pub const MESSAGE_OVERHEAD: u64 = 3;
@@ -70,8 +78,22 @@ static O200K: LazyLock<Option<CoreBPE>> = LazyLock::new(|| match tiktoken_rs::o2
 /// module docs for what is counted).
 pub fn count_request(request: &ResponsesRequest) -> u64 {
     let instructions = MESSAGE_OVERHEAD + count_text(&request.instructions);
-    let input: u64 = request.input.iter().map(|entry| count_item(entry)).sum();
+    let input: u64 = request.input.iter().map(count_entry).sum();
     instructions + input + count_tools(&request.tools) + REPLY_PRIMING
+}
+
+/// Counts of `input` entries made before, by entry, weighed by the length
+/// of the entry's JSON (which each memo entry keeps alive).
+const COUNTED_BUDGET: usize = 4 * 1024 * 1024;
+
+static COUNTED: Shared<ByAddress<Encoded<InputItem>, u64>> = Shared::new(|| ByAddress::new(COUNTED_BUDGET));
+
+/// [`count_item`], remembered for entries shared between requests.
+fn count_entry(entry: &InputEntry) -> u64 {
+    match entry {
+        Entry::Encoded(encoded) => COUNTED.remembered(encoded, |_| count_item(entry.item()), |_| entry.encoded_len()),
+        Entry::Item(item) => count_item(item),
+    }
 }
 
 /// Tokens of one `input` item, its [`MESSAGE_OVERHEAD`] included.
@@ -190,7 +212,7 @@ pub fn data_url_dimensions(url: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anthropic::request::parse_messages_request;
+    use crate::anthropic::request::parse_count_tokens_request;
     use crate::codex::request::{MessageRole, SummaryText};
     use crate::config::Settings;
     use crate::translate::request::translate_request;
@@ -281,6 +303,23 @@ mod tests {
         }
     }
 
+    /// A resent history is counted from memory, and counts as it did.
+    #[test]
+    fn resent_entries_are_counted_once_and_the_same() {
+        let body = serde_json::json!({"model":"m","messages":[
+            {"role":"user","content":"a message long enough to be worth remembering"},
+            {"role":"system","content":"environment: linux"},
+            {"role":"assistant","content":"an answer"}]});
+        let first = request(body.clone());
+        let again = request(body);
+        let Entry::Encoded(shared) = &again.input[0] else { panic!("a remembered entry expected") };
+        assert_eq!(count_request(&first), count_request(&again));
+        assert_eq!(COUNTED.with(|memo| memo.get(shared)), Some(count_item(again.input[0].item())));
+        let fresh: u64 = again.input.iter().map(|entry| count_item(entry.item())).sum();
+        let remembered: u64 = again.input.iter().map(count_entry).sum();
+        assert_eq!(fresh, remembered);
+    }
+
     #[test]
     fn unreadable_images_cost_the_flat_rate() {
         let png = include_bytes!("../tests/fixtures/images/red-1024x768.png");
@@ -300,7 +339,7 @@ mod tests {
     }
 
     fn request(body: serde_json::Value) -> ResponsesRequest {
-        let request = parse_messages_request(body.to_string().as_bytes()).unwrap();
+        let request = parse_count_tokens_request(body.to_string().as_bytes()).unwrap();
         translate_request(&request, &Settings::defaults()).unwrap()
     }
 

@@ -262,7 +262,7 @@ fn the_grammar_rejects_broken_streams() {
     let delta = |index| StreamEvent::ContentBlockDelta { index, delta: Delta::TextDelta { text: "t".into() } };
     let stop = |index| StreamEvent::ContentBlockStop { index };
     let end = |reason| StreamEvent::MessageDelta {
-        delta: MessageDelta { stop_reason: Some(reason), stop_sequence: None },
+        delta: MessageDelta { stop_reason: Some(reason), ..MessageDelta::default() },
         usage: MessageDeltaUsage::default(),
     };
     let end_turn = end(StopReason::EndTurn);

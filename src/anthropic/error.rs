@@ -53,6 +53,11 @@ impl ErrorKind {
     }
 }
 
+/// A rate limit that resets further away than this (seconds) is a usage
+/// limit the client cannot wait out sensibly: it is answered with
+/// `x-should-retry: false` (see [`ApiError::should_retry`]).
+pub const LONGEST_RETRYABLE_WAIT: u64 = 60;
+
 /// An error as the client sees it: `{"type":"error","error":{"type":…,"message":…}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -100,6 +105,21 @@ impl ApiError {
         self
     }
 
+    /// Whether trying the same request again can succeed. `false` for a
+    /// missing or dead login (`authentication_error`: only `codexd login`,
+    /// or the right local key, fixes it) and for a rate limit that resets
+    /// more than [`LONGEST_RETRYABLE_WAIT`] away (a usage limit: the newest
+    /// SDKs would otherwise sleep the whole `retry-after`, e.g. 52 minutes).
+    /// Answers with `false` carry `x-should-retry: false`, which makes
+    /// Claude Code and the SDKs stop at once.
+    pub fn should_retry(&self) -> bool {
+        match self.kind {
+            ErrorKind::AuthenticationError => false,
+            ErrorKind::RateLimitError => self.retry_after.is_none_or(|secs| secs <= LONGEST_RETRYABLE_WAIT),
+            _ => true,
+        }
+    }
+
     /// The JSON body: `{"type":"error","error":{"type":…,"message":…}}`.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({
@@ -137,6 +157,25 @@ mod tests {
             assert_eq!(kind.status(), status, "{name}");
             assert_eq!(kind.as_str(), name);
             assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn only_a_dead_login_and_a_distant_reset_are_final() {
+        let limit = |secs| ApiError::new(ErrorKind::RateLimitError, "limit").with_retry_after(secs);
+        let table = [
+            (ApiError::authentication("run codexd login"), false),
+            (limit(LONGEST_RETRYABLE_WAIT + 1), false),
+            (limit(52 * 60), false),
+            (limit(LONGEST_RETRYABLE_WAIT), true),
+            (limit(2), true),
+            (ApiError::new(ErrorKind::RateLimitError, "limit"), true),
+            (ApiError::api("refresh failed").with_status(503).with_retry_after(30), true),
+            (ApiError::overloaded("busy").with_retry_after(600), true),
+            (ApiError::invalid_request("bad"), true),
+        ];
+        for (error, retry) in table {
+            assert_eq!(error.should_retry(), retry, "{error}");
         }
     }
 

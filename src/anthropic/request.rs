@@ -2,10 +2,15 @@
 //! and [`parse_messages_request`], which turns raw bytes into one or a 400.
 //!
 //! Tolerance rules: unknown fields, at the top level and inside blocks, are
-//! ignored, and unknown block, source and tool types are kept as raw JSON
-//! (the `Unknown` / `Other` variants) rather than failing the request. A missing or mistyped
-//! field of a *known* shape is an error whose message names its JSON path,
-//! e.g. ``messages[0].content[1].source: missing field `data` ``.
+//! ignored; source and typed tool kinds codexd does not translate, and the
+//! block types Anthropic defines that codexd does not translate
+//! ([`KNOWN_UNTRANSLATED_BLOCKS`]), are kept as raw JSON (the `Unknown` /
+//! `Other` variants) rather than failing the request. What Anthropic itself
+//! refuses is refused with a 400 naming the field: a block type Anthropic
+//! does not define, a client tool without `input_schema`, and (on
+//! `/v1/messages`, not on `count_tokens`) a missing `max_tokens`. A missing
+//! or mistyped field of a *known* shape is an error whose message names its
+//! JSON path, e.g. ``messages[0].content[1].source: missing field `data` ``.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -52,6 +57,10 @@ pub struct MessagesRequest {
     pub stream: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_config: Option<OutputConfig>,
+    /// The older place of structured output (`structured-outputs` beta);
+    /// `output_config.format` wins when both are present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<OutputFormat>,
     /// Accepted, never forwarded (the Codex backend rejects it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -98,6 +107,10 @@ impl System {
 pub struct InputMessage {
     pub role: Role,
     pub content: MessageContent,
+    /// Claude Code's per-turn control (`per-turn-control-2026-07-01`): an
+    /// `output_config` on a `system` turn, e.g. `{"effort":"medium"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
 }
 
 /// Who wrote a message.
@@ -106,6 +119,9 @@ pub struct InputMessage {
 pub enum Role {
     User,
     Assistant,
+    /// A mid-conversation system turn (Claude Code 2.1.197+: environment,
+    /// deferred tools, skills, date), in its place in the conversation.
+    System,
 }
 
 /// A message's `content`: a string or a list of blocks.
@@ -149,9 +165,41 @@ pub enum ContentBlock {
     ServerToolUse(Map<String, Value>),
     /// Web search results, kept as raw JSON.
     WebSearchToolResult(Map<String, Value>),
-    /// A block type codexd does not know, kept as raw JSON.
+    /// `{"type":"tool_reference","tool_name":…}` inside a `tool_result`:
+    /// ToolSearch loaded that (deferred) tool.
+    ToolReference(ToolReferenceBlock),
+    /// A block type Anthropic defines but codexd does not translate (see
+    /// [`KNOWN_UNTRANSLATED_BLOCKS`]), kept as raw JSON.
     #[serde(untagged)]
     Unknown(Value),
+}
+
+/// Block types Anthropic defines (the newest SDK's block params, beta ones
+/// included) that codexd accepts and does not translate. Any other `type`
+/// is refused, as Anthropic refuses it.
+pub const KNOWN_UNTRANSLATED_BLOCKS: &[&str] = &[
+    "search_result",
+    "web_fetch_tool_result",
+    "advisor_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "tool_search_tool_result",
+    "mcp_tool_use",
+    "mcp_tool_result",
+    "container_upload",
+    "compaction",
+    "tool_addition",
+    "tool_removal",
+    "mcp_tool_listing",
+    "fallback",
+    "browser_state",
+];
+
+/// `{"type":"tool_reference","tool_name":…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolReferenceBlock {
+    pub tool_name: String,
 }
 
 /// `{"type":"text","text":…}`; `cache_control` and `citations` are dropped.
@@ -271,9 +319,12 @@ pub struct CustomTool {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The JSON schema of the input; absent is treated as "no parameters".
-    #[serde(default)]
+    /// The JSON schema of the input; required, as Anthropic requires it.
     pub input_schema: Value,
+    /// Tool search (`advanced-tool-use`): not offered to the model until a
+    /// `tool_reference` in the conversation has loaded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_loading: Option<bool>,
 }
 
 /// `{"type":"web_search_20250305","name":"web_search","max_uses"?,…}`.
@@ -322,20 +373,46 @@ pub enum ToolChoiceKind {
 pub enum Thinking {
     Enabled {
         budget_tokens: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display: Option<String>,
     },
     Disabled,
-    Adaptive,
+    Adaptive {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display: Option<String>,
+    },
     /// A thinking type codexd does not know; treated like no setting.
     #[serde(other)]
     Other,
 }
 
-/// `output_config`: newer clients put the effort here.
+impl Thinking {
+    /// `display: "omitted"`: thinking blocks carry their signature but no
+    /// text. (`"summarized"`, Claude Code's `"updates"` and no value show it.)
+    pub fn omits_text(&self) -> bool {
+        match self {
+            Thinking::Enabled { display, .. } | Thinking::Adaptive { display } => display.as_deref() == Some("omitted"),
+            Thinking::Disabled | Thinking::Other => false,
+        }
+    }
+}
+
+/// `output_config`: newer clients put the effort and the structured
+/// output format here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputConfig {
-    /// `low`, `medium`, `high` or `max`.
+    /// `low`, `medium`, `high`, `xhigh` or `max`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<OutputFormat>,
+}
+
+/// `output_config.format` / `output_format`: `{"type":"json_schema","schema":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputFormat {
+    JsonSchema { schema: Value },
 }
 
 /// `metadata`; Claude Code sends `user_<hash>_account_<x>_session_<uuid>`.
@@ -348,9 +425,24 @@ pub struct Metadata {
 /// Parse and check a `POST /v1/messages` body.
 ///
 /// Errors are 400 `invalid_request_error`s: "request body is not valid JSON: …"
-/// for bad syntax, "`path`: …" for a missing or mistyped field, and a plain
-/// sentence for an empty `model` or `messages`.
+/// for bad syntax, "`path`: …" for a missing or mistyped field (`max_tokens`
+/// included, as Anthropic requires it), and a plain sentence for an empty
+/// `model` or `messages`.
 pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, ApiError> {
+    let request = parse_body(body)?;
+    if request.max_tokens.is_none() {
+        return Err(ApiError::invalid_request("max_tokens: Field required"));
+    }
+    Ok(request)
+}
+
+/// Parse and check a `POST /v1/messages/count_tokens` body: the same as
+/// [`parse_messages_request`], except that `max_tokens` may be absent.
+pub fn parse_count_tokens_request(body: &[u8]) -> Result<MessagesRequest, ApiError> {
+    parse_body(body)
+}
+
+fn parse_body(body: &[u8]) -> Result<MessagesRequest, ApiError> {
     // Parse without tracking paths, and only for a refused body parse it
     // again to name the path: the tracking costs on every field.
     let request = match serde_json::from_slice(body) {
@@ -476,7 +568,11 @@ impl Tagged for ContentBlock {
             "redacted_thinking" => ContentBlock::RedactedThinking(RedactedThinkingBlock::deserialize(fields)?),
             "server_tool_use" => ContentBlock::ServerToolUse(Map::deserialize(fields)?),
             "web_search_tool_result" => ContentBlock::WebSearchToolResult(Map::deserialize(fields)?),
-            _ => ContentBlock::Unknown(with_type(kind, Map::deserialize(fields)?)),
+            "tool_reference" => ContentBlock::ToolReference(ToolReferenceBlock::deserialize(fields)?),
+            known if KNOWN_UNTRANSLATED_BLOCKS.contains(&known) => {
+                ContentBlock::Unknown(with_type(kind, Map::deserialize(fields)?))
+            }
+            _ => return Err(de::Error::custom(format!("type: unknown content block type {kind:?}"))),
         })
     }
 }
@@ -786,8 +882,57 @@ mod tests {
     use crate::anthropic::ErrorKind;
     use serde_json::json;
 
+    /// Parsed as `count_tokens` parses: `max_tokens` may be left out.
     fn parse(value: Value) -> Result<MessagesRequest, ApiError> {
-        parse_messages_request(value.to_string().as_bytes())
+        parse_count_tokens_request(value.to_string().as_bytes())
+    }
+
+    #[test]
+    fn messages_need_max_tokens_and_count_tokens_does_not() {
+        let body = json!({"model":"m","messages":[{"role":"user","content":"x"}]}).to_string();
+        let error = parse_messages_request(body.as_bytes()).unwrap_err();
+        assert_eq!((error.status, error.message.as_str()), (400, "max_tokens: Field required"));
+        assert!(parse_count_tokens_request(body.as_bytes()).is_ok());
+        let with = json!({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}]}).to_string();
+        assert_eq!(parse_messages_request(with.as_bytes()).unwrap().max_tokens, Some(5));
+    }
+
+    #[test]
+    fn parses_claude_code_2_1_330_fields() {
+        let request = parse(json!({
+            "model": "claude-opus-5-5",
+            "max_tokens": 128000,
+            "messages": [
+                {"role":"user","content":"hi"},
+                {"role":"system","content":"env","output_config":{"effort":"medium"}},
+                {"role":"system","content":[{"type":"text","text":"more","cache_control":{"type":"ephemeral"}}]},
+                {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[
+                    {"type":"tool_reference","tool_name":"WebFetch"}]}, {"type":"text","text":"Tool loaded."}]}
+            ],
+            "tools": [{"name":"DeferredToolPlaceholder","description":"never","input_schema":{"type":"object","properties":{}},"defer_loading":true}],
+            "thinking": {"type":"adaptive","display":"omitted"},
+            "output_config": {"effort":"high","format":{"type":"json_schema","schema":{"type":"object"}}},
+            "output_format": {"type":"json_schema","schema":{"type":"object","properties":{}}},
+            "context_management": {"edits":[]},
+            "safeguards": [{"type":"dangerous_tool_use"}]
+        }))
+        .unwrap();
+        assert_eq!(request.messages[1].role, Role::System);
+        assert_eq!(request.messages[1].output_config.as_ref().and_then(|c| c.effort.as_deref()), Some("medium"));
+        assert_eq!(request.messages[2].content.text(), "more");
+        let MessageContent::Blocks(blocks) = &request.messages[3].content else { panic!("blocks expected") };
+        let ContentBlock::ToolResult(ToolResultBlock { content: Some(MessageContent::Blocks(inner)), .. }) = &blocks[0]
+        else {
+            panic!("a tool result expected")
+        };
+        assert_eq!(inner[0], ContentBlock::ToolReference(ToolReferenceBlock { tool_name: "WebFetch".into() }));
+        assert!(matches!(&*request.tools.as_deref().unwrap()[0], Tool::Custom(t) if t.defer_loading == Some(true)));
+        assert!(request.thinking.as_ref().unwrap().omits_text());
+        assert_eq!(
+            request.output_config.as_ref().and_then(|c| c.format.clone()),
+            Some(OutputFormat::JsonSchema { schema: json!({"type":"object"}) })
+        );
+        assert!(request.output_format.is_some());
     }
 
     fn error_message(value: Value) -> String {
@@ -836,7 +981,7 @@ mod tests {
         assert!(matches!(&*tools[1], Tool::Custom(t) if t.name == "Read"));
         assert!(matches!(&*tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
         assert!(matches!(&*tools[3], Tool::Unknown(_)));
-        assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999 }));
+        assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999, display: None }));
         assert_eq!(request.tool_choice.as_ref().map(|c| c.kind), Some(ToolChoiceKind::Auto));
         let MessageContent::Blocks(blocks) = &request.messages[1].content else { panic!("blocks expected") };
         assert!(matches!(&blocks[0], ContentBlock::Thinking(t) if t.signature == "sig"));
@@ -914,9 +1059,14 @@ mod tests {
     #[test]
     fn thinking_variants() {
         let table = [
-            (json!({"type":"enabled","budget_tokens":1024}), Thinking::Enabled { budget_tokens: 1024 }),
+            (json!({"type":"enabled","budget_tokens":1024}), Thinking::Enabled { budget_tokens: 1024, display: None }),
+            (
+                json!({"type":"enabled","budget_tokens":1024,"display":"omitted"}),
+                Thinking::Enabled { budget_tokens: 1024, display: Some("omitted".into()) },
+            ),
+            (json!({"type":"adaptive","display":"updates"}), Thinking::Adaptive { display: Some("updates".into()) }),
             (json!({"type":"disabled"}), Thinking::Disabled),
-            (json!({"type":"adaptive"}), Thinking::Adaptive),
+            (json!({"type":"adaptive"}), Thinking::Adaptive { display: None }),
             (json!({"type":"something_new","level":3}), Thinking::Other),
         ];
         for (wire, expected) in table {
@@ -931,12 +1081,12 @@ mod tests {
         let request = parse(json!({"model":"m","messages":[{"role":"assistant","content":[
             {"type":"text","text":"a"},
             {"type":"tool_use","id":"t","name":"n","input":{}},
-            {"type":"mystery","x":1}
+            {"type":"container_upload","file_id":"f"}
         ]}]}))
         .unwrap();
         assert_eq!(
             serde_json::to_value(&request.messages[0].content).unwrap(),
-            json!([{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"n","input":{}},{"type":"mystery","x":1}])
+            json!([{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"n","input":{}},{"type":"container_upload","file_id":"f"}])
         );
     }
 
@@ -1006,8 +1156,24 @@ mod tests {
             (json!({"model":"m","messages":"hi"}), "messages: invalid type: string \"hi\", expected a sequence"),
             (json!({"model":"m","messages":[{"role":"user","content":3}]}), "messages[0].content: invalid type"),
             (
-                json!({"model":"m","messages":[{"role":"system","content":"x"}]}),
-                "messages[0].role: unknown variant `system`",
+                json!({"model":"m","messages":[{"role":"developer","content":"x"}]}),
+                "messages[0].role: unknown variant `developer`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"mystery"}]}]}),
+                "messages[0].content[1]: type: unknown content block type \"mystery\"",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_ref"}]}]}]}),
+                "messages[0].content[0].content[0]: type: unknown content block type \"tool_ref\"",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"name":"Bash"}]}),
+                "tools[0]: missing field `input_schema`",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"x"}],"output_config":{"format":{"type":"xml"}}}),
+                "output_config.format.type: unknown variant `xml`",
             ),
             (
                 json!({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"tool_use","name":"n","input":{}}]}]}),

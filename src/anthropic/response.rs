@@ -4,12 +4,31 @@
 //! Field order and presence follow the Anthropic API byte for byte where
 //! clients care: `stop_sequence` and every usage counter are always present,
 //! a text block starts as `{"type":"text","text":""}`, a tool block as
-//! `{"type":"tool_use","id":…,"name":…,"input":{}}`.
+//! `{"type":"tool_use","id":…,"name":…,"input":{}}`. The fields the newest
+//! SDK types declare that codexd cannot fill (`stop_details`, `container`,
+//! `usage.service_tier`, …) are present as `null` ([`Null`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorKind};
+
+/// A field the newest SDK types declare that codexd has nothing to put in:
+/// always written as `null`, and read from anything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Null;
+
+impl Serialize for Null {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_none()
+    }
+}
+
+impl<'de> Deserialize<'de> for Null {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Null)
+    }
+}
 
 /// A complete assistant message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +50,12 @@ pub struct Message {
     pub stop_reason: Option<StopReason>,
     /// The stop sequence that ended generation; codexd never sets one.
     pub stop_sequence: Option<String>,
+    /// Details of a refusal; unknown upstream.
+    #[serde(default)]
+    pub stop_details: Null,
+    /// The code-execution container; codexd runs none.
+    #[serde(default)]
+    pub container: Null,
     /// Token counts.
     #[serde(default)]
     pub usage: Usage,
@@ -47,6 +72,8 @@ impl Message {
             content: Vec::new(),
             stop_reason: None,
             stop_sequence: None,
+            stop_details: Null,
+            container: Null,
             usage: Usage::default(),
         }
     }
@@ -142,6 +169,19 @@ pub struct Usage {
     /// Input tokens read from the prompt cache.
     #[serde(default)]
     pub cache_read_input_tokens: u64,
+    /// The rest is unknown upstream: `null`.
+    #[serde(default)]
+    pub cache_creation: Null,
+    #[serde(default)]
+    pub server_tool_use: Null,
+    #[serde(default)]
+    pub service_tier: Null,
+    #[serde(default)]
+    pub inference_geo: Null,
+    #[serde(default)]
+    pub output_tokens_details: Null,
+    #[serde(default)]
+    pub speed: Null,
 }
 
 /// One event of a streamed answer, tagged by `type` (which is also the SSE
@@ -205,10 +245,14 @@ pub enum Delta {
 }
 
 /// The `delta` of a `message_delta`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageDelta {
     pub stop_reason: Option<StopReason>,
     pub stop_sequence: Option<String>,
+    #[serde(default)]
+    pub stop_details: Null,
+    #[serde(default)]
+    pub container: Null,
 }
 
 /// The `usage` of a `message_delta`: final counts that overlay those of
@@ -223,6 +267,11 @@ pub struct MessageDeltaUsage {
     pub cache_read_input_tokens: u64,
     #[serde(default)]
     pub cache_creation_input_tokens: u64,
+    /// Unknown upstream: `null`.
+    #[serde(default)]
+    pub server_tool_use: Null,
+    #[serde(default)]
+    pub output_tokens_details: Null,
 }
 
 /// The `error` of an `error` event: `{"type":…,"message":…}`.
@@ -278,8 +327,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(Message::new("msg_1", "claude-sonnet-4-5")).unwrap(),
             json!({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5",
-                   "content":[],"stop_reason":null,"stop_sequence":null,
-                   "usage":{"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}})
+                   "content":[],"stop_reason":null,"stop_sequence":null,"stop_details":null,"container":null,
+                   "usage":{"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,
+                            "cache_creation":null,"server_tool_use":null,"service_tier":null,"inference_geo":null,
+                            "output_tokens_details":null,"speed":null}})
         );
     }
 
@@ -318,7 +369,7 @@ mod tests {
             StreamEvent::ContentBlockDelta { index: 0, delta: Delta::TextDelta { text: "x".into() } },
             StreamEvent::ContentBlockStop { index: 0 },
             StreamEvent::MessageDelta {
-                delta: MessageDelta { stop_reason: Some(StopReason::EndTurn), stop_sequence: None },
+                delta: MessageDelta { stop_reason: Some(StopReason::EndTurn), ..MessageDelta::default() },
                 usage: MessageDeltaUsage::default(),
             },
             StreamEvent::MessageStop,
@@ -335,17 +386,18 @@ mod tests {
     #[test]
     fn message_delta_and_error_have_the_exact_shapes() {
         let delta = StreamEvent::MessageDelta {
-            delta: MessageDelta { stop_reason: Some(StopReason::ToolUse), stop_sequence: None },
+            delta: MessageDelta { stop_reason: Some(StopReason::ToolUse), ..MessageDelta::default() },
             usage: MessageDeltaUsage {
                 output_tokens: 5,
                 input_tokens: 3,
                 cache_read_input_tokens: 2,
                 cache_creation_input_tokens: 0,
+                ..MessageDeltaUsage::default()
             },
         };
         assert_eq!(
             compact(&delta),
-            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":5,"input_tokens":3,"cache_read_input_tokens":2,"cache_creation_input_tokens":0}}"#
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null,"stop_details":null,"container":null},"usage":{"output_tokens":5,"input_tokens":3,"cache_read_input_tokens":2,"cache_creation_input_tokens":0,"server_tool_use":null,"output_tokens_details":null}}"#
         );
         let error = StreamEvent::error(&ApiError::new(ErrorKind::RateLimitError, "slow down"));
         assert_eq!(compact(&error), r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#);

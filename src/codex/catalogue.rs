@@ -445,12 +445,13 @@ pub struct Replacement {
 }
 
 impl Plan {
-    /// Put the plan's model, effort and verbosity into the request.
+    /// Put the plan's model, effort and verbosity into the request; a
+    /// structured output format already in `text` is kept.
     pub fn apply(&self, request: &mut ResponsesRequest) {
         request.model.clone_from(&self.slug);
         let reasoning = request.reasoning.get_or_insert(Reasoning { effort: None, summary: None, context: None });
         reasoning.effort = self.effort;
-        request.text = Some(TextControls { verbosity: Some(self.verbosity) });
+        request.text.get_or_insert(TextControls { verbosity: None, format: None }).verbosity = Some(self.verbosity);
     }
 }
 

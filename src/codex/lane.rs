@@ -166,7 +166,7 @@ mod tests {
             stream: true,
             include: vec!["reasoning.encrypted_content".into()],
             prompt_cache_key: Some("sess".into()),
-            text: Some(TextControls { verbosity: Some(Verbosity::Low) }),
+            text: Some(TextControls { verbosity: Some(Verbosity::Low), format: None }),
         }
     }
 

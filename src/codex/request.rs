@@ -377,6 +377,21 @@ impl Effort {
 pub struct TextControls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbosity: Option<Verbosity>,
+    /// Structured output; absent means free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<TextFormat>,
+}
+
+/// `text.format`: `{"type":"json_schema","name":…,"schema":{…},"strict":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TextFormat {
+    JsonSchema {
+        /// `[a-zA-Z0-9_-]{1,64}`.
+        name: String,
+        schema: Value,
+        strict: bool,
+    },
 }
 
 /// `text.verbosity`.
@@ -444,7 +459,7 @@ mod tests {
             stream: true,
             include: vec!["reasoning.encrypted_content".into()],
             prompt_cache_key: Some("key".into()),
-            text: Some(TextControls { verbosity: Some(Verbosity::Medium) }),
+            text: Some(TextControls { verbosity: Some(Verbosity::Medium), format: None }),
         }
     }
 

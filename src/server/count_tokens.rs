@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::messages::{content_length, BodyReader};
 use super::{AppState, RequestId};
-use crate::anthropic::request::parse_messages_request;
+use crate::anthropic::request::parse_count_tokens_request;
 use crate::anthropic::ApiError;
 use crate::tokens::count_request;
 use crate::translate::request::translate_request;
@@ -44,7 +44,7 @@ pub async fn count_tokens(
 async fn count(body: BodyReader, state: &AppState) -> Result<TokenCount, ApiError> {
     let settings = state.settings();
     let body = body.read(settings.max_body_bytes).await?;
-    let request = parse_messages_request(&body)?;
+    let request = parse_count_tokens_request(&body)?;
     let upstream_request = translate_request(&request, &settings)?;
     // Tokenising a long conversation takes a while: keep it off the event loop.
     let input_tokens = web::block(move || count_request(&upstream_request))

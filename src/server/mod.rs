@@ -210,6 +210,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .wrap(actix_web::middleware::from_fn(guard::guard))
             .wrap(actix_web::middleware::from_fn(request_id))
+            .route("/", web::get().to(root))
+            .route("/", web::head().to(root))
             .route("/health", web::get().to(health::health))
             .route("/v1/messages", web::post().to(messages::create_message))
             .route("/v1/messages/count_tokens", web::post().to(count_tokens::count_tokens))
@@ -217,6 +219,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/v1/models/{id}", web::get().to(models::get))
             .default_service(web::to(not_found)),
     );
+}
+
+/// `GET /` and `HEAD /`: Claude Code 2.1.197 and older pre-warm the
+/// connection with `HEAD /`; a 200 tells any probe codexd is here.
+async fn root() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"name": "codexd", "version": env!("CARGO_PKG_VERSION")}))
 }
 
 async fn not_found(req: HttpRequest) -> ApiError {
@@ -246,6 +254,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         if let Some(secs) = self.retry_after {
             res.insert_header(("retry-after", secs.to_string()));
+        }
+        if !self.should_retry() {
+            res.insert_header(("x-should-retry", "false"));
         }
         res.json(self.body())
     }

@@ -2,14 +2,21 @@
 //! the Claude names that route (with the Codex model that answers each one
 //! today, after the live catalogue's replacements), then the account's
 //! models from the catalogue, then any other name the configuration uses.
+//!
+//! Entries carry the fields the newest SDKs declare (`lifecycle`,
+//! `capabilities`, `max_input_tokens`, `max_tokens`, `deprecated_at`,
+//! `retires_at`), taken from the catalogue entry of the Codex model that
+//! answers; what codexd cannot know is an explicit `null`.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::AppState;
 use crate::anthropic::ApiError;
-use crate::codex::catalogue::{Ask, Catalogue};
+use crate::codex::catalogue::{Ask, Catalogue, ModelInfo as CodexModel};
+use crate::codex::request::Effort;
 use crate::config::Settings;
 use crate::translate::model::route;
 
@@ -38,12 +45,87 @@ pub struct ModelInfo {
     pub id: String,
     pub display_name: String,
     pub created_at: &'static str,
+    /// `active`, or `deprecated` once the catalogue names a retirement date.
+    pub lifecycle: &'static str,
+    /// Unknown: the catalogue says when a model retires, not since when it
+    /// is deprecated.
+    pub deprecated_at: Option<String>,
+    pub retires_at: Option<String>,
+    /// The answering model's context window.
+    pub max_input_tokens: Option<u64>,
+    /// Unknown: the catalogue does not say.
+    pub max_tokens: Option<u64>,
+    pub capabilities: Option<Value>,
 }
 
 impl ModelInfo {
-    fn new(id: String, display_name: String) -> Self {
-        ModelInfo { kind: "model", id, display_name, created_at: CREATED_AT }
+    /// The entry for `id`, answered by the catalogue's `model` (when known).
+    fn new(id: String, display_name: String, model: Option<&CodexModel>) -> Self {
+        let retires_at = model.and_then(CodexModel::retires_at);
+        ModelInfo {
+            kind: "model",
+            id,
+            display_name,
+            created_at: CREATED_AT,
+            lifecycle: if retires_at.is_some() { "deprecated" } else { "active" },
+            deprecated_at: None,
+            retires_at: retires_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            max_input_tokens: model.and_then(|model| model.context_window),
+            max_tokens: None,
+            capabilities: model.map(capabilities),
+        }
     }
+}
+
+/// What a Codex model can do, in the SDK's `ModelCapabilities` shape, as
+/// codexd serves it: images yes, PDFs no (the backend takes no files),
+/// web search yes, code execution and batches no, structured output and
+/// thinking yes, efforts as the model takes them.
+fn capabilities(model: &CodexModel) -> Value {
+    let yes = |supported: bool| json!({ "supported": supported });
+    let efforts = model.efforts();
+    let effort = |level: Effort| yes(efforts.contains(&level));
+    json!({
+        "batch": yes(false),
+        "citations": yes(true),
+        "code_execution": yes(false),
+        "context_management": yes(false),
+        "effort": {
+            "supported": !efforts.is_empty(),
+            "low": effort(Effort::Low),
+            "medium": effort(Effort::Medium),
+            "high": effort(Effort::High),
+            "xhigh": effort(Effort::Xhigh),
+            "max": effort(Effort::Max),
+        },
+        "image_input": yes(true),
+        "pdf_input": yes(false),
+        "server_tools": { "supported": true, "code_execution": yes(false), "web_search": yes(true) },
+        "structured_outputs": yes(true),
+        "thinking": {
+            "supported": true,
+            "types": { "adaptive": yes(true), "enabled": yes(true), "disabled": yes(true), "between_tools": yes(true) },
+        },
+    })
+}
+
+/// The catalogue entry of the model that answers `id` today.
+fn answering<'a>(
+    id: &str,
+    settings: &Settings,
+    catalogue: &'a Catalogue,
+    now: DateTime<Utc>,
+) -> Option<&'a CodexModel> {
+    let route = route(id, settings);
+    let ask = Ask {
+        slug: &route.model,
+        mapped: !route.pinned,
+        effort: route.effort,
+        web_search: false,
+        lite_policy: settings.responses_lite,
+        verbosity: None,
+    };
+    catalogue.find(&catalogue.plan(&ask, now).slug)
 }
 
 /// "GPT-6 Sol (high effort)": the model and effort that answer `id` today.
@@ -71,17 +153,21 @@ pub fn listing(settings: &Settings, catalogue: &Catalogue, now: DateTime<Utc>) -
     let mut models: Vec<ModelInfo> = CLAUDE_MODELS
         .iter()
         .map(|(id, name)| {
-            ModelInfo::new((*id).to_owned(), format!("{name} → {}", target(id, settings, catalogue, now)))
+            ModelInfo::new(
+                (*id).to_owned(),
+                format!("{name} → {}", target(id, settings, catalogue, now)),
+                answering(id, settings, catalogue, now),
+            )
         })
         .collect();
-    let push = |models: &mut Vec<ModelInfo>, id: &str, name: String| {
+    let push = |models: &mut Vec<ModelInfo>, id: &str, name: String, model: Option<&CodexModel>| {
         if !models.iter().any(|known| known.id == id) {
-            models.push(ModelInfo::new(id.to_owned(), name));
+            models.push(ModelInfo::new(id.to_owned(), name, model));
         }
     };
     for model in catalogue.available(now).into_iter().filter(|m| !m.is_hidden()) {
         let name = model.display_name.clone().unwrap_or_else(|| describe(&model.slug, None));
-        push(&mut models, &model.slug, name);
+        push(&mut models, &model.slug, name, Some(model));
     }
     let m = &settings.models;
     let configured = [&m.haiku, &m.sonnet, &m.opus, &m.default]
@@ -90,7 +176,9 @@ pub fn listing(settings: &Settings, catalogue: &Catalogue, now: DateTime<Utc>) -
         .chain([&m.env.haiku, &m.env.sonnet, &m.env.opus].into_iter().flatten());
     let passthrough = Settings { passthrough: true, ..settings.clone() };
     for id in configured {
-        push(&mut models, id, target(id, &passthrough, catalogue, now));
+        // A pinned effort (`gpt-6-sol-xhigh!`) is listed as the name clients send.
+        let id = id.trim_end_matches('!').trim_end();
+        push(&mut models, id, target(id, &passthrough, catalogue, now), answering(id, &passthrough, catalogue, now));
     }
     models
 }
@@ -166,8 +254,10 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
     }
     // Any Claude name routes, listed or not.
     if id.to_ascii_lowercase().starts_with("claude") {
-        let name = format!("{id} → {}", target(&id, &settings, &catalogue, Utc::now()));
-        return Ok(HttpResponse::Ok().json(ModelInfo::new(id, name)));
+        let now = Utc::now();
+        let name = format!("{id} → {}", target(&id, &settings, &catalogue, now));
+        let model = answering(&id, &settings, &catalogue, now);
+        return Ok(HttpResponse::Ok().json(ModelInfo::new(id, name, model)));
     }
     Err(ApiError::not_found(format!("model: {id} is not a model codexd routes")))
 }
@@ -210,5 +300,43 @@ mod tests {
         // A configured name that is gone says what answers instead.
         assert_eq!(name("gpt-5.2-codex"), Some("GPT-5.6 Terra (medium effort)"));
         assert!(all.iter().all(|m| m.created_at == CREATED_AT && m.kind == "model"));
+    }
+
+    /// The fields the newest SDK's `ModelInfo` declares, every one present.
+    #[test]
+    fn entries_carry_the_newest_sdk_fields() {
+        let settings = Settings::defaults();
+        let catalogue = Catalogue::built_in();
+        let all = listing(&settings, &catalogue, now());
+        for entry in &all {
+            let value = serde_json::to_value(entry).unwrap();
+            for field in ["lifecycle", "capabilities", "max_input_tokens", "max_tokens", "deprecated_at", "retires_at"]
+            {
+                assert!(value.as_object().unwrap().contains_key(field), "{field} in {value}");
+            }
+            assert!(["active", "deprecated"].contains(&entry.lifecycle));
+        }
+        let sol = serde_json::to_value(all.iter().find(|m| m.id == "claude-opus-5-5").unwrap()).unwrap();
+        let known = catalogue.find("gpt-6-sol").unwrap();
+        assert_eq!(sol["max_input_tokens"], json!(known.context_window));
+        assert_eq!(sol["max_tokens"], Value::Null);
+        assert_eq!(sol["deprecated_at"], Value::Null);
+        assert_eq!(sol["capabilities"]["structured_outputs"]["supported"], true);
+        assert_eq!(sol["capabilities"]["pdf_input"]["supported"], false);
+        assert_eq!(sol["capabilities"]["effort"]["high"]["supported"], known.efforts().contains(&Effort::High));
+        // A model the catalogue retires is deprecated, with the date.
+        let retiring = all.iter().find(|m| m.retires_at.is_some());
+        if let Some(retiring) = retiring {
+            assert_eq!(retiring.lifecycle, "deprecated");
+        }
+    }
+
+    #[test]
+    fn a_pinned_mapping_is_listed_without_its_pin() {
+        let mut settings = Settings::defaults();
+        settings.models.opus = "gpt-5.2-codex-xhigh!".into();
+        let all = listing(&settings, &Catalogue::built_in(), now());
+        assert!(all.iter().all(|m| !m.id.ends_with('!')));
+        assert!(all.iter().any(|m| m.id == "gpt-5.2-codex-xhigh"));
     }
 }

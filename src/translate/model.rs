@@ -12,6 +12,9 @@
 //! 4. A trailing `-none|-minimal|-low|-medium|-high|-xhigh|-max|-ultra` on
 //!    the resulting name becomes the effort and is stripped: `gpt-6-sol-high`
 //!    → model `gpt-6-sol`, effort `high` (`ultra` is sent as `max`).
+//!    That effort is the map's default: an effort the client asks for wins.
+//!    A `!` after the suffix pins it (`opus = "gpt-6-sol-xhigh!"`): then it
+//!    wins over the client's, as a suffix on a passthrough name does.
 //!
 //! Whether the model still exists, which lane serves it and which efforts
 //! it takes is decided after this, at the Codex boundary, from the live
@@ -31,6 +34,9 @@ pub struct Route {
     /// is), not a default from the model map: it beats any effort the
     /// request names elsewhere.
     pub pinned: bool,
+    /// The model map pinned the suffix's effort with a trailing `!`: it too
+    /// beats any effort the request names. (The name is still mapped.)
+    pub effort_pinned: bool,
 }
 
 /// A Claude model family.
@@ -95,13 +101,23 @@ fn tier_of(base: &str) -> Option<Tier> {
 }
 
 /// `gpt-6-sol-high` → (`gpt-6-sol`, high). Only a whole `-word` counts, so
-/// `-xhigh` is never read as `-high`.
+/// `-xhigh` is never read as `-high`. `gpt-6-sol-high!` → the same, pinned;
+/// a `!` after anything but an effort suffix is dropped.
 fn split_effort(name: &str) -> Route {
+    let (name, pin) = match name.strip_suffix('!') {
+        Some(name) => (name.trim_end(), true),
+        None => (name, false),
+    };
     let split = name.rsplit_once('-').and_then(|(model, suffix)| {
         let effort = Effort::from_name(suffix)?;
-        (!model.is_empty()).then(|| Route { model: model.to_owned(), effort: Some(effort), pinned: false })
+        (!model.is_empty()).then(|| Route {
+            model: model.to_owned(),
+            effort: Some(effort),
+            pinned: false,
+            effort_pinned: pin,
+        })
     });
-    split.unwrap_or_else(|| Route { model: name.to_owned(), effort: None, pinned: false })
+    split.unwrap_or_else(|| Route { model: name.to_owned(), effort: None, pinned: false, effort_pinned: false })
 }
 
 #[cfg(test)]
@@ -138,12 +154,12 @@ mod tests {
 
     /// A route from the model map.
     fn r(model: &str, effort: Option<Effort>) -> Route {
-        Route { model: model.into(), effort, pinned: false }
+        Route { model: model.into(), effort, pinned: false, effort_pinned: false }
     }
 
     /// A route the client named itself (passthrough).
     fn p(model: &str, effort: Option<Effort>) -> Route {
-        Route { model: model.into(), effort, pinned: true }
+        Route { model: model.into(), effort, pinned: true, effort_pinned: false }
     }
 
     #[test]
@@ -152,6 +168,10 @@ mod tests {
         let on = settings(true);
         let off = settings(false);
         let env_on = with_env(settings(true));
+        let mut pin = settings(true);
+        pin.models.opus = "gpt-6-sol-xhigh!".into();
+        pin.models.sonnet = "gpt-5.6-terra!".into();
+        pin.models.exact.insert("claude-haiku-4-5".into(), "gpt-6-luna-low !".into());
         let table: Vec<(&str, &Settings, &str, Route)> = vec![
             // Tier words, any case, with or without a [1m] suffix.
             ("config tier: haiku", &on, "claude-3-5-haiku-20241022", r("cfg-haiku", None)),
@@ -190,6 +210,15 @@ mod tests {
             ("not a suffix: -highest", &on, "model-highest", p("model-highest", None)),
             ("not a suffix: nohigh", &on, "gpt-nohigh", p("gpt-nohigh", None)),
             ("suffix only is a name", &on, "-high", p("-high", None)),
+            // A `!` pins the map's effort; the name stays mapped.
+            ("pinned opus", &pin, "claude-opus-5-5", Route { effort_pinned: true, ..r("gpt-6-sol", Some(Xhigh)) }),
+            ("pin without a suffix is dropped", &pin, "claude-sonnet-5-5", r("gpt-5.6-terra", None)),
+            (
+                "pinned exact entry",
+                &pin,
+                "claude-haiku-4-5",
+                Route { effort_pinned: true, ..r("gpt-6-luna", Some(Low)) },
+            ),
         ];
         for (why, settings, requested, expected) in table {
             assert_eq!(route(requested, settings), expected, "{why}: {requested}");

@@ -92,7 +92,7 @@ fn name_hash(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anthropic::request::parse_messages_request;
+    use crate::anthropic::request::parse_count_tokens_request;
     use serde_json::json;
 
     /// A name of exactly `len` characters, distinct per `seed`.
@@ -165,7 +165,7 @@ mod tests {
         let offered = long_name("offered", 80);
         let called = "mcp__old.tool".to_owned();
         let chosen = long_name("chosen", 70);
-        let request = parse_messages_request(
+        let request = parse_count_tokens_request(
             json!({
                 "model": "m",
                 "tools": [{"name": offered, "input_schema": {}}, {"name": "Bash", "input_schema": {}},

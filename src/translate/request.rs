@@ -15,14 +15,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::anthropic::request::{
-    ContentBlock, DocumentBlock, DocumentSource, ImageSource, InputMessage, MessageContent, MessagesRequest, Role,
-    System, Thinking, ThinkingBlock, Tool as AnthropicTool, ToolChoice as AnthropicToolChoice, ToolChoiceKind,
-    ToolResultBlock, WebSearchTool,
+    ContentBlock, DocumentBlock, DocumentSource, ImageSource, InputMessage, MessageContent, MessagesRequest,
+    OutputFormat, Role, System, Thinking, ThinkingBlock, Tool as AnthropicTool, ToolChoice as AnthropicToolChoice,
+    ToolChoiceKind, ToolResultBlock, WebSearchTool,
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
     ContentPart, Effort, Entry, FunctionOutput, InputEntry, InputItem, MessageRole, Phase, Reasoning, ResponsesRequest,
-    SummaryText, Tool, ToolChoice, ToolEntry, WebSearchFilters,
+    SummaryText, TextControls, TextFormat, Tool, ToolChoice, ToolEntry, WebSearchFilters,
 };
 use crate::config::Settings;
 use crate::memo::{ByAddress, Shared};
@@ -40,8 +40,22 @@ pub const INTERRUPTED_TOOL_OUTPUT: &str = "Tool call was interrupted before it r
 /// `include` entry that makes the backend return replayable reasoning.
 pub const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
-/// `reasoning.summary` we always ask for, so thinking can be streamed back.
+/// `reasoning.summary` we ask for, so thinking can be streamed back (not
+/// with `thinking.display: "omitted"`, which wants no thinking text).
 pub const REASONING_SUMMARY: &str = "auto";
+
+/// The first line Claude Code puts in its system prompt:
+/// `x-anthropic-billing-header: cc_version=…; cc_entrypoint=…;`. It differs
+/// between sessions and is Anthropic billing metadata: never sent upstream.
+pub const BILLING_HEADER_PREFIX: &str = "x-anthropic-billing-header:";
+
+/// The tool Claude Code offers only to keep deferred loading on ("never
+/// call this tool"); never sent upstream.
+pub const DEFERRED_TOOL_PLACEHOLDER: &str = "DeferredToolPlaceholder";
+
+/// `text.format.name` for structured output: Anthropic's format has no
+/// name, the Responses API requires one.
+pub const OUTPUT_FORMAT_NAME: &str = "output";
 
 /// A request that is valid JSON but cannot be expressed for the Codex backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,12 +109,22 @@ impl From<TranslateError> for ApiError {
 /// Translates a Messages request into the Responses request sent upstream.
 ///
 /// - `system` → `instructions` (blocks joined with a blank line, `cache_control`
-///   dropped; [`DEFAULT_INSTRUCTIONS`] when empty).
-/// - `messages` → `input` items in order (per block type: see `translate_message`), then
+///   dropped, Claude Code's billing-header line stripped; [`DEFAULT_INSTRUCTIONS`]
+///   when empty).
+/// - `messages` → `input` items in order (per block type: see `translate_message`;
+///   `system` turns become `developer` messages in place), then
 ///   [`repair_history`] so every call has exactly the output the backend wants.
 /// - `tools` → function tools with [`schema::normalize`]d parameters and
 ///   `strict: false`; a `web_search_*` server tool → `{"type":"web_search"}`;
-///   other typed tools are dropped.
+///   other typed tools are dropped. Deferred tools (`defer_loading: true`) are
+///   sent only once a `tool_reference` in the conversation loaded them, after
+///   the others, in the order they were loaded; [`DEFERRED_TOOL_PLACEHOLDER`]
+///   never. So a later turn's tools begin with an earlier turn's, and the
+///   backend's prompt cache keeps hitting.
+/// - `output_config.format` (else `output_format`) of type `json_schema` →
+///   `text.format` (see [`text_format`]).
+/// - `thinking.display: "omitted"` → no `reasoning.summary`: the thinking
+///   blocks then carry only their signature.
 /// - Tool names the backend would refuse (longer than 64 characters, or with
 ///   characters outside `[a-zA-Z0-9_-]`) are shortened by
 ///   [`names::codex_tool_name`], the same way in tool definitions, in
@@ -118,21 +142,45 @@ pub fn translate_request(request: &MessagesRequest, settings: &Settings) -> Resu
     let route = model::route(&request.model, settings);
     let effort = reasoning_effort(&route, request);
     let input = repair_history(translate_messages(&request.messages)?);
+    let tools = request.tools.as_deref().unwrap_or_default();
+    let omit_thinking = request.thinking.as_ref().is_some_and(Thinking::omits_text);
     Ok(ResponsesRequest {
         model: route.model,
         instructions: instructions(request.system.as_ref()),
         input,
-        tools: translate_tools(request.tools.as_deref().unwrap_or_default()),
-        tool_choice: translate_tool_choice(request.tool_choice.as_ref(), request.tools.as_deref().unwrap_or_default())?,
+        tools: translate_tools(tools, &loaded_tools(request)),
+        tool_choice: translate_tool_choice(request.tool_choice.as_ref(), tools)?,
         parallel_tool_calls: !request.tool_choice.as_ref().and_then(|c| c.disable_parallel_tool_use).unwrap_or(false),
-        reasoning: Some(Reasoning { effort, summary: Some(REASONING_SUMMARY.to_owned()), context: None }),
+        reasoning: Some(Reasoning {
+            effort,
+            summary: (!omit_thinking).then(|| REASONING_SUMMARY.to_owned()),
+            context: None,
+        }),
         store: false,
         stream: true,
         include: vec![INCLUDE_ENCRYPTED_REASONING.to_owned()],
         prompt_cache_key: Some(conversation_key(request)),
-        // The model's own default, or the setting: see `codex::catalogue`.
-        text: None,
+        // Verbosity is the model's own default, or the setting, set at the
+        // Codex boundary (`codex::catalogue`); only a format is set here.
+        text: text_format(request).map(|format| TextControls { verbosity: None, format: Some(format) }),
     })
+}
+
+/// The structured output format, if the client asked for one:
+/// `output_config.format`, else the older `output_format`, as
+/// `{"type":"json_schema","name":"output","schema":…,"strict":…}`.
+///
+/// The schema is [`schema::normalize`]d like a tool's (an object at the
+/// top, no `$schema`, …). `strict` is true when the schema meets the
+/// backend's strict rules (see [`schema::is_strict`]), so the answer is
+/// guaranteed to match it as Anthropic guarantees; otherwise the schema
+/// only guides the model.
+pub fn text_format(request: &MessagesRequest) -> Option<TextFormat> {
+    let format =
+        request.output_config.as_ref().and_then(|config| config.format.as_ref()).or(request.output_format.as_ref())?;
+    let OutputFormat::JsonSchema { schema: raw } = format;
+    let schema = schema::normalize(raw);
+    Some(TextFormat::JsonSchema { name: OUTPUT_FORMAT_NAME.to_owned(), strict: schema::is_strict(&schema), schema })
 }
 
 /// `instructions` made before, by system prompt: `anthropic::request` hands
@@ -152,13 +200,35 @@ fn instructions(system: Option<&Arc<System>>) -> Entry<String> {
     TRANSLATED_SYSTEMS.remembered(system, |system| Entry::encoded(instructions_text(system)), Entry::encoded_len)
 }
 
-/// The system prompt's text, or [`DEFAULT_INSTRUCTIONS`] when it is blank.
+/// The system prompt's text without Claude Code's billing-header line, or
+/// [`DEFAULT_INSTRUCTIONS`] when it is blank.
 fn instructions_text(system: &System) -> String {
-    let text = system.text();
+    let text = match system {
+        System::Text(text) => without_billing_line(text).to_owned(),
+        System::Blocks(blocks) => blocks
+            .iter()
+            .enumerate()
+            .map(|(index, block)| if index == 0 { without_billing_line(&block.text) } else { block.text.as_str() })
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    };
     if text.trim().is_empty() {
         DEFAULT_INSTRUCTIONS.to_owned()
     } else {
         text
+    }
+}
+
+/// `text` without a leading [`BILLING_HEADER_PREFIX`] line (and the blank
+/// lines after it).
+fn without_billing_line(text: &str) -> &str {
+    if !text.starts_with(BILLING_HEADER_PREFIX) {
+        return text;
+    }
+    match text.split_once('\n') {
+        Some((_, rest)) => rest.trim_start_matches(['\r', '\n']),
+        None => "",
     }
 }
 
@@ -205,12 +275,25 @@ fn translated_message(message: &Arc<InputMessage>, at: At<'_>) -> Result<Arc<[In
 ///   they answer the calls the assistant made just before.
 /// - `thinking` signed by codexd → a `reasoning` item in place (see
 ///   [`replayed_reasoning`]); other thinking is dropped.
+/// - A `system` turn → one `developer` message in place: its text (a string
+///   or text blocks, `cache_control` dropped; other blocks are dropped).
 /// - Dropped: `redacted_thinking` (Anthropic's, unreadable upstream),
 ///   `server_tool_use` and `web_search_tool_result` (the hosted search is not
 ///   replayed yet), images and documents in assistant messages (the Responses
-///   API has no assistant image part), and unknown block types.
+///   API has no assistant image part), and block types codexd does not translate.
 fn translate_message(message: &InputMessage, at: At<'_>) -> Result<Vec<InputItem>, TranslateError> {
     let mut items = MessageItems::new(message.role);
+    if message.role == Role::System {
+        match &message.content {
+            MessageContent::Text(text) => items.push_text(text),
+            MessageContent::Blocks(blocks) => blocks.iter().for_each(|block| {
+                if let ContentBlock::Text(block) = block {
+                    items.push_text(&block.text);
+                }
+            }),
+        }
+        return Ok(items.finish());
+    }
     let blocks = match &message.content {
         MessageContent::Text(text) => {
             items.push_text(text);
@@ -247,6 +330,7 @@ fn translate_message(message: &InputMessage, at: At<'_>) -> Result<Vec<InputItem
             | ContentBlock::RedactedThinking(_)
             | ContentBlock::ServerToolUse(_)
             | ContentBlock::WebSearchToolResult(_)
+            | ContentBlock::ToolReference(_)
             | ContentBlock::Unknown(_) => {}
         }
     }
@@ -280,7 +364,7 @@ impl MessageItems {
         }
         let text = text.to_owned();
         self.push_part(match self.role {
-            Role::User => ContentPart::InputText { text },
+            Role::User | Role::System => ContentPart::InputText { text },
             Role::Assistant => ContentPart::OutputText { text },
         });
     }
@@ -294,6 +378,7 @@ impl MessageItems {
         let role = match self.role {
             Role::User => MessageRole::User,
             Role::Assistant => MessageRole::Assistant,
+            Role::System => MessageRole::Developer,
         };
         self.body.push(InputItem::Message { role, content: vec![part], phase: None });
     }
@@ -307,7 +392,7 @@ impl MessageItems {
     fn push_tool_output(&mut self, item: InputItem) {
         match self.role {
             Role::User => self.tool_outputs.push(item),
-            Role::Assistant => self.body.push(item),
+            Role::Assistant | Role::System => self.body.push(item),
         }
     }
 
@@ -421,19 +506,30 @@ fn tool_output(result: &ToolResultBlock, at: At<'_>) -> Result<FunctionOutput, T
     Ok(FunctionOutput::Text(texts.join("\n\n")))
 }
 
-/// Text, image and document blocks of a tool result; other blocks are dropped.
+/// Text, image and document blocks of a tool result, and `tool_reference`s
+/// as a sentence naming the loaded tool (see [`tool_reference_text`]);
+/// other blocks are dropped.
 fn tool_result_parts(blocks: &[ContentBlock], at: At<'_>) -> Result<Vec<ContentPart>, TranslateError> {
     let mut parts = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
         let at = at.index(index);
         match block {
             ContentBlock::Text(block) => parts.push(ContentPart::InputText { text: block.text.clone() }),
+            ContentBlock::ToolReference(block) => {
+                parts.push(ContentPart::InputText { text: tool_reference_text(&block.tool_name) });
+            }
             ContentBlock::Image(block) => parts.push(image_part(&block.source, at)?),
             ContentBlock::Document(block) => parts.push(ContentPart::InputText { text: document_text(block, at)? }),
             _ => {}
         }
     }
     Ok(parts)
+}
+
+/// What a `tool_reference` tells the model: the tool, by the name it has
+/// upstream, is now available.
+pub fn tool_reference_text(tool_name: &str) -> String {
+    format!("Tool loaded: {} is now available to call.", names::codex_tool_name(tool_name))
 }
 
 fn mark_error(parts: &mut Vec<ContentPart>) {
@@ -543,8 +639,51 @@ fn orphan_result_message(call_id: &str, output: FunctionOutput) -> InputItem {
 // Tools, tool choice, effort
 // ---------------------------------------------------------------------------
 
-fn translate_tools(tools: &[Arc<AnthropicTool>]) -> Vec<ToolEntry> {
-    tools.iter().filter_map(translated_tool).collect()
+/// The tools to send: the client's tools that are not deferred, in its
+/// order, then the deferred ones `loaded` names, in `loaded`'s order.
+fn translate_tools(tools: &[Arc<AnthropicTool>], loaded: &[&str]) -> Vec<ToolEntry> {
+    let deferred = |tool: &AnthropicTool| match tool {
+        AnthropicTool::Custom(tool) => tool.defer_loading == Some(true) || tool.name == DEFERRED_TOOL_PLACEHOLDER,
+        AnthropicTool::WebSearch(_) | AnthropicTool::Unknown(_) => false,
+    };
+    let custom_named = |name: &str| {
+        tools.iter().find(|tool| {
+            matches!(tool.as_ref(), AnthropicTool::Custom(t) if t.name == name && t.name != DEFERRED_TOOL_PLACEHOLDER)
+                && deferred(tool)
+        })
+    };
+    let up_front = tools.iter().filter(|tool| !deferred(tool));
+    let loaded = loaded.iter().filter_map(|name| custom_named(name));
+    up_front.chain(loaded).filter_map(translated_tool).collect()
+}
+
+/// Names of the tools the conversation loaded, each once, in the order of
+/// their first `tool_reference` (inside a `tool_result`), then the tool
+/// `tool_choice` names, which must be offered to be chosen.
+fn loaded_tools(request: &MessagesRequest) -> Vec<&str> {
+    let mut loaded: Vec<&str> = Vec::new();
+    for message in &request.messages {
+        let MessageContent::Blocks(blocks) = &message.content else { continue };
+        for block in blocks {
+            let ContentBlock::ToolResult(ToolResultBlock { content: Some(MessageContent::Blocks(inner)), .. }) = block
+            else {
+                continue;
+            };
+            for inner in inner {
+                if let ContentBlock::ToolReference(reference) = inner {
+                    if !loaded.contains(&reference.tool_name.as_str()) {
+                        loaded.push(&reference.tool_name);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(name) = request.tool_choice.as_ref().and_then(|choice| choice.name.as_deref()) {
+        if !loaded.contains(&name) {
+            loaded.push(name);
+        }
+    }
+    loaded
 }
 
 /// Tools translated before, by tool: `anthropic::request` hands out
@@ -615,7 +754,9 @@ fn translate_tool_choice(
 /// | source | value | effort |
 /// |---|---|---|
 /// | a suffix on a model name the client sent as is (passthrough) | `-low` … `-max`, `-ultra` | that effort |
+/// | a suffix pinned in the model map (`"gpt-6-sol-xhigh!"`) | `-low` … `-max`, then `!` | that effort |
 /// | `output_config.effort` | `low` / `medium` / `high` / `xhigh` / `max` | the same level |
+/// | `output_config.effort` on the latest `system` turn that has one (per-turn control) | same | the same level |
 /// | `thinking` | `enabled`, `budget_tokens` < 4000 | low |
 /// | `thinking` | `enabled`, `budget_tokens` < 16000 | medium |
 /// | `thinking` | `enabled`, larger budget | high |
@@ -623,7 +764,9 @@ fn translate_tool_choice(
 /// | none of these | | none: the model's default |
 ///
 /// The effort the user chose in the client wins over the map's default; a
-/// model name the user typed with a suffix is their choice too.
+/// model name the user typed with a suffix is their choice too, and so is a
+/// pin in the config. Claude Code sends the same effort at the top and on
+/// its system turn; the top-level one is the request's current setting.
 /// `output_config.effort` also takes the Codex names `none`, `minimal`,
 /// and `ultra` (sent as `max`); the model's own levels are applied at the
 /// Codex boundary (`codex::catalogue`), which raises `none` and `minimal`
@@ -633,14 +776,23 @@ pub fn reasoning_effort(route: &model::Route, request: &MessagesRequest) -> Opti
         let name = request.output_config.as_ref()?.effort.as_deref()?.to_ascii_lowercase();
         Effort::from_name(&name)
     };
-    let from_thinking = || match request.thinking.as_ref()? {
-        Thinking::Enabled { budget_tokens } if *budget_tokens < 4_000 => Some(Effort::Low),
-        Thinking::Enabled { budget_tokens } if *budget_tokens < 16_000 => Some(Effort::Medium),
-        Thinking::Enabled { .. } => Some(Effort::High),
-        Thinking::Disabled | Thinking::Adaptive | Thinking::Other => None,
+    let from_system_turn = || {
+        let name = request
+            .messages
+            .iter()
+            .rev()
+            .filter(|message| message.role == Role::System)
+            .find_map(|message| message.output_config.as_ref()?.effort.as_deref())?;
+        Effort::from_name(&name.to_ascii_lowercase())
     };
-    let pinned = route.effort.filter(|_| route.pinned);
-    pinned.or_else(from_output_config).or_else(from_thinking).or(route.effort)
+    let from_thinking = || match request.thinking.as_ref()? {
+        Thinking::Enabled { budget_tokens, .. } if *budget_tokens < 4_000 => Some(Effort::Low),
+        Thinking::Enabled { budget_tokens, .. } if *budget_tokens < 16_000 => Some(Effort::Medium),
+        Thinking::Enabled { .. } => Some(Effort::High),
+        Thinking::Disabled | Thinking::Adaptive { .. } | Thinking::Other => None,
+    };
+    let pinned = route.effort.filter(|_| route.pinned || route.effort_pinned);
+    pinned.or_else(from_output_config).or_else(from_system_turn).or_else(from_thinking).or(route.effort)
 }
 
 // ---------------------------------------------------------------------------
@@ -698,12 +850,12 @@ fn digest_key(request: &MessagesRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anthropic::request::parse_messages_request;
+    use crate::anthropic::request::{parse_count_tokens_request, parse_messages_request};
     use crate::anthropic::ErrorKind;
     use serde_json::{json, Value};
 
     fn parse(body: &str) -> MessagesRequest {
-        parse_messages_request(body.as_bytes()).expect("fixture parses")
+        parse_count_tokens_request(body.as_bytes()).expect("fixture parses")
     }
 
     fn request(value: Value) -> MessagesRequest {
@@ -923,7 +1075,7 @@ mod tests {
                     {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
                     {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]},
                     {"type":"image","source":png},
-                    {"type":"mystery_block","x":1},
+                    {"type":"container_upload","file_id":"f_1"},
                     {"type":"text","text":"answer"}
                 ]}]),
                 json!([
@@ -1121,7 +1273,7 @@ mod tests {
         let out = translate(json!({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[
             {"name":"Bash","description":"Run","input_schema":{"$schema":"x","type":"object","properties":{"c":{"type":"string"}}}},
             {"type":"custom","name":"NoDesc","input_schema":{"type":"object"}},
-            {"name":"NoSchema"},
+            {"name":"NoSchema","input_schema":null},
             {"type":"web_search_20250305","name":"web_search","max_uses":3},
             {"type":"web_search_20260101","name":"web_search","allowed_domains":["docs.rs"],"blocked_domains":["x.com"]},
             {"type":"bash_20250124","name":"bash"}
@@ -1340,6 +1492,303 @@ mod tests {
             assert_eq!(api.kind, ErrorKind::InvalidRequestError);
             assert_eq!(api.status, 400);
             assert!(api.message.starts_with(expected), "{body}\n gave {:?}", api.message);
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Today's Claude Code (issue 14), over its real request bodies.
+    // -----------------------------------------------------------------------
+
+    const CC_TURN1: &str = include_str!("../../tests/fixtures/claude-code/cc-2.1.330-print-turn1.json");
+    const CC_TURN2: &str = include_str!("../../tests/fixtures/claude-code/cc-2.1.330-print-turn2-tool_result.json");
+    const CC_INTERACTIVE: &str =
+        include_str!("../../tests/fixtures/claude-code/cc-2.1.330-interactive-turn1-auto-mode.json");
+
+    /// The request body of a recorded Claude Code request.
+    fn cc_body(fixture: &str) -> Value {
+        let recorded: Value = serde_json::from_str(fixture).unwrap();
+        recorded["body"].clone()
+    }
+
+    fn translate_value(body: &Value) -> ResponsesRequest {
+        translate_request(&request(body.clone()), &Settings::defaults()).unwrap()
+    }
+
+    #[test]
+    fn claude_code_bodies_parse_for_messages_and_translate() {
+        for fixture in [CC_TURN1, CC_TURN2, CC_INTERACTIVE] {
+            let body = cc_body(fixture).to_string();
+            let parsed = parse_messages_request(body.as_bytes()).expect("a real Claude Code body is accepted");
+            translate_request(&parsed, &Settings::defaults()).unwrap();
+        }
+    }
+
+    #[test]
+    fn system_turns_become_developer_messages_in_place() {
+        let out = translate_value(&cc_body(CC_TURN2));
+        let input = serde_json::to_value(&out.input).unwrap();
+        let roles: Vec<&str> = input.as_array().unwrap().iter().map(|i| i["role"].as_str().unwrap_or("-")).collect();
+        assert_eq!(roles, ["user", "developer", "assistant", "-", "-"]);
+        let system_text = cc_body(CC_TURN2)["messages"][1]["content"].as_str().unwrap().to_owned();
+        assert_eq!(
+            input[1],
+            json!({"type":"message","role":"developer","content":[{"type":"input_text","text":system_text}]})
+        );
+
+        // A string and a one-block array with `cache_control` are the same turn.
+        let as_string = input_of(json!([{"role":"user","content":"hi"},{"role":"system","content":"env"}]));
+        let as_blocks = input_of(json!([{"role":"user","content":"hi"},
+            {"role":"system","content":[{"type":"text","text":"env","cache_control":{"type":"ephemeral"}}],
+             "output_config":{"effort":"low"}}]));
+        assert_eq!(as_string, as_blocks);
+        assert_eq!(
+            as_string[1],
+            json!({"type":"message","role":"developer","content":[{"type":"input_text","text":"env"}]})
+        );
+        // Two blocks are two parts of one message; an empty turn is nothing.
+        let two = input_of(json!([{"role":"system","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},
+            {"role":"system","content":""},{"role":"user","content":"hi"}]));
+        assert_eq!(two[0]["content"], json!([{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]));
+        assert_eq!(two.as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_per_turn_effort_counts_when_the_request_names_none() {
+        let effort = |messages: Value, output_config: Value| {
+            translate(json!({"model":"claude-sonnet-4-5","messages":messages,"output_config":output_config}))
+                .unwrap()
+                .reasoning
+                .and_then(|r| r.effort)
+        };
+        let turns = json!([{"role":"user","content":"hi"},
+            {"role":"system","content":"a","output_config":{"effort":"low"}},
+            {"role":"system","content":"b","output_config":{"effort":"xhigh"}},
+            {"role":"system","content":"c"}]);
+        assert_eq!(effort(turns.clone(), json!(null)), Some(Effort::Xhigh), "the latest turn that names one");
+        assert_eq!(effort(turns, json!({"effort":"high"})), Some(Effort::High), "the request's own wins");
+        assert_eq!(effort(json!([{"role":"user","content":"hi"}]), json!(null)), Some(Effort::Medium), "map default");
+    }
+
+    #[test]
+    fn a_pinned_map_effort_beats_the_clients() {
+        let mut settings = Settings::defaults();
+        settings.models.opus = "gpt-6-sol-xhigh!".into();
+        let body = json!({"model":"claude-opus-5-5","messages":[{"role":"user","content":"hi"}],
+                          "output_config":{"effort":"low"}});
+        let out = translate_request(&request(body.clone()), &settings).unwrap();
+        assert_eq!((out.model.as_str(), out.reasoning.and_then(|r| r.effort)), ("gpt-6-sol", Some(Effort::Xhigh)));
+        settings.models.opus = "gpt-6-sol-xhigh".into();
+        let out = translate_request(&request(body), &settings).unwrap();
+        assert_eq!(out.reasoning.and_then(|r| r.effort), Some(Effort::Low), "unpinned: the client's choice");
+    }
+
+    #[test]
+    fn tool_references_become_text_and_load_deferred_tools() {
+        let tool = |name: &str, deferred: bool| {
+            let mut tool = json!({"name":name,"description":name,"input_schema":{"type":"object","properties":{}}});
+            if deferred {
+                tool["defer_loading"] = json!(true);
+            }
+            tool
+        };
+        let tools = json!([
+            tool("Bash", false),
+            tool("WebFetch", true),
+            tool("DeferredToolPlaceholder", true),
+            tool("Cron", true),
+            tool("Read", false)
+        ]);
+        let sent = |messages: Value| -> Vec<String> {
+            let out = translate(json!({"model":"m","messages":messages,"tools":tools})).unwrap();
+            serde_json::to_value(&out.tools)
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let search = |id: &str, names: &[&str]| {
+            json!([
+            {"role":"assistant","content":[{"type":"tool_use","id":id,"name":"ToolSearch","input":{"query":"select:x"}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":id,
+                "content":names.iter().map(|n| json!({"type":"tool_reference","tool_name":n})).collect::<Vec<_>>()},
+                {"type":"text","text":"Tool loaded."}]}])
+        };
+        let hi = json!({"role":"user","content":"hi"});
+        assert_eq!(sent(json!([hi])), ["Bash", "Read"], "deferred tools and the placeholder wait");
+
+        let mut turn2 = vec![hi.clone()];
+        turn2.extend(search("t1", &["Cron"]).as_array().unwrap().iter().cloned());
+        assert_eq!(sent(Value::Array(turn2.clone())), ["Bash", "Read", "Cron"]);
+        let mut turn3 = turn2.clone();
+        turn3
+            .extend(search("t2", &["WebFetch", "Cron", "DeferredToolPlaceholder"]).as_array().unwrap().iter().cloned());
+        assert_eq!(
+            sent(Value::Array(turn3.clone())),
+            ["Bash", "Read", "Cron", "WebFetch"],
+            "in the order loaded, after the rest"
+        );
+
+        // The model reads which tools were loaded, next to the result's other content.
+        let input = input_of(Value::Array(turn3));
+        let outputs: Vec<&Value> =
+            input.as_array().unwrap().iter().filter(|i| i["type"] == "function_call_output").collect();
+        assert_eq!(outputs[0]["output"], "Tool loaded: Cron is now available to call.");
+        assert_eq!(
+            outputs[1]["output"],
+            "Tool loaded: WebFetch is now available to call.\n\nTool loaded: Cron is now available to call.\n\nTool loaded: DeferredToolPlaceholder is now available to call."
+        );
+        let mixed = input_of(json!([
+            {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"ToolSearch","input":{}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[
+                {"type":"text","text":"Found one."},{"type":"tool_reference","tool_name":"mcp__srv.tool"}]}]}]));
+        let upstream_name = names::codex_tool_name("mcp__srv.tool");
+        assert_eq!(mixed[1]["output"], format!("Found one.\n\nTool loaded: {upstream_name} is now available to call."));
+    }
+
+    #[test]
+    fn claude_code_sends_neither_the_placeholder_nor_deferred_tools() {
+        let out = serde_json::to_value(translate_value(&cc_body(CC_TURN1))).unwrap();
+        let names: Vec<&str> = out["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 11);
+        assert!(!names.contains(&DEFERRED_TOOL_PLACEHOLDER), "{names:?}");
+    }
+
+    #[test]
+    fn structured_output_becomes_text_format() {
+        let title = json!({"type":"object","properties":{"title":{"type":"string"}},"required":["title"],"additionalProperties":false});
+        let format_of = |extra: Value| {
+            let mut body = json!({"model":"m","messages":[{"role":"user","content":"hi"}]});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::to_value(translate(body).unwrap().text).unwrap()
+        };
+        assert_eq!(
+            format_of(json!({"output_config":{"effort":"high","format":{"type":"json_schema","schema":title}}})),
+            json!({"format":{"type":"json_schema","name":"output","schema":title,"strict":true}})
+        );
+        // The older field, a schema the strict rules refuse (an optional
+        // property), and normalisation ($schema goes).
+        let loose = json!({"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+                           "properties":{"a":{"type":"string"},"b":{"type":"integer"}},"required":["a"]});
+        assert_eq!(
+            format_of(json!({"output_format":{"type":"json_schema","schema":loose}})),
+            json!({"format":{"type":"json_schema","name":"output","strict":false,"schema":
+                {"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}},"required":["a"]}}})
+        );
+        // output_config.format wins over output_format; no format, no `text`.
+        let both = format_of(json!({"output_config":{"format":{"type":"json_schema","schema":title}},
+                                    "output_format":{"type":"json_schema","schema":loose}}));
+        assert_eq!(both["format"]["schema"], title);
+        assert_eq!(format_of(json!({})), Value::Null);
+    }
+
+    /// The Codex boundary sets the verbosity and keeps the format.
+    #[test]
+    fn the_codex_plan_keeps_the_format() {
+        use crate::codex::catalogue::{Ask, Catalogue};
+        let body = json!({"model":"gpt-6-luna","messages":[{"role":"user","content":"hi"}],
+                          "output_config":{"format":{"type":"json_schema","schema":{"type":"object"}}}});
+        let mut out = translate(body).unwrap();
+        let settings = Settings::defaults();
+        let catalogue = Catalogue::built_in();
+        let plan = catalogue.plan(&Ask::of(&out, false, &settings), chrono::Utc::now());
+        plan.apply(&mut out);
+        let text = out.text.unwrap();
+        assert!(text.verbosity.is_some());
+        assert!(matches!(text.format, Some(TextFormat::JsonSchema { .. })));
+    }
+
+    #[test]
+    fn omitted_thinking_asks_for_no_summary() {
+        let summary = |thinking: Value| {
+            translate(json!({"model":"m","messages":[{"role":"user","content":"hi"}],"thinking":thinking}))
+                .unwrap()
+                .reasoning
+                .and_then(|r| r.summary)
+        };
+        assert_eq!(summary(json!({"type":"adaptive","display":"omitted"})), None);
+        assert_eq!(summary(json!({"type":"enabled","budget_tokens":2000,"display":"omitted"})), None);
+        assert_eq!(summary(json!({"type":"adaptive","display":"updates"})).as_deref(), Some(REASONING_SUMMARY));
+        assert_eq!(summary(json!({"type":"adaptive","display":"summarized"})).as_deref(), Some(REASONING_SUMMARY));
+        assert_eq!(summary(json!(null)).as_deref(), Some(REASONING_SUMMARY));
+    }
+
+    #[test]
+    fn the_billing_header_line_never_goes_upstream() {
+        let out = translate_value(&cc_body(CC_TURN1));
+        let instructions = serde_json::to_value(&out.instructions).unwrap();
+        let instructions = instructions.as_str().unwrap();
+        assert!(instructions.starts_with("You are a Claude agent, built on Anthropic's Claude Agent SDK.\n\n"));
+        assert!(!instructions.contains("x-anthropic-billing-header"));
+        let table = [
+            (json!("x-anthropic-billing-header: cc_version=1; cc_entrypoint=cli;\nBe brief."), "Be brief."),
+            (json!("x-anthropic-billing-header: cc_version=1;"), DEFAULT_INSTRUCTIONS),
+            (
+                json!("Be brief.\nx-anthropic-billing-header: stays when not first"),
+                "Be brief.\nx-anthropic-billing-header: stays when not first",
+            ),
+            (
+                json!([{"type":"text","text":"x-anthropic-billing-header: a;"},{"type":"text","text":"Be brief."}]),
+                "Be brief.",
+            ),
+        ];
+        for (system, expected) in table {
+            let out =
+                translate(json!({"model":"m","system":system,"messages":[{"role":"user","content":"hi"}]})).unwrap();
+            assert_eq!(serde_json::to_value(&out.instructions).unwrap(), expected, "{system}");
+        }
+    }
+
+    /// Two sessions of one Claude Code version in one folder: another
+    /// billing line (its hash depends on the first prompt), another session
+    /// id, another prompt. The backend must see the same instructions and
+    /// tools, so its prompt cache is shared.
+    #[test]
+    fn two_sessions_send_the_same_instructions_and_tools() {
+        let one = cc_body(CC_TURN1);
+        let mut other = one.clone();
+        other["system"][0]["text"] =
+            json!("x-anthropic-billing-header: cc_version=2.1.330.e0f; cc_entrypoint=sdk-cli;");
+        other["metadata"]["user_id"] = json!(
+            "{\"device_id\":\"00\",\"account_uuid\":\"\",\"session_id\":\"0b7e7a3c-1f3e-4d6a-9c55-2f0e7c1d9a10\"}"
+        );
+        other["messages"][0]["content"][1]["text"] = json!("another prompt");
+        let body = |value: &Value| serde_json::to_value(translate_value(value)).unwrap();
+        let (a, b) = (body(&one), body(&other));
+        assert_ne!(a["prompt_cache_key"], b["prompt_cache_key"]);
+        assert_eq!(a["instructions"].to_string(), b["instructions"].to_string());
+        assert_eq!(a["tools"].to_string(), b["tools"].to_string());
+    }
+
+    /// Turn 2 of a real session (a Bash round trip) goes upstream beginning
+    /// with the bytes of turn 1: the same instructions and tools, and turn
+    /// 1's input items, byte for byte, first — on both lanes.
+    #[test]
+    fn a_later_turn_begins_with_the_bytes_of_the_earlier_one() {
+        use crate::codex::lane::{encode, Lane};
+        let turns = [cc_body(CC_TURN1), cc_body(CC_TURN2)];
+        for lane in [Lane::Responses, Lane::Lite] {
+            let bodies: Vec<Value> = turns
+                .iter()
+                .map(|turn| {
+                    // Unseen requests: nothing remembered from another test applies.
+                    let bytes = encode(&translate_value(turn), lane, 0).unwrap();
+                    serde_json::from_slice(&bytes).unwrap()
+                })
+                .collect();
+            let items = |body: &Value| -> Vec<String> {
+                body["input"].as_array().unwrap().iter().map(|item| item.to_string()).collect()
+            };
+            let (first, second) = (items(&bodies[0]), items(&bodies[1]));
+            assert!(second.len() > first.len(), "{lane:?}");
+            assert_eq!(second[..first.len()], first[..], "{lane:?}: turn 2's input begins with turn 1's");
+            assert_eq!(bodies[0]["instructions"].to_string(), bodies[1]["instructions"].to_string(), "{lane:?}");
+            assert_eq!(bodies[0]["tools"].to_string(), bodies[1]["tools"].to_string(), "{lane:?}");
+            // And as text: turn 1's input, without its closing bracket, starts turn 2's.
+            let text = |body: &Value| body["input"].to_string();
+            let first_text = text(&bodies[0]);
+            assert!(text(&bodies[1]).starts_with(&first_text[..first_text.len() - 1]), "{lane:?}");
         }
     }
 }

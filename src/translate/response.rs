@@ -173,6 +173,7 @@ mod tests {
             output_tokens: output,
             cache_creation_input_tokens: 0,
             cache_read_input_tokens: cached,
+            ..Usage::default()
         }
     }
 
@@ -240,10 +241,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&search.content).unwrap(),
             json!([
-                {"type":"server_tool_use","id":"ws_15","name":"web_search","input":{"query":"latest rust release"}},
-                {"type":"web_search_tool_result","tool_use_id":"ws_15","content":[]},
+                {"type":"server_tool_use","id":"srvtoolu_15","name":"web_search","input":{"query":"latest rust release"}},
+                {"type":"web_search_tool_result","tool_use_id":"srvtoolu_15","content":[]},
                 {"type":"text","text":"Rust 1.90 was released in September 2025.","citations":[
-                    {"type":"web_search_result_location","url":"https://blog.rust-lang.org/releases/","title":"Rust Blog","cited_text":"","encrypted_index":""}
+                    {"type":"web_search_result_location","url":"https://blog.rust-lang.org/releases/","title":"Rust Blog","cited_text":"Rust 1.90 was released in September 2025.","encrypted_index":""}
                 ]},
             ])
         );
@@ -267,7 +268,7 @@ mod tests {
     fn end() -> [StreamEvent; 2] {
         [
             StreamEvent::MessageDelta {
-                delta: MessageDelta { stop_reason: Some(StopReason::ToolUse), stop_sequence: None },
+                delta: MessageDelta { stop_reason: Some(StopReason::ToolUse), ..MessageDelta::default() },
                 usage: MessageDeltaUsage { output_tokens: 7, ..Default::default() },
             },
             StreamEvent::MessageStop,

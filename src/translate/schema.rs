@@ -1,5 +1,6 @@
 //! Tool JSON-schema normalisation: turns the schemas Claude tools carry into
-//! ones the Codex backend accepts as `parameters`.
+//! ones the Codex backend accepts as `parameters` (and structured output
+//! schemas into ones it accepts as `text.format.schema`, see [`is_strict`]).
 //!
 //! The backend wants `{"type":"object","properties":{…}}` at the top and has
 //! rejected `$schema`, top-level combinators (`oneOf`/`anyOf`/`allOf`/`enum`/
@@ -63,6 +64,34 @@ pub fn normalize(schema: &Value) -> Value {
     fold_combinator_properties(source, &mut top);
     normalize_node(&mut top);
     Value::Object(top)
+}
+
+/// Whether a [`normalize`]d schema meets the backend's strict rules for
+/// `text.format` (structured output with `strict: true`): every object
+/// schema, at any depth, lists all its `properties` in `required` and has
+/// `additionalProperties: false`. A schema that does not is sent with
+/// `strict: false`, since the backend refuses it with `strict: true`.
+pub fn is_strict(schema: &Value) -> bool {
+    let Value::Object(node) = schema else { return true };
+    let is_object = node.get("type").and_then(Value::as_str) == Some("object") || node.contains_key("properties");
+    if is_object {
+        let properties = node.get("properties").and_then(Value::as_object);
+        let required: Vec<&str> =
+            node.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let all_required =
+            properties.is_none_or(|properties| properties.keys().all(|k| required.contains(&k.as_str())));
+        if !all_required || node.get("additionalProperties") != Some(&Value::Bool(false)) {
+            return false;
+        }
+    }
+    node.iter().all(|(key, value)| match key.as_str() {
+        k if SCHEMA_MAP_KEYS.contains(&k) => value.as_object().is_none_or(|map| map.values().all(is_strict)),
+        k if SCHEMA_LIST_KEYS.contains(&k) && value.is_array() => {
+            value.as_array().is_none_or(|list| list.iter().all(is_strict))
+        }
+        k if SINGLE_SCHEMA_KEYS.contains(&k) => k == "additionalProperties" || is_strict(value),
+        _ => true,
+    })
 }
 
 /// `{"type":"object","properties":{}}`.

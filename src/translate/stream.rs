@@ -9,10 +9,10 @@
 //!
 //! | Codex item        | Anthropic block(s)                                        |
 //! |-------------------|-----------------------------------------------------------|
-//! | `message`         | `text` (deltas; url citations as `citations_delta`)       |
+//! | `message`         | `text` (deltas; url citations, with their `cited_text`, as `citations_delta`) |
 //! | `reasoning`       | `thinking` (summary deltas, then the encrypted content as `signature_delta`) |
 //! | `function_call`   | `tool_use` (`input_json_delta`s of the arguments)         |
-//! | `web_search_call` | `server_tool_use` + `web_search_tool_result`              |
+//! | `web_search_call` | `server_tool_use` (id `srvtoolu_…`) + `web_search_tool_result` |
 //!
 //! Anthropic blocks may not interleave, but Codex items may (parallel tool
 //! calls stream their arguments side by side). So every item queues its
@@ -67,6 +67,9 @@ pub struct StreamTranslator {
     /// Upstream tool name → the client's, for names the request side
     /// shortened (see [`super::names`]).
     tool_names: HashMap<String, String>,
+    /// The prompt's size as codexd counted it, for `message_start` when
+    /// the upstream reports no usage that early (it never does).
+    prompt_tokens: Option<u64>,
 }
 
 impl StreamTranslator {
@@ -86,7 +89,16 @@ impl StreamTranslator {
             seen: BTreeSet::new(),
             active: None,
             tool_names: HashMap::new(),
+            prompt_tokens: None,
         }
+    }
+
+    /// Announce `prompt_tokens` (the request as `crate::tokens::count_request`
+    /// counts it) as `message_start.usage.input_tokens`, instead of 0,
+    /// until the upstream's own count arrives in `message_delta`.
+    pub fn with_prompt_tokens(mut self, prompt_tokens: u64) -> Self {
+        self.prompt_tokens = Some(prompt_tokens);
+        self
     }
 
     /// Give `tool_use` blocks back the client's tool names: `tool_names`
@@ -205,6 +217,7 @@ impl StreamTranslator {
         }
         self.started = true;
         let mut message = Message::new(self.message_id.clone(), self.client_model.clone());
+        message.usage.input_tokens = self.prompt_tokens.unwrap_or(0);
         if let Some(usage) = usage {
             let known = delta_usage(Some(usage));
             message.usage = Usage {
@@ -271,7 +284,7 @@ impl StreamTranslator {
         let stop_reason =
             stop_reason.unwrap_or(if self.used_tools { StopReason::ToolUse } else { StopReason::EndTurn });
         out.push(StreamEvent::MessageDelta {
-            delta: MessageDelta { stop_reason: Some(stop_reason), stop_sequence: None },
+            delta: MessageDelta { stop_reason: Some(stop_reason), ..MessageDelta::default() },
             usage: delta_usage(response.usage.as_ref()),
         });
         out.push(StreamEvent::MessageStop);
@@ -383,6 +396,8 @@ enum ItemState {
     Message {
         /// Text (or a citation) was streamed, so `done` must not repeat it.
         has_text: bool,
+        /// The text so far, for the `cited_text` of citations.
+        text: String,
     },
     Reasoning {
         /// Thinking text was streamed, so `done` must not repeat it.
@@ -411,7 +426,7 @@ impl ItemState {
     }
 
     fn message() -> Self {
-        ItemState::Message { has_text: false }
+        ItemState::Message { has_text: false, text: String::new() }
     }
 
     fn reasoning() -> Self {
@@ -459,8 +474,9 @@ impl Item {
     }
 
     fn text(&mut self, text: String) {
-        let ItemState::Message { has_text } = &mut self.state else { return };
+        let ItemState::Message { has_text, text: so_far } = &mut self.state else { return };
         *has_text = true;
+        so_far.push_str(&text);
         self.open(ContentBlock::empty_text());
         if !text.is_empty() {
             self.delta(Delta::TextDelta { text });
@@ -468,8 +484,8 @@ impl Item {
     }
 
     fn annotation(&mut self, annotation: &Annotation) {
-        let ItemState::Message { has_text } = &mut self.state else { return };
-        let Some(citation) = citation_of(annotation) else { return };
+        let ItemState::Message { has_text, text } = &mut self.state else { return };
+        let Some(citation) = citation_of(annotation, text) else { return };
         *has_text = true;
         self.open(ContentBlock::empty_text());
         self.delta(Delta::CitationsDelta { citation });
@@ -511,7 +527,7 @@ impl Item {
             return;
         }
         match (&self.state, item) {
-            (ItemState::Message { has_text: false }, OutputItem::Message { content, .. }) => {
+            (ItemState::Message { has_text: false, .. }, OutputItem::Message { content, .. }) => {
                 self.message_content(content);
             }
             (ItemState::Reasoning { has_thinking, .. }, OutputItem::Reasoning { summary, encrypted_content, .. }) => {
@@ -532,8 +548,7 @@ impl Item {
             }
             (ItemState::WebSearch, OutputItem::WebSearchCall { id, action, .. }) => {
                 if let Some(query) = action.as_ref().and_then(search_query) {
-                    let id = id.unwrap_or_else(|| format!("srvtoolu_{output_index}"));
-                    self.web_search(id, query);
+                    self.web_search(server_tool_id(id.as_deref(), output_index), query);
                 }
             }
             _ => {}
@@ -586,16 +601,31 @@ impl Item {
     }
 }
 
+/// An Anthropic-style id for a hosted tool call: `srvtoolu_` and the
+/// upstream id's own part (`ws_15` → `srvtoolu_15`), or the item's index.
+fn server_tool_id(upstream: Option<&str>, output_index: u32) -> String {
+    match upstream.map(|id| id.strip_prefix("ws_").unwrap_or(id)).filter(|id| !id.is_empty()) {
+        Some(id) => format!("srvtoolu_{id}"),
+        None => format!("srvtoolu_{output_index}"),
+    }
+}
+
 fn tool_use_block(call_id: String, name: String) -> ContentBlock {
     ContentBlock::ToolUse { id: call_id, name, input: json!({}) }
 }
 
-fn citation_of(annotation: &Annotation) -> Option<Citation> {
+/// A url citation as Anthropic's `web_search_result_location`; `cited_text`
+/// is the span of the answer's `text` it covers (character offsets).
+fn citation_of(annotation: &Annotation, text: &str) -> Option<Citation> {
     match annotation {
-        Annotation::UrlCitation { url, title, .. } => Some(Citation::WebSearchResultLocation {
+        Annotation::UrlCitation { url, title, start_index, end_index } => Some(Citation::WebSearchResultLocation {
             url: url.clone(),
             title: title.clone(),
-            cited_text: String::new(),
+            cited_text: text
+                .chars()
+                .skip(*start_index as usize)
+                .take(end_index.saturating_sub(*start_index) as usize)
+                .collect(),
             encrypted_index: String::new(),
         }),
         Annotation::Unknown => None,
@@ -629,6 +659,7 @@ fn delta_usage(usage: Option<&events::Usage>) -> MessageDeltaUsage {
         input_tokens: usage.input_tokens - cached,
         cache_read_input_tokens: cached,
         cache_creation_input_tokens: 0,
+        ..MessageDeltaUsage::default()
     }
 }
 
@@ -881,7 +912,12 @@ mod tests {
             ("reasoning-then-text.sse", &["thinking", "text", "stop Some(EndTurn)"]),
             (
                 "web-search.sse",
-                &["server_tool_use ws_15 web_search", "web_search_tool_result ws_15", "text", "stop Some(EndTurn)"],
+                &[
+                    "server_tool_use srvtoolu_15 web_search",
+                    "web_search_tool_result srvtoolu_15",
+                    "text",
+                    "stop Some(EndTurn)",
+                ],
             ),
             ("unknown-events.sse", &["text", "stop Some(EndTurn)"]),
             ("reasoning-encrypted-only.sse", &["thinking", "text", "stop Some(EndTurn)"]),
@@ -1238,7 +1274,8 @@ mod tests {
                 output_tokens: 420,
                 input_tokens: 1616,
                 cache_read_input_tokens: 16384,
-                cache_creation_input_tokens: 0
+                cache_creation_input_tokens: 0,
+                ..MessageDeltaUsage::default()
             }
         );
         let odd = events::Usage {
@@ -1257,6 +1294,57 @@ mod tests {
         let out = translator().on_event(serde_json::from_value(created).unwrap());
         let [StreamEvent::MessageStart { message }] = &out[..] else { panic!("{out:?}") };
         assert_eq!(message.usage, Usage { input_tokens: 40, cache_read_input_tokens: 60, ..Usage::default() });
+    }
+
+    #[test]
+    fn message_start_announces_the_counted_prompt_until_the_upstream_counts() {
+        let created = json!({"type":"response.created","response":{"id":"resp_1"}});
+        let out = translator().with_prompt_tokens(1234).on_event(serde_json::from_value(created.clone()).unwrap());
+        let [StreamEvent::MessageStart { message }] = &out[..] else { panic!("{out:?}") };
+        assert_eq!(message.usage.input_tokens, 1234);
+        let out = translator().on_event(serde_json::from_value(created).unwrap());
+        let [StreamEvent::MessageStart { message }] = &out[..] else { panic!("{out:?}") };
+        assert_eq!(message.usage.input_tokens, 0, "unknown stays 0");
+    }
+
+    #[test]
+    fn citations_carry_the_text_they_cite_and_searches_anthropic_ids() {
+        let mut t = translator();
+        let events = parse_events(&[
+            json!({"type":"response.output_item.added","output_index":0,"item":{"type":"web_search_call","id":"ws_abc"}}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"type":"web_search_call","id":"ws_abc","action":{"type":"search","query":"q"}}}),
+            json!({"type":"response.output_item.added","output_index":1,"item":{"type":"message","content":[]}}),
+            json!({"type":"response.output_text.delta","output_index":1,"content_index":0,"delta":"Rust 1.9 is out. "}),
+            json!({"type":"response.output_text.delta","output_index":1,"content_index":0,"delta":"Really."}),
+            json!({"type":"response.output_text.annotation.added","output_index":1,"content_index":0,"annotation_index":0,
+                   "annotation":{"type":"url_citation","url":"https://e.com","title":"E","start_index":0,"end_index":15}}),
+        ]);
+        let out: Vec<StreamEvent> = events.into_iter().flat_map(|e| t.on_event(e)).collect();
+        let ids: Vec<&str> = out
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ContentBlockStart { content_block: ContentBlock::ServerToolUse { id, .. }, .. } => {
+                    Some(id.as_str())
+                }
+                StreamEvent::ContentBlockStart {
+                    content_block: ContentBlock::WebSearchToolResult { tool_use_id, .. },
+                    ..
+                } => Some(tool_use_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["srvtoolu_abc", "srvtoolu_abc"]);
+        let cited: Vec<&str> = out
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ContentBlockDelta {
+                    delta: Delta::CitationsDelta { citation: Citation::WebSearchResultLocation { cited_text, .. } },
+                    ..
+                } => Some(cited_text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cited, ["Rust 1.9 is out"]);
     }
 
     #[test]
@@ -1306,7 +1394,7 @@ mod tests {
         };
         let stop = |index| StreamEvent::ContentBlockStop { index };
         let end = StreamEvent::MessageDelta {
-            delta: MessageDelta { stop_reason: Some(StopReason::EndTurn), stop_sequence: None },
+            delta: MessageDelta { stop_reason: Some(StopReason::EndTurn), ..MessageDelta::default() },
             usage: MessageDeltaUsage::default(),
         };
         let bad: Vec<(&str, Vec<StreamEvent>)> = vec![

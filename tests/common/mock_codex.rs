@@ -375,6 +375,52 @@ fn check(req: &HttpRequest, body: &Value, state: &State) -> Result<(), (u16, Str
             check_tool(tool)?;
         }
     }
+    check_text_format(obj)?;
+    Ok(())
+}
+
+/// `text.format`, as the Responses API checks it: `text`, `json_object`, or
+/// `json_schema` with a `name` of 1–64 `[a-zA-Z0-9_-]`, an object `schema`
+/// without `$schema`, and — with `strict: true` — every object schema
+/// listing all its properties in `required` with `additionalProperties: false`.
+fn check_text_format(obj: &serde_json::Map<String, Value>) -> Result<(), (u16, String)> {
+    let Some(format) = obj.get("text").and_then(|text| text.get("format")) else { return Ok(()) };
+    match format["type"].as_str() {
+        Some("text" | "json_object") => return Ok(()),
+        Some("json_schema") => {}
+        other => return Err((400, format!("Invalid value for 'text.format.type': {other:?}"))),
+    }
+    let name = format["name"].as_str().unwrap_or("");
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err((400, format!("Invalid 'text.format.name': {name:?}")));
+    }
+    let schema = &format["schema"];
+    if schema["type"] != "object" || schema.get("$schema").is_some() {
+        return Err((
+            400,
+            format!("Invalid schema for response_format '{name}': schema must be a JSON Schema of 'type: \"object\"'"),
+        ));
+    }
+    fn strict_ok(node: &Value) -> bool {
+        let Some(map) = node.as_object() else { return true };
+        if let Some(properties) = map.get("properties").and_then(Value::as_object) {
+            let required: Vec<&str> =
+                map.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            if !properties.keys().all(|k| required.contains(&k.as_str()))
+                || map.get("additionalProperties") != Some(&Value::Bool(false))
+            {
+                return false;
+            }
+        }
+        map.values().all(|value| match value {
+            Value::Object(_) => strict_ok(value),
+            Value::Array(items) => items.iter().all(strict_ok),
+            _ => true,
+        })
+    }
+    if format["strict"] == true && !strict_ok(schema) {
+        return Err((400, format!("Invalid schema for response_format '{name}': In context=(), 'required' is required to be supplied and to be an array including every key in properties, and 'additionalProperties' must be false")));
+    }
     Ok(())
 }
 
@@ -662,6 +708,9 @@ fn auto_reply(body: &Value) -> Reply {
         let args = sample_arguments(&tool["parameters"]);
         return Reply::Sse(tool_call_stream(model, &[("call_mock_1", name, &args.to_string())]));
     }
+    if let Some(reply) = structured_or_unsummarised_reply(body, model) {
+        return reply;
+    }
     let said = last["content"][0]["text"].as_str().unwrap_or("");
     let text = format!("Hello from the mock. You said: {said}");
     if body["reasoning"]["effort"].is_string() {
@@ -673,6 +722,34 @@ fn auto_reply(body: &Value) -> Reply {
         ));
     }
     Reply::Sse(text_stream(model, &text))
+}
+
+/// What the backend does with `text.format` (the answer is JSON matching
+/// the schema) and with reasoning but no `reasoning.summary` (a reasoning
+/// item with its encrypted content and an empty summary).
+fn structured_or_unsummarised_reply(body: &Value, model: &str) -> Option<Reply> {
+    if body["text"]["format"]["type"] == "json_schema" {
+        let answer = sample_arguments(&body["text"]["format"]["schema"]).to_string();
+        return Some(Reply::Sse(text_stream(model, &answer)));
+    }
+    if body["reasoning"]["effort"].is_string() && body["reasoning"]["summary"].is_null() {
+        let mut events = vec![
+            json!({"type":"response.output_item.added","output_index":0,"item":{"id":"rs_mock","type":"reasoning","summary":[]}}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"id":"rs_mock","type":"reasoning","summary":[],"encrypted_content":"gAAAAmockEncryptedReasoning=="}}),
+        ];
+        let mut answer = text_events(model, "Hello from the mock.");
+        // Keep the answer's own created event first.
+        let created = answer.remove(0);
+        events.insert(0, created);
+        for event in answer.iter_mut() {
+            if let Some(index) = event.get_mut("output_index") {
+                *index = json!(1);
+            }
+        }
+        events.extend(answer);
+        return Some(Reply::Sse(sse(&events)));
+    }
+    None
 }
 
 /// Arguments that satisfy the required string/number/bool properties of a schema.
