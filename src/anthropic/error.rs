@@ -63,11 +63,14 @@ pub struct ApiError {
     pub status: u16,
     /// Seconds for the `retry-after` header (rate limits, overloads).
     pub retry_after: Option<u64>,
+    /// The `x-should-retry` header: `Some(false)` tells the Anthropic SDKs
+    /// not to retry on their own (codexd already has).
+    pub should_retry: Option<bool>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, status: kind.status(), message: message.into(), retry_after: None }
+        ApiError { kind, status: kind.status(), message: message.into(), retry_after: None, should_retry: None }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
@@ -97,6 +100,11 @@ impl ApiError {
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn with_should_retry(mut self, should_retry: bool) -> Self {
+        self.should_retry = Some(should_retry);
         self
     }
 

@@ -15,12 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use bytes::Bytes;
 
-use crate::anthropic::ApiError;
 use crate::codex::catalogue::{Catalogue, CatalogueError};
-use crate::codex::error::{map_upstream_error, UpstreamFailure};
+use crate::codex::error::{map_upstream_error, Failure, Kind, UpstreamFailure};
 use crate::codex::identity::{Caller, Identity};
 use crate::codex::lane::Lane;
 use crate::codex::limits::RateLimits;
@@ -36,10 +34,10 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const MAX_CATALOGUE_BODY: usize = 8 * 1024 * 1024;
 
 /// An HTTP answer: the usage windows it reported, and either the stream
-/// (2xx) or the client's error.
+/// (2xx) or what the failure means.
 pub struct Answer {
     pub limits: Option<RateLimits>,
-    pub result: Result<UpstreamResponse, ApiError>,
+    pub result: Result<UpstreamResponse, Failure>,
 }
 
 /// Why a request never produced an HTTP answer.
@@ -51,9 +49,15 @@ pub enum SendError {
     Connect { endpoint: String, reason: String },
 }
 
-impl From<SendError> for ApiError {
+/// A request that got no answer: a connect error may pass on another try;
+/// a timeout used up the time there was.
+impl From<SendError> for Failure {
     fn from(err: SendError) -> Self {
-        ApiError::api(err.to_string()).with_status(StatusCode::BAD_GATEWAY.as_u16())
+        let kind = match err {
+            SendError::Timeout(_) => Kind::TimedOut,
+            SendError::Connect { .. } => Kind::Unreachable,
+        };
+        Failure::new(kind, err.to_string())
     }
 }
 
@@ -63,7 +67,7 @@ pub enum CatalogueFetchError {
     #[error(transparent)]
     Send(#[from] SendError),
     #[error("{0}")]
-    Refused(ApiError),
+    Refused(Failure),
     #[error("cannot read the answer: {0}")]
     Body(String),
     #[error(transparent)]
@@ -102,13 +106,16 @@ impl CodexClient {
         &self.identity
     }
 
-    /// POST the (already serialised) request body in `lane`'s shape. A
-    /// non-2xx answer becomes the matching client error; a 2xx carries the
-    /// SSE stream.
-    pub async fn send(&self, body: Bytes, caller: Caller<'_>, lane: Lane) -> Result<Answer, SendError> {
+    /// POST the (already serialised) request body in `lane`'s shape,
+    /// waiting at most `wait` for the answer's headers (what is left of the
+    /// client request's deadline). A non-2xx answer becomes a [`Failure`];
+    /// a 2xx carries the SSE stream.
+    pub async fn send(&self, body: Bytes, caller: Caller<'_>, lane: Lane, wait: Duration) -> Result<Answer, SendError> {
+        let wait = wait.min(self.timeout);
         let mut request = self
             .http
             .post(&self.endpoint)
+            .timeout(wait)
             .insert_header(("accept", "text/event-stream"))
             .insert_header(("content-type", "application/json"));
         for (name, value) in self.identity.headers(caller) {
@@ -120,7 +127,7 @@ impl CodexClient {
         if let Some(cookie) = self.cookies.header() {
             request = request.insert_header(("cookie", cookie));
         }
-        let response = request.send_body(body).await.map_err(|err| self.send_error(err, &self.endpoint))?;
+        let response = request.send_body(body).await.map_err(|err| send_error(err, &self.endpoint, wait))?;
         self.cookies.keep(response.headers());
         let now = chrono::Utc::now();
         let limits = RateLimits::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()), now);
@@ -149,19 +156,19 @@ impl CodexClient {
         if let Some(cookie) = self.cookies.header() {
             request = request.insert_header(("cookie", cookie));
         }
-        let mut response = request.send().await.map_err(|err| self.send_error(err, &url))?;
+        let mut response = request.send().await.map_err(|err| send_error(err, &url, self.timeout))?;
         self.cookies.keep(response.headers());
         if !response.status().is_success() {
             return Err(CatalogueFetchError::Refused(error_from(response).await));
         }
         response.body().limit(MAX_CATALOGUE_BODY).await.map_err(|e| CatalogueFetchError::Body(e.to_string()))
     }
+}
 
-    fn send_error(&self, err: awc::error::SendRequestError, endpoint: &str) -> SendError {
-        match err {
-            awc::error::SendRequestError::Timeout => SendError::Timeout(self.timeout),
-            other => SendError::Connect { endpoint: endpoint.to_owned(), reason: other.to_string() },
-        }
+fn send_error(err: awc::error::SendRequestError, endpoint: &str, waited: Duration) -> SendError {
+    match err {
+        awc::error::SendRequestError::Timeout => SendError::Timeout(waited),
+        other => SendError::Connect { endpoint: endpoint.to_owned(), reason: other.to_string() },
     }
 }
 
@@ -197,8 +204,8 @@ impl CookieJar {
     }
 }
 
-/// Read a failed answer (bounded) and turn it into the client's error.
-async fn error_from(mut response: UpstreamResponse) -> ApiError {
+/// Read a failed answer (bounded) and say what it means.
+async fn error_from(mut response: UpstreamResponse) -> Failure {
     let status = response.status().as_u16();
     // Copied out: reading the body needs the response to itself. The names
     // of the limit headers depend on the family that tripped, so all go.

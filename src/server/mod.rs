@@ -7,6 +7,7 @@
 
 mod catalogue;
 mod count_tokens;
+mod edge;
 mod guard;
 mod health;
 mod messages;
@@ -246,6 +247,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         if let Some(secs) = self.retry_after {
             res.insert_header(("retry-after", secs.to_string()));
+        }
+        if let Some(should_retry) = self.should_retry {
+            res.insert_header(("x-should-retry", if should_retry { "true" } else { "false" }));
         }
         res.json(self.body())
     }

@@ -25,8 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Permit;
 use crate::anthropic::response::StreamEvent;
-use crate::anthropic::{sse, ApiError};
+use crate::anthropic::sse;
 use crate::codex::client::UpstreamResponse;
+use crate::codex::error::{Failure, Kind};
 use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
 use crate::config::Settings;
@@ -107,9 +108,9 @@ impl Exchange {
                 summary.output_tokens = Some(*output_tokens);
                 summary.log();
             }
-            Outcome::Failed(err) => {
+            Outcome::Failed(failure) => {
                 summary.log();
-                tracing::warn!(request_id = %self.request_id, error = %err.message, "the stream ended with an error event");
+                tracing::warn!(request_id = %self.request_id, error = %failure.message, "the stream ended with an error event");
             }
             Outcome::ClientGone => {
                 summary.log();
@@ -125,7 +126,7 @@ enum Outcome {
         input_tokens: u64,
         output_tokens: u64,
     },
-    Failed(ApiError),
+    Failed(Failure),
     ClientGone,
 }
 
@@ -143,8 +144,8 @@ struct Upstream<S> {
 #[allow(clippy::large_enum_variant)]
 enum Next {
     Event(CodexEvent),
-    /// The body ended: `None` normally, `Some(reason)` on trouble.
-    End(Option<String>),
+    /// The body ended: `None` normally, `Some(failure)` on trouble.
+    End(Option<Failure>),
 }
 
 impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
@@ -166,26 +167,27 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
         let next = tokio::time::timeout_at(self.deadline, self.events.next()).await;
         self.deadline = tokio::time::Instant::now() + self.idle_timeout;
         match next {
-            Err(_) => Next::End(Some(format!(
-                "the Codex backend sent nothing for {} s (read_timeout)",
-                self.idle_timeout.as_secs_f64()
+            Err(_) => Next::End(Some(Failure::new(
+                Kind::TimedOut,
+                format!("the Codex backend sent nothing for {} s (read_timeout)", self.idle_timeout.as_secs_f64()),
             ))),
             Ok(None) => Next::End(None),
             Ok(Some(Ok(event))) => Next::Event(event),
-            Ok(Some(Err(err))) => Next::End(Some(err.to_string())),
+            Ok(Some(Err(err))) => Next::End(Some(Failure::from(err))),
         }
     }
 }
 
-/// Collect the whole answer into one Anthropic message.
-pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
+/// Collect the whole answer into one Anthropic message. A failure is
+/// `midway` when the answer had begun: it is not tried again.
+pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, Failure> {
     let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
     let mut accumulator = Accumulator::new();
     while !translator.is_finished() {
         let events = match upstream.next().await {
             Next::Event(event) => translator.on_event(event),
-            Next::End(reason) => translator.finish(reason),
+            Next::End(failure) => translator.end(failure),
         };
         for event in &events {
             accumulator.push(event);
@@ -201,12 +203,13 @@ pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Re
             });
             Ok(HttpResponse::Ok().json(message))
         }
-        Err(err) => Err(err),
+        Err(err) => Err(translator.failure().cloned().unwrap_or_else(|| Failure::new(Kind::Server, err.message))),
     }
 }
 
-/// Stream the answer as Anthropic SSE.
-pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
+/// Stream the answer as Anthropic SSE; a failure before the commit is
+/// handed back, for the handler to retry or answer.
+pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, Failure> {
     let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
     let (commit_tx, commit_rx) = oneshot::channel();
     actix_web::rt::spawn(pump(upstream, exchange, tx, commit_tx));
@@ -221,8 +224,8 @@ pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -
                 .insert_header(("x-accel-buffering", "no"))
                 .streaming(body))
         }
-        Ok(Err(err)) => Err(err),
-        Err(_) => Err(ApiError::api("the stream ended before it started")),
+        Ok(Err(failure)) => Err(failure),
+        Err(_) => Err(Failure::new(Kind::Server, "the stream ended before it started")),
     }
 }
 
@@ -233,11 +236,10 @@ pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -
 /// each.
 struct Sink {
     tx: mpsc::Sender<Bytes>,
-    commit: Option<oneshot::Sender<Result<(), ApiError>>>,
+    commit: Option<oneshot::Sender<Result<(), Failure>>>,
     held: Vec<StreamEvent>,
     /// Encoded events not sent yet.
     pending: BytesMut,
-    usage: (u64, u64, u64),
 }
 
 impl Sink {
@@ -254,14 +256,7 @@ impl Sink {
             for event in std::mem::take(&mut self.held) {
                 sse::encode_into(&mut self.pending, &event);
             }
-            if !self.flush().await {
-                return false;
-            }
-            // The kernel tends to wake a client that reads from us on our
-            // own CPU, where it would wait while we translate the rest of a
-            // burst; let it read its first bytes now.
-            std::thread::yield_now();
-            return true;
+            return self.flush().await;
         }
         self.flush().await
     }
@@ -289,36 +284,20 @@ impl Sink {
 
     /// Deliver events, committing once the answer has `begun`; `false`: the
     /// client is gone.
-    async fn deliver(&mut self, events: Vec<StreamEvent>, begun: bool) -> Result<bool, ApiError> {
-        for event in &events {
-            if let StreamEvent::MessageDelta { usage, .. } = event {
-                self.usage = (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens);
-            }
-        }
+    async fn deliver(&mut self, events: Vec<StreamEvent>, begun: bool) -> bool {
         if self.committed() {
             for event in &events {
                 if !self.send(event).await {
-                    return Ok(false);
+                    return false;
                 }
             }
-            return Ok(true);
-        }
-        // Not committed yet: a failure can still be a real HTTP error.
-        if let Some(err) = events.iter().find_map(error_of) {
-            return Err(err);
+            return true;
         }
         self.held.extend(events);
         if begun {
-            return Ok(self.commit().await);
+            return self.commit().await;
         }
-        Ok(true)
-    }
-}
-
-fn error_of(event: &StreamEvent) -> Option<ApiError> {
-    match event {
-        StreamEvent::Error { error } => Some(ApiError::new(error.kind, error.message.clone())),
-        _ => None,
+        true
     }
 }
 
@@ -326,12 +305,11 @@ async fn pump(
     upstream: UpstreamResponse,
     exchange: Exchange,
     tx: mpsc::Sender<Bytes>,
-    commit: oneshot::Sender<Result<(), ApiError>>,
+    commit: oneshot::Sender<Result<(), Failure>>,
 ) {
     let mut translator = exchange.translator();
     let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
-    let mut sink =
-        Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new(), usage: (0, 0, 0) };
+    let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new() };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
     tokio::pin!(commit_deadline);
     let ping_every = exchange.timing.ping_every;
@@ -362,30 +340,32 @@ async fn pump(
         };
         let events = match next {
             Next::Event(event) => translator.on_event(event),
-            Next::End(reason) => translator.finish(reason),
+            Next::End(failure) => translator.end(failure),
         };
-        let failure = events.iter().find_map(error_of);
+        if let Some(failure) = translator.failure().filter(|_| !sink.committed()) {
+            // Not committed: a real HTTP error, answered (or retried) and
+            // logged by the handler.
+            if let Some(commit) = sink.commit.take() {
+                let _ = commit.send(Err(failure.clone()));
+            }
+            return;
+        }
         let begun = translator.has_begun() || translator.is_finished();
         if !events.is_empty() {
             ping.reset();
         }
-        match sink.deliver(events, begun).await {
-            Err(err) => {
-                // Not committed: the handler answers (or retries) and logs.
-                if let Some(commit) = sink.commit.take() {
-                    let _ = commit.send(Err(err));
-                }
-                return;
-            }
-            Ok(false) => break Outcome::ClientGone,
-            Ok(true) => {}
+        if !sink.deliver(events, begun).await {
+            break Outcome::ClientGone;
         }
         if translator.is_finished() {
-            break match failure {
-                Some(err) => Outcome::Failed(err),
-                None => {
-                    let (uncached, output_tokens, cached) = sink.usage;
-                    Outcome::Completed { input_tokens: uncached + cached, output_tokens }
+            break match (translator.failure(), translator.usage()) {
+                (Some(failure), _) => Outcome::Failed(failure.clone()),
+                (None, usage) => {
+                    let usage = usage.copied().unwrap_or_default();
+                    Outcome::Completed {
+                        input_tokens: usage.input_tokens + usage.cache_read_input_tokens,
+                        output_tokens: usage.output_tokens,
+                    }
                 }
             };
         }
