@@ -18,8 +18,9 @@
 //! the next scripted [`Reply`], or, when the script is empty, an automatic
 //! answer: a function call to the first tool when tools are offered and the
 //! last item is not a tool output, otherwise a text reply. Every request is
-//! recorded for assertions, and a streamed reply that the client abandons is
-//! recorded as cancelled.
+//! recorded for assertions ([`MockCodex::push`] tells which request got
+//! which reply), and a streamed reply that the client abandons, or a
+//! [`Reply::Delayed`] one it stops waiting for, is recorded as cancelled.
 
 #![allow(dead_code)]
 
@@ -44,6 +45,24 @@ pub enum Reply {
     ChunksThenReset(Vec<(Duration, String)>),
     /// Any status with headers and body.
     Http { status: u16, headers: Vec<(String, String)>, body: String },
+    /// The reply, after a wait before its headers; a request dropped while
+    /// it waits counts as cancelled.
+    Delayed(Duration, Box<Reply>),
+}
+
+/// A reply pushed with [`MockCodex::push`]: tells which request got it.
+#[derive(Clone)]
+pub struct Pushed {
+    state: Arc<State>,
+    taken_by: Arc<std::sync::OnceLock<usize>>,
+}
+
+impl Pushed {
+    /// The request that received this reply, once one has.
+    pub fn request(&self) -> Option<Recorded> {
+        let index = *self.taken_by.get()?;
+        self.state.recorded.lock().unwrap().get(index).cloned()
+    }
 }
 
 /// A request the mock accepted or refused.
@@ -93,7 +112,7 @@ struct State {
     catalogue_requests: Mutex<Vec<Recorded>>,
     token: Mutex<TokenRule>,
     account: Mutex<String>,
-    script: Mutex<VecDeque<Reply>>,
+    script: Mutex<VecDeque<(Reply, Arc<std::sync::OnceLock<usize>>)>>,
     recorded: Mutex<Vec<Recorded>>,
     cancelled: AtomicUsize,
     completed: AtomicUsize,
@@ -152,9 +171,12 @@ impl MockCodex {
         self.state.catalogue_requests.lock().unwrap().clone()
     }
 
-    /// Queue answers for the next requests, in order.
-    pub fn push(&self, reply: Reply) {
-        self.state.script.lock().unwrap().push_back(reply);
+    /// Queue answers for the next requests, in order; the handle tells
+    /// which request got this one.
+    pub fn push(&self, reply: Reply) -> Pushed {
+        let taken_by = Arc::new(std::sync::OnceLock::new());
+        self.state.script.lock().unwrap().push_back((reply, taken_by.clone()));
+        Pushed { state: self.state.clone(), taken_by }
     }
 
     /// Accept bearer tokens by this rule from now on.
@@ -175,7 +197,8 @@ impl MockCodex {
         self.requests().pop().expect("the mock received no request")
     }
 
-    /// Streams the client dropped before their last chunk.
+    /// Streams the client dropped before their last chunk, and delayed
+    /// replies it stopped waiting for.
     pub fn cancelled(&self) -> usize {
         self.state.cancelled.load(Ordering::SeqCst)
     }
@@ -196,16 +219,34 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
         req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let verdict = check(&req, &parsed, &state);
-    state.recorded.lock().unwrap().push(Recorded {
-        headers,
-        body: parsed.clone(),
-        refused: verdict.as_ref().err().map(|(_, d)| d.clone()),
-    });
+    let index = {
+        let mut recorded = state.recorded.lock().unwrap();
+        recorded.push(Recorded {
+            headers,
+            body: parsed.clone(),
+            refused: verdict.as_ref().err().map(|(_, d)| d.clone()),
+        });
+        recorded.len() - 1
+    };
     if let Err((status, detail)) = verdict {
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
             .json(json!({ "detail": detail }));
     }
-    let reply = state.script.lock().unwrap().pop_front().unwrap_or_else(|| auto_reply(&parsed));
+    let scripted = state.script.lock().unwrap().pop_front();
+    let reply = match scripted {
+        Some((reply, taken_by)) => {
+            let _ = taken_by.set(index);
+            reply
+        }
+        None => auto_reply(&parsed),
+    };
+    let mut reply = reply;
+    while let Reply::Delayed(wait, then) = reply {
+        let mut waiting = WaitGuard { state: state.clone().into_inner(), done: false };
+        actix_web::rt::time::sleep(wait).await;
+        waiting.done = true;
+        reply = *then;
+    }
     respond(reply, state.into_inner())
 }
 
@@ -569,6 +610,7 @@ fn respond(reply: Reply, state: Arc<State>) -> HttpResponse {
         }
         Reply::Chunks(chunks) => sse_response().streaming(chunked(chunks, state, false)),
         Reply::ChunksThenReset(chunks) => sse_response().streaming(chunked(chunks, state, true)),
+        Reply::Delayed(_, reply) => respond(*reply, state),
     }
 }
 
@@ -608,6 +650,21 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         let counter = if self.finished { &self.state.completed } else { &self.state.cancelled };
         counter.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a request as cancelled when the server drops it before its
+/// reply's headers are due.
+struct WaitGuard {
+    state: Arc<State>,
+    done: bool,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.state.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
