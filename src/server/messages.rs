@@ -21,9 +21,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
+use super::context::{Context, CLIENT_CLOSED};
 use super::edge::Fault;
 use super::stream::{self, Exchange, Timing};
-use super::{AppState, RequestId};
+use super::{hangup, AppState, RequestId};
 use crate::anthropic::request::parse_messages_request;
 use crate::anthropic::{ApiError, ErrorKind};
 use crate::auth::Credentials;
@@ -33,7 +34,6 @@ use crate::codex::error::{Failure, Kind};
 use crate::codex::identity::Caller;
 use crate::codex::lane::{self, Lane};
 use crate::config::Settings;
-use crate::logging::RequestSummary;
 use crate::translate::model;
 use crate::translate::names::tool_name_map;
 use crate::translate::request::{conversation_key, translate_request};
@@ -51,67 +51,49 @@ pub async fn create_message(
     state: web::Data<AppState>,
     client: web::Data<CodexClient>,
 ) -> Result<HttpResponse, ApiError> {
-    let started = Instant::now();
-    let request_id = RequestId::of(&req);
-    let mut known = Known::default();
+    let context = Context::new(RequestId::of(&req));
     let body = BodyReader { payload, expected: content_length(&req) };
-    let result = handle(request_id.clone(), started, body, &state, &client, &mut known).await;
-    if let Err(err) = &result {
-        // Successful answers log their summary when the client has them all.
-        RequestSummary {
-            request_id: &request_id,
-            client_model: known.client_model.as_deref().unwrap_or("-"),
-            upstream_model: known.upstream_model.as_deref().unwrap_or("-"),
-            stream: known.stream,
-            status: err.status,
-            latency: started.elapsed(),
-            input_tokens: None,
-            output_tokens: None,
+    let answer = async {
+        let body = body.read(state.settings().max_body_bytes).await?;
+        // From here on nothing is read from the client: its connection
+        // closing means it left.
+        tokio::select! {
+            answer = handle(body, &context, &state, &client) => answer,
+            () = hangup::hung_up(&req) => Err(ApiError::api("the client closed the connection").with_status(CLIENT_CLOSED)),
         }
-        .log();
-        tracing::warn!(request_id, status = err.status, error = %err.message, "request failed");
     }
-    result
-}
-
-/// What is known of a request by the time it fails, for its log line.
-#[derive(Default)]
-struct Known {
-    client_model: Option<String>,
-    upstream_model: Option<String>,
-    stream: bool,
+    .await;
+    match &answer {
+        Err(err) if err.status == CLIENT_CLOSED => {} // abandoned: the context says so
+        Err(err) => context.failed(err.status, &err.message),
+        Ok(_) => {}
+    }
+    answer
 }
 
 async fn handle(
-    request_id: String,
-    started: Instant,
-    body: BodyReader,
+    body: Bytes,
+    context: &Arc<Context>,
     state: &AppState,
     client: &CodexClient,
-    known: &mut Known,
 ) -> Result<HttpResponse, ApiError> {
     let settings = state.settings();
-    let body = body.read(settings.max_body_bytes).await?;
     // Only the serialized upstream body outlives this: the request in its
     // three other forms is dropped before the (possibly long) upstream call.
-    let Prepared { upstream_body, session_id, tool_names, lane } = prepare(&body, &settings, &state.catalogue, known)?;
+    let Prepared { upstream_body, session_id, tool_names, lane, streaming } =
+        prepare(&body, &settings, &state.catalogue, context)?;
     drop(body);
 
     let permit = state.admit()?;
     let exchange = Exchange {
-        request_id,
-        started,
-        client_model: known.client_model.clone().unwrap_or_default(),
-        upstream_model: known.upstream_model.clone().unwrap_or_default(),
-        stream: known.stream,
+        context: context.clone(),
         timing: Timing::from(settings.as_ref()),
         _permit: Arc::new(permit),
         tool_names,
     };
-    let streaming = known.stream;
     // One deadline for every try: until the stream commits, or until the
     // whole non-streaming answer is in.
-    let deadline = started + settings.request_timeout;
+    let deadline = context.started + settings.request_timeout;
     let mut attempt = 1;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -138,7 +120,7 @@ async fn handle(
         let left = deadline.saturating_duration_since(Instant::now());
         match retry_delay(&failure, attempt, left) {
             Some(delay) => {
-                tracing::warn!(request_id = %exchange.request_id, attempt, error = %failure.message, ?delay, "upstream failed before the answer began; retrying");
+                tracing::warn!(request_id = %context.request_id, attempt, error = %failure.message, ?delay, "upstream failed before the answer began; retrying");
                 actix_web::rt::time::sleep(delay).await;
                 attempt += 1;
             }
@@ -166,6 +148,8 @@ const UPSTREAM_BODY_SLACK: usize = 4096;
 
 /// What a request becomes before it goes upstream.
 struct Prepared {
+    /// Whether the client asked for SSE.
+    streaming: bool,
     upstream_body: Bytes,
     /// Same value as the body's `prompt_cache_key`.
     session_id: String,
@@ -177,22 +161,22 @@ struct Prepared {
 
 /// Parse and translate the client's body, check the model against the
 /// catalogue (successor, lane, effort, verbosity), and encode it in its
-/// lane's shape, noting in `known` what the log line needs.
+/// lane's shape, noting in the request's context what it learns.
 fn prepare(
     body: &[u8],
     settings: &Settings,
     catalogue: &CatalogueHandle,
-    known: &mut Known,
+    context: &Context,
 ) -> Result<Prepared, ApiError> {
     let request = parse_messages_request(body)?;
-    known.client_model = Some(request.model.clone());
-    known.stream = request.stream.unwrap_or(false);
+    let streaming = request.stream.unwrap_or(false);
+    context.asked(&request.model, streaming);
     let mut upstream_request = translate_request(&request, settings)?;
     let mapped = !model::route(&request.model, settings).pinned;
     let plan = catalogue.plan(&Ask::of(&upstream_request, mapped, settings));
     plan.apply(&mut upstream_request);
     let lane_note = if plan.lane == Lane::Lite { ", lite" } else { "" };
-    known.upstream_model = Some(match upstream_request.reasoning.as_ref().and_then(|r| r.effort) {
+    context.planned(match upstream_request.reasoning.as_ref().and_then(|r| r.effort) {
         Some(effort) => format!("{} ({}{lane_note})", upstream_request.model, effort.as_str()),
         None if lane_note.is_empty() => upstream_request.model.clone(),
         None => format!("{} (lite)", upstream_request.model),
@@ -202,6 +186,7 @@ fn prepare(
     let upstream_body = lane::encode(&upstream_request, plan.lane, body.len() + UPSTREAM_BODY_SLACK)
         .map_err(|e| ApiError::api(format!("cannot encode the upstream request: {e}")))?;
     Ok(Prepared {
+        streaming,
         upstream_body: Bytes::from(upstream_body),
         session_id: upstream_request.prompt_cache_key.clone().unwrap_or_else(|| conversation_key(&request)),
         tool_names: tool_name_map(&request),

@@ -16,13 +16,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::HttpResponse;
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
+use super::context::Context;
 use super::Permit;
 use crate::anthropic::response::StreamEvent;
 use crate::anthropic::sse;
@@ -31,7 +32,6 @@ use crate::codex::error::{Failure, Kind};
 use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
 use crate::config::Settings;
-use crate::logging::RequestSummary;
 use crate::translate::response::Accumulator;
 use crate::translate::stream::StreamTranslator;
 
@@ -60,17 +60,12 @@ impl From<&Settings> for Timing {
     }
 }
 
-/// Who asked for what, for logging and echoing the model name; holds the
-/// request's place among the concurrent ones until the answer is done.
+/// What an answer needs of its request: the context (for the model name
+/// and the summary line), the timing, and the request's place among the
+/// concurrent ones, held until the answer is done.
 #[derive(Clone)]
 pub struct Exchange {
-    pub request_id: String,
-    pub started: Instant,
-    pub client_model: String,
-    /// The Codex model, with the reasoning effort when one is set.
-    pub upstream_model: String,
-    /// Whether the client asked for SSE.
-    pub stream: bool,
+    pub context: Arc<Context>,
     pub timing: Timing,
     /// Held, never read: dropping the last clone frees the place.
     pub _permit: Arc<Permit>,
@@ -86,46 +81,13 @@ impl Exchange {
 
     /// A translator for this exchange's answer.
     fn translator(&self) -> StreamTranslator {
-        StreamTranslator::new(self.message_id(), self.client_model.clone()).with_tool_names(self.tool_names.clone())
-    }
-
-    /// The one summary line for this request, written when the client has
-    /// its whole answer (failures before that are logged by the handler).
-    fn log_done(&self, outcome: &Outcome) {
-        let mut summary = RequestSummary {
-            request_id: &self.request_id,
-            client_model: &self.client_model,
-            upstream_model: &self.upstream_model,
-            stream: self.stream,
-            status: 200,
-            latency: self.started.elapsed(),
-            input_tokens: None,
-            output_tokens: None,
-        };
-        match outcome {
-            Outcome::Completed { input_tokens, output_tokens } => {
-                summary.input_tokens = Some(*input_tokens);
-                summary.output_tokens = Some(*output_tokens);
-                summary.log();
-            }
-            Outcome::Failed(failure) => {
-                summary.log();
-                tracing::warn!(request_id = %self.request_id, error = %failure.message, "the stream ended with an error event");
-            }
-            Outcome::ClientGone => {
-                summary.log();
-                tracing::info!(request_id = %self.request_id, "client disconnected; upstream request cancelled");
-            }
-        }
+        StreamTranslator::new(self.message_id(), self.context.client_model()).with_tool_names(self.tool_names.clone())
     }
 }
 
+/// How a committed stream ended.
 enum Outcome {
-    /// Input tokens count cached ones too.
-    Completed {
-        input_tokens: u64,
-        output_tokens: u64,
-    },
+    Completed,
     Failed(Failure),
     ClientGone,
 }
@@ -197,10 +159,8 @@ pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Re
         Ok(message) => {
             // Only a completed answer leaves a connection worth keeping.
             actix_web::rt::spawn(upstream.release());
-            exchange.log_done(&Outcome::Completed {
-                input_tokens: message.usage.input_tokens + message.usage.cache_read_input_tokens,
-                output_tokens: message.usage.output_tokens,
-            });
+            let usage = &message.usage;
+            exchange.context.answered(usage.input_tokens + usage.cache_read_input_tokens, usage.output_tokens);
             Ok(HttpResponse::Ok().json(message))
         }
         Err(err) => Err(translator.failure().cloned().unwrap_or_else(|| Failure::new(Kind::Server, err.message))),
@@ -358,15 +318,9 @@ async fn pump(
             break Outcome::ClientGone;
         }
         if translator.is_finished() {
-            break match (translator.failure(), translator.usage()) {
-                (Some(failure), _) => Outcome::Failed(failure.clone()),
-                (None, usage) => {
-                    let usage = usage.copied().unwrap_or_default();
-                    Outcome::Completed {
-                        input_tokens: usage.input_tokens + usage.cache_read_input_tokens,
-                        output_tokens: usage.output_tokens,
-                    }
-                }
+            break match translator.failure() {
+                Some(failure) => Outcome::Failed(failure.clone()),
+                None => Outcome::Completed,
             };
         }
     };
@@ -376,12 +330,21 @@ async fn pump(
         sink.flush().await;
     }
     drop((sink, tx));
-    // Before the commit, the handler still owns the answer and its log line.
+    // Before the commit, the handler still owns the answer and its outcome.
     if committed {
-        exchange.log_done(&outcome);
+        let context = &exchange.context;
+        match &outcome {
+            Outcome::Completed => {
+                let usage = translator.usage().copied().unwrap_or_default();
+                context.answered(usage.input_tokens + usage.cache_read_input_tokens, usage.output_tokens);
+            }
+            Outcome::Failed(failure) => context.failed(200, &failure.message),
+            Outcome::ClientGone => context.left(),
+        }
     }
+    // The last holder of the context writes the summary line.
     drop(exchange);
-    if matches!(outcome, Outcome::Completed { .. }) {
+    if matches!(outcome, Outcome::Completed) {
         upstream.release().await;
     }
 }
