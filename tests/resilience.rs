@@ -412,5 +412,8 @@ async fn a_non_streaming_answer_that_fails_midway_is_not_generated_again() {
     let text = String::from_utf8_lossy(&raw);
     assert_eq!(status, 500, "{text}");
     assert_eq!(should_retry.as_deref(), Some("false"), "{text}");
+    for debug in ["Some(", ": None", "Os {"] {
+        assert!(!text.contains(debug), "no Rust Debug output: {text}");
+    }
     assert_eq!(upstream.requests().len(), 1, "generated once");
 }

@@ -43,7 +43,7 @@ pub struct Answer {
 /// Why a request never produced an HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("timed out after {0:?} waiting for the Codex backend")]
+    #[error("timed out after {} s waiting for the Codex backend", .0.as_secs_f64())]
     Timeout(Duration),
     #[error("cannot reach the Codex backend at {endpoint}: {reason}")]
     Connect { endpoint: String, reason: String },
@@ -172,6 +172,21 @@ fn send_error(err: awc::error::SendRequestError, endpoint: &str, waited: Duratio
     }
 }
 
+/// The body of an answer, its failures in words: actix-http shows a body
+/// cut short as Rust `Debug` output (`Some(Os { code: 104, … })`).
+pub fn body_of(response: UpstreamResponse) -> impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin {
+    futures_util::StreamExt::map(response, |chunk| chunk.map_err(|err| describe_payload_error(&err)))
+}
+
+fn describe_payload_error(err: &awc::error::PayloadError) -> String {
+    use awc::error::PayloadError;
+    match err {
+        PayloadError::Incomplete(Some(io)) => format!("the connection closed before the answer was complete: {io}"),
+        PayloadError::Incomplete(None) => "the connection closed before the answer was complete".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Cookies the backend set, sent back with later requests (its Cloudflare
 /// front end sets `__cf_bm` and expects it back). Names and values only:
 /// every request goes to the one backend. Bounded, newest kept.
@@ -255,6 +270,20 @@ mod tests {
         let many: Vec<String> = (0..100).map(|i| format!("c{i}=v")).collect();
         jar.keep(&set(&many.iter().map(String::as_str).collect::<Vec<_>>()));
         assert_eq!(jar.0.lock().unwrap().len(), MAX_COOKIES);
+    }
+
+    #[test]
+    fn a_cut_body_is_told_in_words_not_rust_debug_output() {
+        use awc::error::PayloadError;
+        let reset = std::io::Error::from_raw_os_error(104);
+        let table = [PayloadError::Incomplete(Some(reset)), PayloadError::Incomplete(None)];
+        for err in table {
+            let text = describe_payload_error(&err);
+            assert!(text.starts_with("the connection closed before the answer was complete"), "{text}");
+            for debug in ["Some(", "None", "Os {", "kind:"] {
+                assert!(!text.contains(debug), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::context::Context;
 use super::Permit;
 use crate::anthropic::response::StreamEvent;
 use crate::anthropic::sse;
-use crate::codex::client::UpstreamResponse;
+use crate::codex::client::{body_of, UpstreamResponse};
 use crate::codex::error::{Failure, Kind};
 use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
@@ -144,7 +144,7 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
 /// `midway` when the answer had begun: it is not tried again.
 pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, Failure> {
     let mut translator = exchange.translator();
-    let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
+    let mut upstream = Upstream::new(Box::pin(decode(body_of(upstream))), exchange.timing.idle_timeout);
     let mut accumulator = Accumulator::new();
     while !translator.is_finished() {
         let events = match upstream.next().await {
@@ -268,7 +268,7 @@ async fn pump(
     commit: oneshot::Sender<Result<(), Failure>>,
 ) {
     let mut translator = exchange.translator();
-    let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
+    let mut upstream = Upstream::new(Box::pin(decode(body_of(upstream))), exchange.timing.idle_timeout);
     let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new() };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
     tokio::pin!(commit_deadline);
