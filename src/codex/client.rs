@@ -3,9 +3,15 @@
 //! hands back the streaming answer, and reads the model catalogue from
 //! `{codex_base_url}/codex/models`.
 //!
-//! One [`CodexClient`] per server worker (awc clients are `!Send`). TLS is
-//! rustls with the ring provider and the Mozilla root set, so the binary
-//! needs no system OpenSSL. Who the client says it is comes from
+//! The HTTP client is reqwest (hyper), not awc, for two concrete reasons:
+//! awc's HTTP/1 decoder (actix-http) reads an answer framed by the
+//! connection's end — no `Content-Length`, not chunked, as some proxies send
+//! — as empty (actix/actix-web#2287, never fixed), and awc cannot go through
+//! a proxy (no CONNECT). reqwest reads every HTTP/1.1 framing and honours
+//! `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` (HTTP CONNECT for https, SOCKS5 too),
+//! or the `proxy` setting ([`proxy`]). One [`CodexClient`] per server worker.
+//! TLS is rustls with the ring provider (the binary's only crypto backend)
+//! and the Mozilla root set, so the binary needs no system OpenSSL. Who the client says it is comes from
 //! [`identity`](super::identity); the lane adds its header. Cookies the
 //! backend sets (Cloudflare's `__cf_bm` and the like) are kept and sent back,
 //! as the Codex CLI does. The client knows nothing about tests: only the
@@ -25,7 +31,7 @@ use crate::codex::limits::RateLimits;
 use crate::config::Settings;
 
 /// The streaming answer of a successful request.
-pub type UpstreamResponse = awc::ClientResponse;
+pub type UpstreamResponse = reqwest::Response;
 
 /// Largest upstream error body we read to explain a failure.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -75,7 +81,7 @@ pub enum CatalogueFetchError {
 }
 
 pub struct CodexClient {
-    http: awc::Client,
+    http: reqwest::Client,
     base_url: String,
     endpoint: String,
     identity: Identity,
@@ -85,12 +91,13 @@ pub struct CodexClient {
 
 impl CodexClient {
     pub fn new(settings: &Settings) -> Self {
-        let connector = awc::Connector::new()
-            .rustls_0_23(Arc::new(tls_config()))
-            .timeout(settings.connect_timeout)
-            .limit(settings.max_concurrent_requests);
-        let http =
-            awc::Client::builder().connector(connector).timeout(settings.request_timeout).disable_redirects().finish();
+        let builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config())
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        let http = proxy(builder, settings.proxy.as_deref())
+            .build()
+            .unwrap_or_else(|err| panic!("the upstream HTTP client cannot be built: {err}"));
         CodexClient {
             http,
             base_url: settings.codex_base_url.clone(),
@@ -115,19 +122,23 @@ impl CodexClient {
         let mut request = self
             .http
             .post(&self.endpoint)
-            .timeout(wait)
-            .insert_header(("accept", "text/event-stream"))
-            .insert_header(("content-type", "application/json"));
+            .header("accept", "text/event-stream")
+            .header("content-type", "application/json");
         for (name, value) in self.identity.headers(caller) {
-            request = request.insert_header((name, value));
+            request = request.header(name, value);
         }
         for &(name, value) in lane.headers() {
-            request = request.insert_header((name, value));
+            request = request.header(name, value);
         }
         if let Some(cookie) = self.cookies.header() {
-            request = request.insert_header(("cookie", cookie));
+            request = request.header("cookie", cookie);
         }
-        let response = request.send_body(body).await.map_err(|err| send_error(err, &self.endpoint, wait))?;
+        // The wait covers the headers only: the body streams for as long as
+        // the answer takes (the server watches its silences).
+        let response = match tokio::time::timeout(wait, request.body(body).send()).await {
+            Ok(sent) => sent.map_err(|err| send_error(&err, &self.endpoint))?,
+            Err(_) => return Err(SendError::Timeout(wait)),
+        };
         self.cookies.keep(response.headers());
         let now = chrono::Utc::now();
         let limits = RateLimits::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()), now);
@@ -149,42 +160,75 @@ impl CodexClient {
     /// raw `{"models":[…]}` answer.
     pub async fn fetch_models(&self, caller: Caller<'_>) -> Result<Bytes, CatalogueFetchError> {
         let url = format!("{}/codex/models?client_version={}", self.base_url, self.identity.version);
-        let mut request = self.http.get(&url).insert_header(("accept", "application/json"));
+        let mut request = self.http.get(&url).header("accept", "application/json");
         for (name, value) in self.identity.headers(caller) {
-            request = request.insert_header((name, value));
+            request = request.header(name, value);
         }
         if let Some(cookie) = self.cookies.header() {
-            request = request.insert_header(("cookie", cookie));
+            request = request.header("cookie", cookie);
         }
-        let mut response = request.send().await.map_err(|err| send_error(err, &url, self.timeout))?;
+        let response = match tokio::time::timeout(self.timeout, request.send()).await {
+            Ok(sent) => sent.map_err(|err| send_error(&err, &url))?,
+            Err(_) => return Err(SendError::Timeout(self.timeout).into()),
+        };
         self.cookies.keep(response.headers());
         if !response.status().is_success() {
             return Err(CatalogueFetchError::Refused(error_from(response).await));
         }
-        response.body().limit(MAX_CATALOGUE_BODY).await.map_err(|e| CatalogueFetchError::Body(e.to_string()))
+        read_limited(response, MAX_CATALOGUE_BODY).await.map_err(CatalogueFetchError::Body)
     }
 }
 
-fn send_error(err: awc::error::SendRequestError, endpoint: &str, waited: Duration) -> SendError {
-    match err {
-        awc::error::SendRequestError::Timeout => SendError::Timeout(waited),
-        other => SendError::Connect { endpoint: endpoint.to_owned(), reason: other.to_string() },
+fn send_error(err: &reqwest::Error, endpoint: &str) -> SendError {
+    SendError::Connect { endpoint: endpoint.to_owned(), reason: in_words(err) }
+}
+
+/// An error and its causes, in words: `error sending request: … : connection refused`.
+fn in_words(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Route `builder`'s calls through the `proxy` setting when set (`NO_PROXY`
+/// still honoured), else through `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY`
+/// minus `NO_PROXY` from the environment (reqwest's default).
+pub fn proxy(builder: reqwest::ClientBuilder, setting: Option<&str>) -> reqwest::ClientBuilder {
+    match setting.map(reqwest::Proxy::all) {
+        Some(Ok(proxy)) => builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env())),
+        // Validated with the settings; one that still fails is left out.
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "the proxy setting is unusable; using the environment's");
+            builder
+        }
+        None => builder,
     }
 }
 
-/// The body of an answer, its failures in words: actix-http shows a body
-/// cut short as Rust `Debug` output (`Some(Os { code: 104, … })`).
+/// Read a body, at most `limit` bytes.
+async fn read_limited(mut response: UpstreamResponse, limit: usize) -> Result<Bytes, String> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| in_words(&err))? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The body of an answer, its failures in words with their causes (never
+/// Rust `Debug` output such as `Some(Os { code: 104, … })`).
 pub fn body_of(response: UpstreamResponse) -> impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin {
-    futures_util::StreamExt::map(response, |chunk| chunk.map_err(|err| describe_payload_error(&err)))
-}
-
-fn describe_payload_error(err: &awc::error::PayloadError) -> String {
-    use awc::error::PayloadError;
-    match err {
-        PayloadError::Incomplete(Some(io)) => format!("the connection closed before the answer was complete: {io}"),
-        PayloadError::Incomplete(None) => "the connection closed before the answer was complete".to_owned(),
-        other => other.to_string(),
-    }
+    futures_util::StreamExt::map(response.bytes_stream(), |chunk| chunk.map_err(|err| in_words(&err)))
 }
 
 /// Cookies the backend set, sent back with later requests (its Cloudflare
@@ -197,9 +241,9 @@ struct CookieJar(Mutex<BTreeMap<String, String>>);
 const MAX_COOKIES: usize = 32;
 
 impl CookieJar {
-    fn keep(&self, headers: &actix_web::http::header::HeaderMap) {
+    fn keep(&self, headers: &reqwest::header::HeaderMap) {
         let mut jar = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for value in headers.get_all("set-cookie").filter_map(|v| v.to_str().ok()) {
+        for value in headers.get_all("set-cookie").into_iter().filter_map(|v| v.to_str().ok()) {
             let Ok(cookie) = cookie::Cookie::parse(value) else { continue };
             let expired =
                 cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative()) || cookie.value().is_empty();
@@ -220,7 +264,7 @@ impl CookieJar {
 }
 
 /// Read a failed answer (bounded) and say what it means.
-async fn error_from(mut response: UpstreamResponse) -> Failure {
+async fn error_from(response: UpstreamResponse) -> Failure {
     let status = response.status().as_u16();
     // Copied out: reading the body needs the response to itself. The names
     // of the limit headers depend on the family that tripped, so all go.
@@ -229,7 +273,7 @@ async fn error_from(mut response: UpstreamResponse) -> Failure {
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
-    let body = response.body().limit(MAX_ERROR_BODY).await.unwrap_or_default();
+    let body = read_limited(response, MAX_ERROR_BODY).await.unwrap_or_default();
     let failure = UpstreamFailure { status, headers: &headers, body: &body };
     map_upstream_error(&failure, chrono::Utc::now())
 }
@@ -253,7 +297,7 @@ mod tests {
 
     #[test]
     fn the_cookie_jar_keeps_what_the_backend_sets_and_forgets_what_it_expires() {
-        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
         let jar = CookieJar::default();
         assert_eq!(jar.header(), None);
         let set = |values: &[&str]| {
@@ -273,16 +317,15 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_body_is_told_in_words_not_rust_debug_output() {
-        use awc::error::PayloadError;
-        let reset = std::io::Error::from_raw_os_error(104);
-        let table = [PayloadError::Incomplete(Some(reset)), PayloadError::Incomplete(None)];
-        for err in table {
-            let text = describe_payload_error(&err);
-            assert!(text.starts_with("the connection closed before the answer was complete"), "{text}");
-            for debug in ["Some(", "None", "Os {", "kind:"] {
-                assert!(!text.contains(debug), "{text}");
-            }
+    fn errors_are_told_in_words_with_their_causes_not_rust_debug_output() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error decoding response body")]
+        struct Outer(#[source] std::io::Error);
+        let text = in_words(&Outer(std::io::Error::from_raw_os_error(104)));
+        assert!(text.starts_with("error decoding response body: "), "{text}");
+        assert!(text.contains("(os error 104)"), "{text}");
+        for debug in ["Some(", "None", "Os {", "kind:"] {
+            assert!(!text.contains(debug), "{text}");
         }
     }
 
