@@ -9,7 +9,7 @@
 //! — as empty (actix/actix-web#2287, never fixed), and awc cannot go through
 //! a proxy (no CONNECT). reqwest reads every HTTP/1.1 framing and honours
 //! `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` (HTTP CONNECT for https, SOCKS5 too),
-//! or the `proxy` setting ([`proxy`]). One [`CodexClient`] per server worker.
+//! or the `proxy` setting ([`crate::net::proxy`]). One [`CodexClient`] per server worker.
 //! TLS is rustls with the ring provider (the binary's only crypto backend)
 //! and the Mozilla root set, so the binary needs no system OpenSSL. Who the client says it is comes from
 //! [`identity`](super::identity); the lane adds its header. Cookies the
@@ -29,6 +29,7 @@ use crate::codex::identity::{Caller, Identity};
 use crate::codex::lane::Lane;
 use crate::codex::limits::RateLimits;
 use crate::config::Settings;
+use crate::net::{in_words, proxy};
 
 /// The streaming answer of a successful request.
 pub type UpstreamResponse = reqwest::Response;
@@ -183,36 +184,6 @@ fn send_error(err: &reqwest::Error, endpoint: &str) -> SendError {
     SendError::Connect { endpoint: endpoint.to_owned(), reason: in_words(err) }
 }
 
-/// An error and its causes, in words: `error sending request: … : connection refused`.
-fn in_words(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// Route `builder`'s calls through the `proxy` setting when set (`NO_PROXY`
-/// still honoured), else through `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY`
-/// minus `NO_PROXY` from the environment (reqwest's default).
-pub fn proxy(builder: reqwest::ClientBuilder, setting: Option<&str>) -> reqwest::ClientBuilder {
-    match setting.map(reqwest::Proxy::all) {
-        Some(Ok(proxy)) => builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env())),
-        // Validated with the settings; one that still fails is left out.
-        Some(Err(err)) => {
-            tracing::warn!(error = %err, "the proxy setting is unusable; using the environment's");
-            builder
-        }
-        None => builder,
-    }
-}
-
 /// Read a body, at most `limit` bytes.
 async fn read_limited(mut response: UpstreamResponse, limit: usize) -> Result<Bytes, String> {
     let mut body = bytes::BytesMut::new();
@@ -314,19 +285,6 @@ mod tests {
         let many: Vec<String> = (0..100).map(|i| format!("c{i}=v")).collect();
         jar.keep(&set(&many.iter().map(String::as_str).collect::<Vec<_>>()));
         assert_eq!(jar.0.lock().unwrap().len(), MAX_COOKIES);
-    }
-
-    #[test]
-    fn errors_are_told_in_words_with_their_causes_not_rust_debug_output() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("error decoding response body")]
-        struct Outer(#[source] std::io::Error);
-        let text = in_words(&Outer(std::io::Error::from_raw_os_error(104)));
-        assert!(text.starts_with("error decoding response body: "), "{text}");
-        assert!(text.contains("(os error 104)"), "{text}");
-        for debug in ["Some(", "None", "Os {", "kind:"] {
-            assert!(!text.contains(debug), "{text}");
-        }
     }
 
     #[test]

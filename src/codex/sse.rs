@@ -63,7 +63,7 @@ impl SseError {
 
 /// Decode a Codex response body into events.
 ///
-/// `body` is the raw byte stream (e.g. awc's response payload). It need not
+/// `body` is the raw byte stream (e.g. the response's body). It need not
 /// be `Send`, and neither is the returned stream then.
 pub fn decode<S, E>(body: S) -> impl Stream<Item = Result<CodexEvent, SseError>>
 where

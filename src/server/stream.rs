@@ -116,7 +116,7 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
     }
 
     /// Read what is left of a completed answer — normally just the end of
-    /// the chunked body — so that awc puts the connection back in its pool
+    /// the chunked body — so that the client puts the connection back in its pool
     /// and the next request skips the TCP and TLS handshakes. An upstream
     /// that keeps sending is cut off after [`RELEASE_WAIT`] (dropping the
     /// body closes its connection).
