@@ -78,6 +78,9 @@ pub struct Settings {
     pub responses_lite: LitePolicy,
     /// `text.verbosity` for every request; `None` uses each model's default.
     pub verbosity: Option<String>,
+    /// Proxy for the upstream and OAuth calls (`http://`, `https://`,
+    /// `socks5://`); `None` uses `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+    pub proxy: Option<String>,
     /// How often the model catalogue is read again.
     pub catalogue_refresh: Duration,
     /// How soon a failed catalogue read is tried again (doubled up to `catalogue_refresh`).
@@ -186,6 +189,7 @@ impl Settings {
             client_version: DEFAULT_CLIENT_VERSION.into(),
             responses_lite: LitePolicy::Auto,
             verbosity: None,
+            proxy: None,
             catalogue_refresh: Duration::from_secs(3600),
             catalogue_retry: Duration::from_secs(60),
         }
@@ -277,6 +281,7 @@ struct FileSettings {
     client_version: Option<String>,
     responses_lite: Option<String>,
     verbosity: Option<String>,
+    proxy: Option<String>,
     models: Option<FileModels>,
 }
 
@@ -507,6 +512,13 @@ fn apply_file(settings: &mut Settings, file: FileSettings, path: &Path) -> Resul
             *slot = Duration::from_secs(v);
         }
     }
+    if let Some(v) = file.proxy {
+        let scheme_ok = ["http://", "https://", "socks5://", "socks5h://"].iter().any(|s| v.starts_with(s));
+        if !scheme_ok || v.contains(char::is_whitespace) {
+            return Err(invalid("proxy", "must be an http://, https://, socks5:// or socks5h:// URL"));
+        }
+        settings.proxy = Some(v);
+    }
     if let Some(v) = file.client_version {
         if !is_version(&v) {
             return Err(invalid("client_version", "must be a Codex CLI version such as \"0.157.1\""));
@@ -695,6 +707,8 @@ mod tests {
         assert!(err.contains("CODEXD_CLIENT_VERSION") && err.contains("0.157.1"), "{err}");
         for (bad, key) in [
             (r#"client_version = "0.157""#, "client_version"),
+            (r#"proxy = "ftp://proxy.example""#, "proxy"),
+            (r#"proxy = "http://a b""#, "proxy"),
             (r#"responses_lite = "never""#, "responses_lite"),
             (r#"verbosity = "loud""#, "verbosity"),
         ] {

@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod logging;
 pub mod memo;
 pub mod models;
+pub mod net;
 pub mod server;
 pub mod service;
 pub mod shell;

@@ -61,7 +61,7 @@ fn run(command: Command, overrides: &Overrides) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         (Command::Claude(args), Ok(settings)) => shell::claude(&settings, args.args),
-        // The auth commands use awc, which needs an actix system.
+        // The auth commands make HTTP calls, which need a Tokio runtime (an actix system).
         (Command::Login(args), Ok(settings)) => on_actix(auth::commands::login(&settings, args)),
         (Command::Logout(args), Ok(settings)) => on_actix(auth::commands::logout(&settings, args)),
         (Command::Status(args), Ok(settings)) => on_actix(auth::commands::status(&settings, args)),

@@ -7,6 +7,7 @@ mod common;
 use common::mock_codex::{self, MockCodex, Reply};
 use common::{client, parse_sse, start_daemon, wait_for_catalogue};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 fn ask(stream: bool) -> Value {
     json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": stream,
@@ -315,4 +316,104 @@ async fn codexd_status_shows_the_usage_windows_the_daemon_saw() {
     assert!(stdout.contains("weekly window 3% used"), "{stdout}");
     assert!(stdout.contains("models     catalogue: live, read "), "{stdout}");
     assert!(!stdout.contains(mock_codex::MOCK_TOKEN));
+}
+
+/// [`post`], with the answer's `x-should-retry` and how long it took.
+async fn post_timed(daemon: &common::Daemon, body: &Value) -> (u16, Option<String>, Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut resp = client().post(daemon.url("/v1/messages")).send_json(body).await.unwrap();
+    let should_retry = resp.headers().get("x-should-retry").and_then(|v| Some(v.to_str().ok()?.to_owned()));
+    let body = resp.body().limit(1 << 24).await.unwrap();
+    (resp.status().as_u16(), should_retry, body.to_vec(), started.elapsed())
+}
+
+fn daemon_with(upstream: &MockCodex, tune: impl FnOnce(&mut codexd::config::Settings)) -> common::Daemon {
+    let home = tempfile::tempdir().unwrap();
+    common::write_tokens(home.path(), mock_codex::MOCK_TOKEN);
+    let mut settings = common::test_settings(upstream, home.path());
+    tune(&mut settings);
+    common::start_daemon_with(settings, home)
+}
+
+/// An upstream that never sends its headers is waited for once, within the
+/// request's one deadline, not `request_timeout` per try; the client is
+/// told not to try again on its own.
+#[actix_web::test]
+async fn all_tries_share_one_deadline() {
+    let upstream = MockCodex::start();
+    let daemon = daemon_with(&upstream, |s| s.request_timeout = Duration::from_secs(2));
+    for _ in 0..codexd::server::MAX_ATTEMPTS {
+        upstream
+            .push(Reply::Delayed(Duration::from_secs(30), Box::new(Reply::Sse(mock_codex::text_stream("m", "late")))));
+    }
+    let (status, should_retry, raw, took) = post_timed(&daemon, &ask(false)).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(status, 502, "{text}");
+    assert!(took < Duration::from_millis(3_500), "one deadline for all tries: took {took:?}");
+    assert!(text.contains("timed out"), "{text}");
+    assert_eq!(should_retry.as_deref(), Some("false"));
+    assert_eq!(upstream.requests().len(), 1, "no try starts past the deadline");
+}
+
+/// A 503's `retry-after` is waited out before the next try; once codexd
+/// has used up its tries, the client is told not to multiply them.
+#[actix_web::test]
+async fn a_503_retry_after_is_honoured_and_giving_up_says_do_not_retry() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let busy = || Reply::Http { status: 503, headers: vec![("retry-after".into(), "1".into())], body: "busy".into() };
+    let first = upstream.push(busy());
+    let second = upstream.push(Reply::Sse(mock_codex::text_stream("gpt-5.6-terra", "fine")));
+    let (status, should_retry, _, took) = post_timed(&daemon, &ask(false)).await;
+    assert_eq!(status, 200);
+    assert_eq!(should_retry, None);
+    assert!(took >= Duration::from_secs(1), "waited out retry-after: {took:?}");
+    assert!(first.request().is_some() && second.request().is_some(), "the mock says which try got which reply");
+
+    for _ in 0..codexd::server::MAX_ATTEMPTS {
+        upstream.push(Reply::Http { status: 502, headers: vec![], body: "bad gateway".into() });
+    }
+    let (status, should_retry, raw, _) = post_timed(&daemon, &ask(true)).await;
+    assert_eq!(status, 502, "{}", String::from_utf8_lossy(&raw));
+    assert_eq!(should_retry.as_deref(), Some("false"), "codexd tried {} times already", codexd::server::MAX_ATTEMPTS);
+    // Refusals that no retry would pass keep the client's own judgement.
+    upstream.push(Reply::Http { status: 400, headers: vec![], body: r#"{"detail":"nope"}"#.into() });
+    let (status, should_retry, _, _) = post_timed(&daemon, &ask(false)).await;
+    assert_eq!((status, should_retry), (400, None));
+}
+
+/// A malformed event would be sent again: one try, not three.
+#[actix_web::test]
+async fn a_malformed_event_is_not_retried() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    for stream in [false, true] {
+        let before = upstream.requests().len();
+        upstream.push(Reply::Sse("event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\ndata: {not json\n\n".into()));
+        let (status, _, raw, _) = post_timed(&daemon, &ask(stream)).await;
+        let text = String::from_utf8_lossy(&raw);
+        assert_eq!(status, 500, "stream={stream}: {text}");
+        assert!(text.contains("malformed"), "{text}");
+        assert_eq!(upstream.requests().len() - before, 1, "stream={stream}: not retried");
+    }
+}
+
+/// A non-streaming answer that fails after its generation began has cost
+/// quota: it is reported, not generated again (nor by the client).
+#[actix_web::test]
+async fn a_non_streaming_answer_that_fails_midway_is_not_generated_again() {
+    let upstream = MockCodex::start();
+    let daemon = start_daemon(&upstream);
+    let events = mock_codex::text_events("gpt-5.6-terra", "half an answer that never ends");
+    let partial: Vec<(Duration, String)> =
+        events[..5].iter().map(|event| (Duration::ZERO, mock_codex::sse(std::slice::from_ref(event)))).collect();
+    upstream.push(Reply::ChunksThenReset(partial));
+    let (status, should_retry, raw, _) = post_timed(&daemon, &ask(false)).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(status, 500, "{text}");
+    assert_eq!(should_retry.as_deref(), Some("false"), "{text}");
+    for debug in ["Some(", ": None", "Os {"] {
+        assert!(!text.contains(debug), "no Rust Debug output: {text}");
+    }
+    assert_eq!(upstream.requests().len(), 1, "generated once");
 }

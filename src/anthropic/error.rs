@@ -68,11 +68,14 @@ pub struct ApiError {
     pub status: u16,
     /// Seconds for the `retry-after` header (rate limits, overloads).
     pub retry_after: Option<u64>,
+    /// The `x-should-retry` header: `Some(false)` tells the Anthropic SDKs
+    /// not to retry on their own (codexd already has).
+    pub should_retry: Option<bool>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, status: kind.status(), message: message.into(), retry_after: None }
+        ApiError { kind, status: kind.status(), message: message.into(), retry_after: None, should_retry: None }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
@@ -113,11 +116,21 @@ impl ApiError {
     /// Answers with `false` carry `x-should-retry: false`, which makes
     /// Claude Code and the SDKs stop at once.
     pub fn should_retry(&self) -> bool {
+        if let Some(decided) = self.should_retry {
+            return decided;
+        }
         match self.kind {
             ErrorKind::AuthenticationError => false,
             ErrorKind::RateLimitError => self.retry_after.is_none_or(|secs| secs <= LONGEST_RETRYABLE_WAIT),
             _ => true,
         }
+    }
+
+    /// Say explicitly whether a retry can help (codexd's retry policy has
+    /// already decided, e.g. after its own tries are spent).
+    pub fn with_should_retry(mut self, should_retry: bool) -> Self {
+        self.should_retry = Some(should_retry);
+        self
     }
 
     /// The JSON body: `{"type":"error","error":{"type":…,"message":…}}`.

@@ -1,7 +1,5 @@
-//! [`AuthError`]: why no usable token could be had, and how each reason
-//! reaches an API client as an [`ApiError`].
-
-use crate::anthropic::ApiError;
+//! [`AuthError`]: why no usable token could be had. What each reason
+//! becomes for an API client is the server's business (`server::edge`).
 
 use super::store::StoreError;
 
@@ -37,70 +35,10 @@ impl AuthError {
             AuthError::RefreshFailed { .. } | AuthError::Config(_) => false,
         }
     }
-}
 
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        let message = err.to_string();
-        if err.needs_login() {
-            return ApiError::authentication(message);
-        }
-        match err {
-            AuthError::RefreshFailed { .. } => {
-                ApiError::api(message).with_status(503).with_retry_after(RETRY_AFTER_SECS)
-            }
-            _ => ApiError::api(message),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::anthropic::ErrorKind;
-    use std::path::PathBuf;
-    use std::time::Duration;
-
-    #[test]
-    fn each_reason_maps_to_the_right_client_error() {
-        let table = [
-            (AuthError::NotLoggedIn, ErrorKind::AuthenticationError, 401, "codexd login", None),
-            (
-                AuthError::NeedsLogin { reason: "refresh_token_expired".into() },
-                ErrorKind::AuthenticationError,
-                401,
-                "codexd login",
-                None,
-            ),
-            (
-                AuthError::Store(StoreError::Corrupt { path: PathBuf::from("/t/tokens.json"), detail: "x".into() }),
-                ErrorKind::AuthenticationError,
-                401,
-                "codexd login",
-                None,
-            ),
-            (
-                AuthError::RefreshFailed { reason: "timeout".into() },
-                ErrorKind::ApiError,
-                503,
-                "try again",
-                Some(RETRY_AFTER_SECS),
-            ),
-            (
-                AuthError::Store(StoreError::LockTimeout {
-                    path: PathBuf::from("/t/tokens.json.lock"),
-                    waited: Duration::from_secs(60),
-                }),
-                ErrorKind::ApiError,
-                500,
-                "stuck",
-                None,
-            ),
-        ];
-        for (err, kind, status, says, retry_after) in table {
-            let api = ApiError::from(err.clone());
-            assert_eq!((api.kind, api.status, api.retry_after), (kind, status, retry_after), "{err}");
-            assert!(api.message.contains(says), "{:?} lacks {says:?}", api.message);
-        }
+    /// Seconds after which asking again may work: a refresh that failed on
+    /// the way is retried by the refresh timer.
+    pub fn retry_after(&self) -> Option<u64> {
+        matches!(self, AuthError::RefreshFailed { .. }).then_some(RETRY_AFTER_SECS)
     }
 }

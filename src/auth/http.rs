@@ -1,19 +1,19 @@
-//! The HTTP client of the auth side: awc with rustls (ring, webpki roots),
-//! adapted to the `oauth2` crate's [`oauth2::AsyncHttpClient`] and offering
-//! the one plain call the rest needs: a JSON POST, for the device-code
-//! endpoints and the token refresh.
+//! The HTTP client of the auth side: reqwest with rustls (ring, webpki
+//! roots), adapted to the `oauth2` crate's [`oauth2::AsyncHttpClient`] and
+//! offering the one plain call the rest needs: a JSON POST, for the
+//! device-code endpoints and the token refresh.
 //!
-//! awc's `Client` is `!Send`, so [`HttpClient`] keeps only the (shareable)
-//! TLS configuration and builds a client per call — cheap, and auth calls are
-//! rare. Calls must run on an actix runtime, like every awc call.
+//! Like the upstream client (`codex::client`, which says why reqwest and not
+//! awc), it goes through `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`, or through
+//! the proxy given with [`HttpClient::with_proxy`]. Calls need a Tokio
+//! runtime (actix's is one).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use awc::http::header::{HeaderName, HeaderValue};
-use awc::http::Method;
+use crate::net::in_words;
 
 /// Largest answer read from an auth endpoint.
 const BODY_LIMIT: usize = 1 << 20;
@@ -23,8 +23,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Makes HTTP(S) calls; `Send + Sync`, cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    tls: Arc<rustls::ClientConfig>,
-    timeout: Duration,
+    http: reqwest::Client,
 }
 
 /// An HTTP call that did not produce an answer.
@@ -46,67 +45,69 @@ pub struct Answer {
 }
 
 impl HttpClient {
-    /// A client whose calls give up after `timeout` (connect to last byte).
+    /// A client whose calls give up after `timeout` (connect to last byte),
+    /// through the environment's proxy if any.
     pub fn new(timeout: Duration) -> Self {
-        HttpClient { tls: Arc::new(tls_config()), timeout }
+        Self::with_proxy(timeout, None)
     }
 
-    fn client(&self) -> awc::Client {
-        let connector = awc::Connector::new().rustls_0_23(self.tls.clone()).timeout(CONNECT_TIMEOUT.min(self.timeout));
-        awc::Client::builder().connector(connector).timeout(self.timeout).disable_redirects().finish()
+    /// [`HttpClient::new`], through `proxy` (the `proxy` setting) when given.
+    pub fn with_proxy(timeout: Duration, proxy: Option<&str>) -> Self {
+        let builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config())
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        let http = crate::net::proxy(builder, proxy)
+            .build()
+            .unwrap_or_else(|err| panic!("the auth HTTP client cannot be built: {err}"));
+        HttpClient { http }
     }
 
     /// Send a request built by the `oauth2` crate.
     pub async fn execute(&self, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpError> {
         let url = request.uri().to_string();
-        let method =
-            Method::from_bytes(request.method().as_str().as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
-        let mut outgoing = self.client().request(method, url.as_str());
-        for (name, value) in request.headers() {
-            let name =
-                HeaderName::from_bytes(name.as_str().as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
-            let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|e| HttpError::Request(e.to_string()))?;
-            outgoing = outgoing.insert_header((name, value));
-        }
-        let mut response = outgoing
-            .send_body(request.into_body())
+        let request = reqwest::Request::try_from(request).map_err(|e| HttpError::Request(in_words(&e)))?;
+        let response = self
+            .http
+            .execute(request)
             .await
-            .map_err(|e| HttpError::Unreachable { url: url.clone(), message: e.to_string() })?;
-
+            .map_err(|e| HttpError::Unreachable { url: url.clone(), message: in_words(&e) })?;
         let mut answer = oauth2::http::Response::builder().status(response.status().as_u16());
         for (name, value) in response.headers() {
             answer = answer.header(name.as_str(), value.as_bytes());
         }
-        let body = response
-            .body()
-            .limit(BODY_LIMIT)
-            .await
-            .map_err(|e| HttpError::Body { url: url.clone(), message: e.to_string() })?;
-        answer.body(body.to_vec()).map_err(|e| HttpError::Body { url, message: e.to_string() })
+        let body = read_limited(&url, response).await?;
+        answer.body(body).map_err(|e| HttpError::Body { url, message: e.to_string() })
     }
 
     /// POST a JSON body.
     pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Answer, HttpError> {
-        let request = self.client().post(url).insert_header(("accept", "application/json"));
-        let response = request.send_json(body).await;
-        Self::read(url, response).await
+        let body = serde_json::to_vec(body).map_err(|e| HttpError::Request(e.to_string()))?;
+        let request = self
+            .http
+            .post(url)
+            .header("accept", "application/json")
+            .header("content-type", "application/json")
+            .body(body);
+        let response =
+            request.send().await.map_err(|e| HttpError::Unreachable { url: url.to_string(), message: in_words(&e) })?;
+        let status = response.status().as_u16();
+        Ok(Answer { status, body: read_limited(url, response).await? })
     }
+}
 
-    async fn read<S>(
-        url: &str,
-        response: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
-    ) -> Result<Answer, HttpError>
-    where
-        S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
-    {
-        let mut response =
-            response.map_err(|e| HttpError::Unreachable { url: url.to_string(), message: e.to_string() })?;
-        let body = response
-            .body()
-            .limit(BODY_LIMIT)
-            .await
-            .map_err(|e| HttpError::Body { url: url.to_string(), message: e.to_string() })?;
-        Ok(Answer { status: response.status().as_u16(), body: body.to_vec() })
+/// Read an answer's body, at most [`BODY_LIMIT`] bytes.
+async fn read_limited(url: &str, mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    let mut body = Vec::new();
+    loop {
+        let chunk =
+            response.chunk().await.map_err(|e| HttpError::Body { url: url.to_string(), message: in_words(&e) })?;
+        let Some(chunk) = chunk else { return Ok(body) };
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(HttpError::Body { url: url.to_string(), message: format!("larger than {BODY_LIMIT} bytes") });
+        }
+        body.extend_from_slice(&chunk);
     }
 }
 
@@ -136,4 +137,33 @@ fn tls_config() -> rustls::ClientConfig {
 #[cold]
 fn unreachable_tls_defaults() -> ! {
     panic!("rustls' ring provider rejected its own default protocol versions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The login's calls go through the proxy they are given: a loopback
+    /// "proxy" records the request line and answers itself.
+    #[tokio::test]
+    async fn calls_go_through_the_given_proxy() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap());
+        let seen = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await.unwrap();
+            String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned()
+        });
+        let client = HttpClient::with_proxy(Duration::from_secs(10), Some(&proxy));
+        // Nothing listens there: only the proxy can answer.
+        let answer = client.post_json("http://auth.invalid/oauth/token", &serde_json::json!({})).await.unwrap();
+        assert_eq!((answer.status, answer.body.as_slice()), (200, b"{}".as_slice()));
+        assert_eq!(seen.await.unwrap(), "POST http://auth.invalid/oauth/token HTTP/1.1");
+    }
 }

@@ -4,7 +4,7 @@
 //! - [`Auth`] (`manager.rs`): what the server uses — credentials, single-flight
 //!   refresh, the refresh timer.
 //! - `tokens.rs` / `store.rs`: the `tokens.json` record and its locked, atomic file.
-//! - `oauth.rs` / `http.rs`: the issuer's endpoints through the `oauth2` crate on awc.
+//! - `oauth.rs` / `http.rs`: the issuer's endpoints through the `oauth2` crate on reqwest.
 //! - `claims.rs`: identity and expiry out of the JWTs.
 //! - `login.rs` with `browser.rs` (PKCE on a loopback callback), `device.rs`
 //!   (one-time code) and `codex_import.rs` (the Codex CLI's auth.json): the

@@ -3,9 +3,15 @@
 //! hands back the streaming answer, and reads the model catalogue from
 //! `{codex_base_url}/codex/models`.
 //!
-//! One [`CodexClient`] per server worker (awc clients are `!Send`). TLS is
-//! rustls with the ring provider and the Mozilla root set, so the binary
-//! needs no system OpenSSL. Who the client says it is comes from
+//! The HTTP client is reqwest (hyper), not awc, for two concrete reasons:
+//! awc's HTTP/1 decoder (actix-http) reads an answer framed by the
+//! connection's end — no `Content-Length`, not chunked, as some proxies send
+//! — as empty (actix/actix-web#2287, never fixed), and awc cannot go through
+//! a proxy (no CONNECT). reqwest reads every HTTP/1.1 framing and honours
+//! `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` (HTTP CONNECT for https, SOCKS5 too),
+//! or the `proxy` setting ([`crate::net::proxy`]). One [`CodexClient`] per server worker.
+//! TLS is rustls with the ring provider (the binary's only crypto backend)
+//! and the Mozilla root set, so the binary needs no system OpenSSL. Who the client says it is comes from
 //! [`identity`](super::identity); the lane adds its header. Cookies the
 //! backend sets (Cloudflare's `__cf_bm` and the like) are kept and sent back,
 //! as the Codex CLI does. The client knows nothing about tests: only the
@@ -15,19 +21,18 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use bytes::Bytes;
 
-use crate::anthropic::ApiError;
 use crate::codex::catalogue::{Catalogue, CatalogueError};
-use crate::codex::error::{map_upstream_error, UpstreamFailure};
+use crate::codex::error::{map_upstream_error, Failure, Kind, UpstreamFailure};
 use crate::codex::identity::{Caller, Identity};
 use crate::codex::lane::Lane;
 use crate::codex::limits::RateLimits;
 use crate::config::Settings;
+use crate::net::{in_words, proxy};
 
 /// The streaming answer of a successful request.
-pub type UpstreamResponse = awc::ClientResponse;
+pub type UpstreamResponse = reqwest::Response;
 
 /// Largest upstream error body we read to explain a failure.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -36,24 +41,30 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const MAX_CATALOGUE_BODY: usize = 8 * 1024 * 1024;
 
 /// An HTTP answer: the usage windows it reported, and either the stream
-/// (2xx) or the client's error.
+/// (2xx) or what the failure means.
 pub struct Answer {
     pub limits: Option<RateLimits>,
-    pub result: Result<UpstreamResponse, ApiError>,
+    pub result: Result<UpstreamResponse, Failure>,
 }
 
 /// Why a request never produced an HTTP answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("timed out after {0:?} waiting for the Codex backend")]
+    #[error("timed out after {} s waiting for the Codex backend", .0.as_secs_f64())]
     Timeout(Duration),
     #[error("cannot reach the Codex backend at {endpoint}: {reason}")]
     Connect { endpoint: String, reason: String },
 }
 
-impl From<SendError> for ApiError {
+/// A request that got no answer: a connect error may pass on another try;
+/// a timeout used up the time there was.
+impl From<SendError> for Failure {
     fn from(err: SendError) -> Self {
-        ApiError::api(err.to_string()).with_status(StatusCode::BAD_GATEWAY.as_u16())
+        let kind = match err {
+            SendError::Timeout(_) => Kind::TimedOut,
+            SendError::Connect { .. } => Kind::Unreachable,
+        };
+        Failure::new(kind, err.to_string())
     }
 }
 
@@ -63,7 +74,7 @@ pub enum CatalogueFetchError {
     #[error(transparent)]
     Send(#[from] SendError),
     #[error("{0}")]
-    Refused(ApiError),
+    Refused(Failure),
     #[error("cannot read the answer: {0}")]
     Body(String),
     #[error(transparent)]
@@ -71,7 +82,7 @@ pub enum CatalogueFetchError {
 }
 
 pub struct CodexClient {
-    http: awc::Client,
+    http: reqwest::Client,
     base_url: String,
     endpoint: String,
     identity: Identity,
@@ -81,12 +92,13 @@ pub struct CodexClient {
 
 impl CodexClient {
     pub fn new(settings: &Settings) -> Self {
-        let connector = awc::Connector::new()
-            .rustls_0_23(Arc::new(tls_config()))
-            .timeout(settings.connect_timeout)
-            .limit(settings.max_concurrent_requests);
-        let http =
-            awc::Client::builder().connector(connector).timeout(settings.request_timeout).disable_redirects().finish();
+        let builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config())
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        let http = proxy(builder, settings.proxy.as_deref())
+            .build()
+            .unwrap_or_else(|err| panic!("the upstream HTTP client cannot be built: {err}"));
         CodexClient {
             http,
             base_url: settings.codex_base_url.clone(),
@@ -102,25 +114,32 @@ impl CodexClient {
         &self.identity
     }
 
-    /// POST the (already serialised) request body in `lane`'s shape. A
-    /// non-2xx answer becomes the matching client error; a 2xx carries the
-    /// SSE stream.
-    pub async fn send(&self, body: Bytes, caller: Caller<'_>, lane: Lane) -> Result<Answer, SendError> {
+    /// POST the (already serialised) request body in `lane`'s shape,
+    /// waiting at most `wait` for the answer's headers (what is left of the
+    /// client request's deadline). A non-2xx answer becomes a [`Failure`];
+    /// a 2xx carries the SSE stream.
+    pub async fn send(&self, body: Bytes, caller: Caller<'_>, lane: Lane, wait: Duration) -> Result<Answer, SendError> {
+        let wait = wait.min(self.timeout);
         let mut request = self
             .http
             .post(&self.endpoint)
-            .insert_header(("accept", "text/event-stream"))
-            .insert_header(("content-type", "application/json"));
+            .header("accept", "text/event-stream")
+            .header("content-type", "application/json");
         for (name, value) in self.identity.headers(caller) {
-            request = request.insert_header((name, value));
+            request = request.header(name, value);
         }
         for &(name, value) in lane.headers() {
-            request = request.insert_header((name, value));
+            request = request.header(name, value);
         }
         if let Some(cookie) = self.cookies.header() {
-            request = request.insert_header(("cookie", cookie));
+            request = request.header("cookie", cookie);
         }
-        let response = request.send_body(body).await.map_err(|err| self.send_error(err, &self.endpoint))?;
+        // The wait covers the headers only: the body streams for as long as
+        // the answer takes (the server watches its silences).
+        let response = match tokio::time::timeout(wait, request.body(body).send()).await {
+            Ok(sent) => sent.map_err(|err| send_error(&err, &self.endpoint))?,
+            Err(_) => return Err(SendError::Timeout(wait)),
+        };
         self.cookies.keep(response.headers());
         let now = chrono::Utc::now();
         let limits = RateLimits::from_headers(|name| response.headers().get(name).and_then(|v| v.to_str().ok()), now);
@@ -142,27 +161,45 @@ impl CodexClient {
     /// raw `{"models":[…]}` answer.
     pub async fn fetch_models(&self, caller: Caller<'_>) -> Result<Bytes, CatalogueFetchError> {
         let url = format!("{}/codex/models?client_version={}", self.base_url, self.identity.version);
-        let mut request = self.http.get(&url).insert_header(("accept", "application/json"));
+        let mut request = self.http.get(&url).header("accept", "application/json");
         for (name, value) in self.identity.headers(caller) {
-            request = request.insert_header((name, value));
+            request = request.header(name, value);
         }
         if let Some(cookie) = self.cookies.header() {
-            request = request.insert_header(("cookie", cookie));
+            request = request.header("cookie", cookie);
         }
-        let mut response = request.send().await.map_err(|err| self.send_error(err, &url))?;
+        let response = match tokio::time::timeout(self.timeout, request.send()).await {
+            Ok(sent) => sent.map_err(|err| send_error(&err, &url))?,
+            Err(_) => return Err(SendError::Timeout(self.timeout).into()),
+        };
         self.cookies.keep(response.headers());
         if !response.status().is_success() {
             return Err(CatalogueFetchError::Refused(error_from(response).await));
         }
-        response.body().limit(MAX_CATALOGUE_BODY).await.map_err(|e| CatalogueFetchError::Body(e.to_string()))
+        read_limited(response, MAX_CATALOGUE_BODY).await.map_err(CatalogueFetchError::Body)
     }
+}
 
-    fn send_error(&self, err: awc::error::SendRequestError, endpoint: &str) -> SendError {
-        match err {
-            awc::error::SendRequestError::Timeout => SendError::Timeout(self.timeout),
-            other => SendError::Connect { endpoint: endpoint.to_owned(), reason: other.to_string() },
+fn send_error(err: &reqwest::Error, endpoint: &str) -> SendError {
+    SendError::Connect { endpoint: endpoint.to_owned(), reason: in_words(err) }
+}
+
+/// Read a body, at most `limit` bytes.
+async fn read_limited(mut response: UpstreamResponse, limit: usize) -> Result<Bytes, String> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| in_words(&err))? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
         }
+        body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
+}
+
+/// The body of an answer, its failures in words with their causes (never
+/// Rust `Debug` output such as `Some(Os { code: 104, … })`).
+pub fn body_of(response: UpstreamResponse) -> impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin {
+    futures_util::StreamExt::map(response.bytes_stream(), |chunk| chunk.map_err(|err| in_words(&err)))
 }
 
 /// Cookies the backend set, sent back with later requests (its Cloudflare
@@ -175,9 +212,9 @@ struct CookieJar(Mutex<BTreeMap<String, String>>);
 const MAX_COOKIES: usize = 32;
 
 impl CookieJar {
-    fn keep(&self, headers: &actix_web::http::header::HeaderMap) {
+    fn keep(&self, headers: &reqwest::header::HeaderMap) {
         let mut jar = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for value in headers.get_all("set-cookie").filter_map(|v| v.to_str().ok()) {
+        for value in headers.get_all("set-cookie").into_iter().filter_map(|v| v.to_str().ok()) {
             let Ok(cookie) = cookie::Cookie::parse(value) else { continue };
             let expired =
                 cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative()) || cookie.value().is_empty();
@@ -197,8 +234,8 @@ impl CookieJar {
     }
 }
 
-/// Read a failed answer (bounded) and turn it into the client's error.
-async fn error_from(mut response: UpstreamResponse) -> ApiError {
+/// Read a failed answer (bounded) and say what it means.
+async fn error_from(response: UpstreamResponse) -> Failure {
     let status = response.status().as_u16();
     // Copied out: reading the body needs the response to itself. The names
     // of the limit headers depend on the family that tripped, so all go.
@@ -207,7 +244,7 @@ async fn error_from(mut response: UpstreamResponse) -> ApiError {
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
-    let body = response.body().limit(MAX_ERROR_BODY).await.unwrap_or_default();
+    let body = read_limited(response, MAX_ERROR_BODY).await.unwrap_or_default();
     let failure = UpstreamFailure { status, headers: &headers, body: &body };
     map_upstream_error(&failure, chrono::Utc::now())
 }
@@ -231,7 +268,7 @@ mod tests {
 
     #[test]
     fn the_cookie_jar_keeps_what_the_backend_sets_and_forgets_what_it_expires() {
-        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
         let jar = CookieJar::default();
         assert_eq!(jar.header(), None);
         let set = |values: &[&str]| {

@@ -1,23 +1,31 @@
-//! What an upstream error becomes for the client: an HTTP error answer
-//! ([`map_upstream_error`]) or an error inside a 200 stream
-//! ([`map_stream_error`]: the `response.error` of `response.failed`, or an
-//! `error` event).
+//! What went wrong upstream, as a [`Failure`]: what happened ([`Kind`]),
+//! the words to tell the user, and whether and when another try may help
+//! ([`Failure::may_pass`], [`Failure::retry_after`]). Built here for an HTTP
+//! error answer ([`map_upstream_error`]) and for an error inside a 200
+//! stream ([`map_stream_error`]: the `response.error` of `response.failed`,
+//! or an `error` event), by `client` for a request that got no answer, and
+//! from a broken event stream ([`Failure::from`] an [`SseError`]). The
+//! server's retry loop only reads it; it becomes the client's error once,
+//! at the server's edge (`translate::failure`). Nothing here names the
+//! Anthropic API.
 //!
-//! Both look the backend's error code up in one table, [`BACKEND_CODES`], so
-//! a code means the same whichever way it comes. An HTTP answer without a
-//! known code is mapped by its status (the backend answers `{"detail": …}`
-//! or `{"error": {"type"|"code": …, "message": …}}`); a stream error without
-//! one is an `api_error` (500).
+//! Both paths look the backend's error code up in one table,
+//! [`BACKEND_CODES`], so a code means the same whichever way it comes. An
+//! HTTP answer without a known code is judged by its status (the backend
+//! answers `{"detail": …}` or `{"error": {"type"|"code": …, "message": …}}`);
+//! a stream error without one is a [`Kind::Server`] failure.
 //!
-//! The server retries (`server::messages::retry_delay`) `overloaded_error`
-//! and `api_error` ≥ 500 only: of the known codes, only overloads. Policy
-//! refusals, a plan without Codex, a used-up quota and usage limits fail at
-//! once, with a message that says what to do.
+//! What may pass on another try: connect errors, overloads, and server
+//! errors (5xx, an unknown error in a stream, a stream cut) before any output.
+//! Policy refusals, a plan without Codex, a used-up quota, usage limits,
+//! malformed events and anything after output began fail at once, with a
+//! message that says what to do.
 //!
-//! Rate limits get a `retry-after` and a message that says when the limit
+//! Rate limits get a `retry_after` and a message that says when the limit
 //! resets: the error's `resets_in_seconds` or `resets_at`, else (HTTP only)
 //! `retry-after`, else the reset of the usage window that tripped, in the
-//! limit family the backend names (see [`crate::codex::limits`]).
+//! limit family the backend names (see [`crate::codex::limits`]). An
+//! overload's or 5xx's `retry-after` is kept too.
 //!
 //! A 403 that is a web page rather than the backend's JSON was sent by
 //! something on the way — Cloudflare in front of chatgpt.com, a proxy — and
@@ -28,40 +36,146 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::anthropic::{ApiError, ErrorKind};
+use std::time::Duration;
+
 use crate::codex::limits::{ActiveLimit, REACHED_TYPE_HEADER};
+use crate::codex::sse::SseError;
 
 /// Longest upstream message passed on, in bytes.
 const MAX_MESSAGE: usize = 500;
 /// Where ChatGPT shows a plan's Codex usage and sells credits.
 const USAGE_PAGE: &str = "https://chatgpt.com/codex/settings/usage";
 
-/// What a backend error code means for the client.
+/// What happened to a request upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The backend could not be reached: connection refused or reset, DNS,
+    /// TLS, the proxy. May pass.
+    Unreachable,
+    /// No answer within the time left for the request.
+    TimedOut,
+    /// The backend is busy (an overload code, 503, 529). May pass.
+    Overloaded,
+    /// Too many requests for now (429 `rate_limit_exceeded`).
+    RateLimited,
+    /// A ChatGPT usage limit is used up; the message says when it resets.
+    UsageLimit,
+    /// The ChatGPT plan does not include Codex.
+    NotIncluded,
+    /// The account's quota is used up and no wait brings it back. Told as
+    /// a refusal, not a rate limit: clients retry rate limits on their own,
+    /// and only a change of plan, credits or account helps.
+    QuotaExhausted,
+    /// The backend cannot take something in the request (400, 422, a
+    /// context too long, a status with no meaning of its own).
+    InvalidRequest,
+    /// Refused under a safety policy; the same request would be refused again.
+    PolicyRefusal,
+    /// The login was refused (401).
+    Unauthorized,
+    /// Access was refused (403): by the backend, or by something on the way.
+    Forbidden,
+    /// The backend does not know what was asked for (404).
+    NotFound,
+    /// The request was too large for the backend (413).
+    TooLarge,
+    /// The backend failed (5xx, an unknown error code in a stream, a stream
+    /// cut short). May pass, before any output.
+    Server,
+    /// The backend sent what cannot be read (a malformed or oversized event,
+    /// a corrupt stream): it would send it again.
+    Malformed,
+}
+
+/// An upstream failure: what happened, what to tell the user, and whether
+/// and when another try may help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: Kind,
+    /// For the user: says what happened and, where it can, what to do.
+    pub message: String,
+    /// The upstream HTTP status, when the failure came as an HTTP answer.
+    pub status: Option<u16>,
+    /// Seconds after which the backend says another try may work.
+    pub retry_after: Option<u64>,
+    /// The answer had begun when it failed: another try would generate (and
+    /// spend quota on) it again, so none is made.
+    pub midway: bool,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Failure { kind, message: message.into(), status: None, retry_after: None, midway: false }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Whether another try may pass: connect errors, overloads and server
+    /// errors, before the answer began. Nothing that would repeat (bad
+    /// requests, refusals, limits, malformed events) or that already cost
+    /// quota (a generation that failed midway).
+    pub fn may_pass(&self) -> bool {
+        !self.midway && matches!(self.kind, Kind::Unreachable | Kind::Overloaded | Kind::Server)
+    }
+
+    /// How long the backend asked to wait before another try, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after.map(Duration::from_secs)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A stream that could not be decoded: cut (may pass, before output) or
+/// unreadable (would repeat).
+impl From<SseError> for Failure {
+    fn from(err: SseError) -> Self {
+        let kind = match err {
+            SseError::Transport(_) => Kind::Server,
+            SseError::Framing(_) | SseError::Malformed { .. } | SseError::TooLarge { .. } => Kind::Malformed,
+        };
+        Failure::new(kind, err.to_string())
+    }
+}
+
+/// What a backend error code means: which [`Kind`] of failure, and for
+/// policy refusals, the policy's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// The backend is busy: `overloaded_error` (529), retried.
+    /// The backend is busy: [`Kind::Overloaded`], may pass.
     Overloaded,
-    /// Too many requests for now: `rate_limit_error` (429).
+    /// Too many requests for now: [`Kind::RateLimited`].
     RateLimited,
-    /// A ChatGPT usage limit is used up: `rate_limit_error` (429), saying
-    /// when it resets.
+    /// A ChatGPT usage limit is used up: [`Kind::UsageLimit`], saying when
+    /// it resets.
     UsageLimit,
-    /// The ChatGPT plan does not include Codex: `permission_error` (403).
+    /// The ChatGPT plan does not include Codex: [`Kind::NotIncluded`].
     NotIncluded,
     /// The account's quota is used up and no wait brings it back:
-    /// `permission_error` (403). Not a 429: Anthropic clients (the SDKs,
-    /// Claude Code) retry a 429 on their own, and only a change of plan,
-    /// credits or account helps.
+    /// [`Kind::QuotaExhausted`].
     QuotaExhausted,
-    /// The backend cannot take something in the request:
-    /// `invalid_request_error` (400).
+    /// The backend cannot take something in the request: [`Kind::InvalidRequest`].
     InvalidRequest,
-    /// Refused under the safety policy named: `invalid_request_error` (400);
-    /// the same request would be refused again.
+    /// Refused under the safety policy named: [`Kind::PolicyRefusal`]; the
+    /// same request would be refused again.
     PolicyRefusal(&'static str),
 }
 
-/// Every backend error code codexd knows, and what it becomes, in an HTTP
+/// Every backend error code codexd knows, and what it means, in an HTTP
 /// error body (`error.code` or `error.type`) or in a stream (`response.failed`,
 /// `error`). The codes are those the Codex CLI handles (`codex-rs/codex-api`).
 pub const BACKEND_CODES: &[(&str, Class)] = &[
@@ -181,8 +295,17 @@ impl<'a> UpstreamFailure<'a> {
     }
 }
 
-/// Map an upstream error answer to the client's error.
-pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> ApiError {
+/// What an upstream error answer means.
+pub fn map_upstream_error(answer: &UpstreamFailure<'_>, now: DateTime<Utc>) -> Failure {
+    let mut failure = judge_answer(answer, now).with_status(answer.status);
+    // An overload or a server error may say when to come back (a 503 does).
+    if failure.retry_after.is_none() && matches!(failure.kind, Kind::Overloaded | Kind::Server) {
+        failure.retry_after = answer.header("retry-after").and_then(|v| v.parse().ok());
+    }
+    failure
+}
+
+fn judge_answer(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> Failure {
     let body = serde_json::from_slice::<Value>(failure.body).ok();
     if body.is_none() {
         if let Some(blocked) = blocked_on_the_way(failure) {
@@ -200,25 +323,26 @@ pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> 
     }
 
     match failure.status {
-        400 | 422 => ApiError::invalid_request(format!("Codex backend rejected the request: {detail}")),
-        401 => ApiError::authentication(format!(
-            "ChatGPT rejected the login ({detail}). Run `codexd login` to sign in again."
-        )),
-        403 => ApiError::new(
-            ErrorKind::PermissionError,
+        400 | 422 => Failure::new(Kind::InvalidRequest, format!("Codex backend rejected the request: {detail}")),
+        401 => Failure::new(
+            Kind::Unauthorized,
+            format!("ChatGPT rejected the login ({detail}). Run `codexd login` to sign in again."),
+        ),
+        403 => Failure::new(
+            Kind::Forbidden,
             format!("ChatGPT refused access ({detail}). Check that your plan includes Codex."),
         ),
-        404 => ApiError::not_found(format!("Codex backend: {detail}")),
-        413 => ApiError::new(ErrorKind::RequestTooLarge, format!("Codex backend: {detail}")),
+        404 => Failure::new(Kind::NotFound, format!("Codex backend: {detail}")),
+        413 => Failure::new(Kind::TooLarge, format!("Codex backend: {detail}")),
         429 => {
-            let err = ApiError::new(ErrorKind::RateLimitError, format!("Codex backend rate limit: {detail}"));
+            let err = Failure::new(Kind::RateLimited, format!("Codex backend rate limit: {detail}"));
             with_reset(err, resets_in(&error, Some(failure), None, now))
         }
-        503 | 529 => ApiError::overloaded(format!("Codex backend is overloaded ({detail}); try again shortly.")),
-        500..=599 => {
-            ApiError::api(format!("Codex backend error {}: {detail}", failure.status)).with_status(failure.status)
+        503 | 529 => {
+            Failure::new(Kind::Overloaded, format!("Codex backend is overloaded ({detail}); try again shortly."))
         }
-        other => ApiError::invalid_request(format!("Codex backend answered {other}: {detail}")),
+        500..=599 => Failure::new(Kind::Server, format!("Codex backend error {}: {detail}", failure.status)),
+        other => Failure::new(Kind::InvalidRequest, format!("Codex backend answered {other}: {detail}")),
     }
 }
 
@@ -229,7 +353,7 @@ pub fn map_upstream_error(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> 
 /// the network (region, VPN, proxy exit address) is. A JSON 403 carries a
 /// `cf-ray` too, since all of chatgpt.com goes through Cloudflare: that
 /// header alone proves nothing.
-fn blocked_on_the_way(failure: &UpstreamFailure<'_>) -> Option<ApiError> {
+fn blocked_on_the_way(failure: &UpstreamFailure<'_>) -> Option<Failure> {
     let text = String::from_utf8_lossy(failure.body);
     let lower = text.to_ascii_lowercase();
     let html = failure.header("content-type").is_some_and(|t| t.to_ascii_lowercase().contains("text/html"))
@@ -244,8 +368,8 @@ fn blocked_on_the_way(failure: &UpstreamFailure<'_>) -> Option<ApiError> {
     let by = if cloudflare { " by Cloudflare" } else { "" };
     let title = page_title(&text, &lower).map(|title| format!(" (\"{title}\")")).unwrap_or_default();
     let ray = ray.map(|ray| format!(" (Cloudflare Ray ID {ray})")).unwrap_or_default();
-    Some(ApiError::new(
-        ErrorKind::PermissionError,
+    Some(Failure::new(
+        Kind::Forbidden,
         format!(
             "The request was blocked on its way to ChatGPT{by}{ray}: the 403 is a web page{title}, not an answer \
              from the Codex backend, so your plan is not the cause. Such blocks come from the network: the \
@@ -265,10 +389,9 @@ fn page_title(text: &str, lower: &str) -> Option<String> {
     (!title.is_empty()).then(|| truncate(title, 100))
 }
 
-/// Map an error reported inside a 200 stream to the client's error. An
-/// unknown code is an `api_error` (500): retried while nothing has reached
-/// the client.
-pub fn map_stream_error(error: &BackendError<'_>, now: DateTime<Utc>) -> ApiError {
+/// What an error reported inside a 200 stream means. An unknown code is a
+/// [`Kind::Server`] failure: retried while the answer has not begun.
+pub fn map_stream_error(error: &BackendError<'_>, now: DateTime<Utc>) -> Failure {
     if let Some((code, class)) = error.known() {
         return backend_error(class, code, error, None, now);
     }
@@ -277,52 +400,55 @@ pub fn map_stream_error(error: &BackendError<'_>, now: DateTime<Utc>) -> ApiErro
         ("", None) => "the Codex backend reported an error without a message".to_owned(),
         (message, _) => message.to_owned(),
     };
-    ApiError::api(message)
+    Failure::new(Kind::Server, message)
 }
 
-/// The client's error for a known code; `http` is the answer it came
-/// with, if it came as an HTTP error.
+/// The failure a known code means; `http` is the answer it came with, if it
+/// came as an HTTP error.
 fn backend_error(
     class: Class,
     code: &str,
     error: &BackendError<'_>,
     http: Option<&UpstreamFailure<'_>>,
     now: DateTime<Utc>,
-) -> ApiError {
+) -> Failure {
     match class {
-        Class::Overloaded => ApiError::overloaded(error.said(code)),
+        Class::Overloaded => Failure::new(Kind::Overloaded, error.said(code)),
         Class::RateLimited => {
-            with_reset(ApiError::new(ErrorKind::RateLimitError, error.said(code)), resets_in(error, http, None, now))
+            with_reset(Failure::new(Kind::RateLimited, error.said(code)), resets_in(error, http, None, now))
         }
-        Class::InvalidRequest => ApiError::invalid_request(error.said(code)),
+        Class::InvalidRequest => Failure::new(Kind::InvalidRequest, error.said(code)),
         Class::UsageLimit => usage_limit(error, http, now),
-        Class::NotIncluded => ApiError::new(
-            ErrorKind::PermissionError,
+        Class::NotIncluded => Failure::new(
+            Kind::NotIncluded,
             format!(
                 "Your ChatGPT plan does not include Codex ({}). Sign in with an account whose plan includes \
                  Codex (`codexd login`), or upgrade the plan.",
                 error.quoted()
             ),
         ),
-        Class::QuotaExhausted => ApiError::new(
-            ErrorKind::PermissionError,
+        Class::QuotaExhausted => Failure::new(
+            Kind::QuotaExhausted,
             format!(
                 "ChatGPT says this account's quota is used up ({}); waiting will not bring it back. Check the \
                  plan and its credits at {USAGE_PAGE}, or sign in with another account (`codexd login`).",
                 error.quoted()
             ),
         ),
-        Class::PolicyRefusal(policy) => ApiError::invalid_request(format!(
-            "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. The same \
-             request would be refused again: change it rather than retrying.",
-            error.quoted()
-        )),
+        Class::PolicyRefusal(policy) => Failure::new(
+            Kind::PolicyRefusal,
+            format!(
+                "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. The \
+                 same request would be refused again: change it rather than retrying.",
+                error.quoted()
+            ),
+        ),
     }
 }
 
 /// `usage_limit_reached`: when the limit resets, and which limit it is when
 /// the headers say.
-fn usage_limit(error: &BackendError<'_>, http: Option<&UpstreamFailure<'_>>, now: DateTime<Utc>) -> ApiError {
+fn usage_limit(error: &BackendError<'_>, http: Option<&UpstreamFailure<'_>>, now: DateTime<Utc>) -> Failure {
     let active = http.map(|failure| ActiveLimit::from_headers(|name| failure.header(name), now));
     let resets_in = resets_in(error, http, active.as_ref(), now);
     let plan = error.plan_type.map(|p| format!(" ({p} plan)")).unwrap_or_default();
@@ -351,7 +477,7 @@ fn usage_limit(error: &BackendError<'_>, http: Option<&UpstreamFailure<'_>>, now
         Some(secs) => format!("{what}; resets {}.", describe_reset(now, secs)),
         None => format!("{what}."),
     };
-    with_reset(ApiError::new(ErrorKind::RateLimitError, message), resets_in)
+    with_reset(Failure::new(Kind::UsageLimit, message), resets_in)
 }
 
 /// Seconds until a limit resets: the error's own word, else (HTTP)
@@ -374,7 +500,7 @@ fn resets_in(
     })
 }
 
-fn with_reset(err: ApiError, resets_in: Option<u64>) -> ApiError {
+fn with_reset(err: Failure, resets_in: Option<u64>) -> Failure {
     match resets_in {
         Some(secs) => err.with_retry_after(secs.max(1)),
         None => err,
@@ -435,39 +561,38 @@ mod tests {
         DateTime::from_timestamp(1_764_000_000, 0).unwrap()
     }
 
-    fn map(status: u16, body: &str) -> ApiError {
+    fn map(status: u16, body: &str) -> Failure {
         map_upstream_error(&UpstreamFailure { status, body: body.as_bytes(), ..Default::default() }, now())
     }
 
     #[test]
-    fn statuses_map_to_anthropic_types() {
+    fn statuses_say_what_happened() {
         let table = [
             (
                 400,
                 r#"{"detail":"Unsupported parameter: temperature"}"#,
-                ErrorKind::InvalidRequestError,
-                400,
+                Kind::InvalidRequest,
                 "Unsupported parameter: temperature",
             ),
             (
                 400,
                 r#"{"error":{"message":"bad tool","type":"invalid_request_error"}}"#,
-                ErrorKind::InvalidRequestError,
-                400,
+                Kind::InvalidRequest,
                 "bad tool",
             ),
-            (401, r#"{"detail":"token expired"}"#, ErrorKind::AuthenticationError, 401, "codexd login"),
-            (403, r#"{"detail":"forbidden"}"#, ErrorKind::PermissionError, 403, "forbidden"),
-            (404, r#"{"detail":"The 'gpt-9' model is not supported"}"#, ErrorKind::NotFoundError, 404, "gpt-9"),
-            (500, "oops", ErrorKind::ApiError, 500, "oops"),
-            (502, "", ErrorKind::ApiError, 502, "no details given"),
-            (503, r#"{"detail":"busy"}"#, ErrorKind::OverloadedError, 529, "busy"),
-            (418, "{}", ErrorKind::InvalidRequestError, 400, "418"),
+            (401, r#"{"detail":"token expired"}"#, Kind::Unauthorized, "codexd login"),
+            (403, r#"{"detail":"forbidden"}"#, Kind::Forbidden, "forbidden"),
+            (404, r#"{"detail":"The 'gpt-9' model is not supported"}"#, Kind::NotFound, "gpt-9"),
+            (413, "", Kind::TooLarge, "no details given"),
+            (500, "oops", Kind::Server, "oops"),
+            (502, "", Kind::Server, "no details given"),
+            (503, r#"{"detail":"busy"}"#, Kind::Overloaded, "busy"),
+            (418, "{}", Kind::InvalidRequest, "418"),
         ];
-        for (status, body, kind, want_status, needle) in table {
+        for (status, body, kind, needle) in table {
             let err = map(status, body);
             assert_eq!(err.kind, kind, "{status} {body}");
-            assert_eq!(err.status, want_status, "{status} {body}");
+            assert_eq!(err.status, Some(status), "{status} {body}");
             assert!(err.message.contains(needle), "{status}: {:?} lacks {needle:?}", err.message);
         }
     }
@@ -477,8 +602,8 @@ mod tests {
         let body = include_str!("../../tests/fixtures/codex-429-usage-limit.http");
         let json = body.split("\n\n").nth(1).unwrap();
         let err = map(429, json);
-        assert_eq!(err.kind, ErrorKind::RateLimitError);
-        assert_eq!(err.status, 429);
+        assert_eq!(err.kind, Kind::UsageLimit);
+        assert_eq!(err.status, Some(429));
         assert_eq!(err.retry_after, Some(3120));
         assert!(err.message.contains("usage limit reached (plus plan)"), "{}", err.message);
         assert!(err.message.contains("in 52 min"), "{}", err.message);
@@ -579,7 +704,7 @@ mod tests {
         for (name, pairs, want) in table {
             let failure = UpstreamFailure { status: 429, headers: &headers(&pairs), body };
             let err = map_upstream_error(&failure, now());
-            assert_eq!(err.kind, ErrorKind::RateLimitError, "{name}");
+            assert_eq!(err.kind, Kind::UsageLimit, "{name}");
             assert_eq!(err.retry_after, want, "{name}");
             match want {
                 Some(secs) => assert!(err.message.contains(&describe_reset(now(), secs)), "{name}: {}", err.message),
@@ -598,11 +723,11 @@ mod tests {
         ];
         for body in table {
             let err = map(429, body);
-            assert_eq!(err.kind, ErrorKind::RateLimitError, "{body}");
+            assert_eq!(err.kind, Kind::UsageLimit, "{body}");
         }
     }
 
-    fn stream(code: &str, message: &str) -> ApiError {
+    fn stream(code: &str, message: &str) -> Failure {
         map_stream_error(&BackendError { code: Some(code), message, ..Default::default() }, now())
     }
 
@@ -615,50 +740,55 @@ mod tests {
             for status in [400, 403, 429, 500, 503] {
                 for field in ["code", "type"] {
                     let body = json!({"error": {field: code, "message": "the backend's words."}}).to_string();
-                    assert_eq!(map(status, &body), in_stream, "{code} as {field} in a {status}");
+                    let http = map(status, &body);
+                    assert_eq!(
+                        (http.kind, &http.message, http.retry_after),
+                        (in_stream.kind, &in_stream.message, in_stream.retry_after),
+                        "{code} as {field} in a {status}"
+                    );
                 }
             }
         }
     }
 
     #[test]
-    fn backend_codes_map_to_anthropic_types() {
+    fn backend_codes_say_what_happened() {
         let flagged = "This request has been flagged for possible cybersecurity risk.";
         #[rustfmt::skip]
-        let table: [(u16, Value, ErrorKind, u16, &[&str]); 12] = [
+        let table: [(u16, Value, Kind, &[&str]); 12] = [
             (400, json!({"error": {"code": "cyber_policy", "message": flagged}}),
-             ErrorKind::InvalidRequestError, 400, &["cybersecurity policy", flagged.trim_end_matches('.'), "refused again"]),
+             Kind::PolicyRefusal, &["cybersecurity policy", flagged.trim_end_matches('.'), "refused again"]),
             (400, json!({"error": {"code": "bio_policy", "message": ""}}),
-             ErrorKind::InvalidRequestError, 400, &["biological safety policy", "no details given", "refused again"]),
+             Kind::PolicyRefusal, &["biological safety policy", "no details given", "refused again"]),
             // As the backend sends it: a 403 typed invalid_request_error.
             (403, json!({"error": {"type": "invalid_request_error", "code": "misalignment_policy_violation",
                                    "message": "This request was blocked by our safety systems."}}),
-             ErrorKind::InvalidRequestError, 400, &["misalignment", "blocked by our safety systems", "refused again"]),
+             Kind::PolicyRefusal, &["misalignment", "blocked by our safety systems", "refused again"]),
             (403, json!({"error": {"code": "usage_not_included", "message": "Codex is not included in your plan"}}),
-             ErrorKind::PermissionError, 403, &["does not include Codex (Codex is not included in your plan)", "codexd login"]),
+             Kind::NotIncluded, &["does not include Codex (Codex is not included in your plan)", "codexd login"]),
             // Over HTTP the backend sends it as a 429, typed.
             (429, json!({"error": {"type": "usage_not_included"}}),
-             ErrorKind::PermissionError, 403, &["does not include Codex", "codexd login"]),
+             Kind::NotIncluded, &["does not include Codex", "codexd login"]),
             (429, json!({"error": {"code": "insufficient_quota", "message": "You exceeded your current quota."}}),
-             ErrorKind::PermissionError, 403, &["You exceeded your current quota", "waiting will not", USAGE_PAGE]),
+             Kind::QuotaExhausted, &["You exceeded your current quota", "waiting will not", USAGE_PAGE]),
             (403, json!({"error": {"type": "insufficient_quota"}}),
-             ErrorKind::PermissionError, 403, &["quota is used up (no details given)"]),
+             Kind::QuotaExhausted, &["quota is used up (no details given)"]),
             (400, json!({"error": {"code": "context_length_exceeded", "message": "Your input exceeds the context window."}}),
-             ErrorKind::InvalidRequestError, 400, &["Your input exceeds the context window."]),
+             Kind::InvalidRequest, &["Your input exceeds the context window."]),
             (503, json!({"error": {"code": "slow_down", "message": ""}}),
-             ErrorKind::OverloadedError, 529, &["the Codex backend reported an error: slow_down"]),
+             Kind::Overloaded, &["the Codex backend reported an error: slow_down"]),
             (429, json!({"error": {"code": "rate_limit_exceeded", "message": "Slow down."}}),
-             ErrorKind::RateLimitError, 429, &["Slow down."]),
+             Kind::RateLimited, &["Slow down."]),
             // The more telling of code and type wins.
             (429, json!({"error": {"type": "usage_limit_reached", "code": "rate_limit_exceeded", "resets_in_seconds": 60}}),
-             ErrorKind::RateLimitError, 429, &["usage limit reached; resets at"]),
+             Kind::UsageLimit, &["usage limit reached; resets at"]),
             // Unknown codes fall back to the status.
             (403, json!({"error": {"code": "something_new", "message": "no"}}),
-             ErrorKind::PermissionError, 403, &["Check that your plan includes Codex"]),
+             Kind::Forbidden, &["Check that your plan includes Codex"]),
         ];
-        for (status, body, kind, want_status, needles) in table {
+        for (status, body, kind, needles) in table {
             let err = map(status, &body.to_string());
-            assert_eq!((err.kind, err.status), (kind, want_status), "{status} {body}");
+            assert_eq!(err.kind, kind, "{status} {body}");
             for needle in needles {
                 assert!(err.message.contains(needle), "{status} {body}: {:?} lacks {needle:?}", err.message);
             }
@@ -675,7 +805,7 @@ mod tests {
         for (error, retry_after, needle) in table {
             let error = BackendError { kind: Some("usage_limit_reached"), plan_type: Some("pro"), ..error };
             let err = map_stream_error(&error, now());
-            assert_eq!((err.kind, err.status, err.retry_after), (ErrorKind::RateLimitError, 429, retry_after));
+            assert_eq!((err.kind, err.status, err.retry_after), (Kind::UsageLimit, None, retry_after));
             assert!(err.message.contains(needle), "{:?} lacks {needle:?}", err.message);
         }
     }
@@ -714,7 +844,7 @@ mod tests {
         ];
         for (code, message, want) in table {
             let err = map_stream_error(&BackendError { code, message, ..Default::default() }, now());
-            assert_eq!(err, ApiError::api(want));
+            assert_eq!(err, Failure::new(Kind::Server, want));
         }
     }
 
@@ -773,7 +903,7 @@ mod tests {
         for (pairs, body, needles, absent) in table {
             let failure = UpstreamFailure { status: 403, headers: &pairs, body: body.as_bytes() };
             let err = map_upstream_error(&failure, now());
-            assert_eq!((err.kind, err.status), (ErrorKind::PermissionError, 403), "{body}");
+            assert_eq!(err.kind, Kind::Forbidden, "{body}");
             for needle in needles {
                 assert!(err.message.contains(needle), "{:?} lacks {needle:?}", err.message);
             }

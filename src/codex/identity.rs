@@ -16,7 +16,7 @@
 //! No `OpenAI-Beta` (dropped by the CLI in 2025) and no `session_id` with an
 //! underscore (dropped in 2026: some intermediaries refuse such names).
 
-use crate::anthropic::ApiError;
+use crate::codex::error::Failure;
 use crate::config::Settings;
 
 /// The `originator` header, and the User-Agent's product: the Codex CLI's.
@@ -84,7 +84,7 @@ impl Identity {
 impl Identity {
     /// Add what to do to a refusal caused by the client version: the
     /// backend hides models newer than the version codexd presents.
-    pub fn explain_refusal(&self, mut error: ApiError) -> ApiError {
+    pub fn explain_refusal(&self, mut error: Failure) -> Failure {
         let lower = error.message.to_ascii_lowercase();
         let hint = if lower.contains("newer version") {
             format!(
@@ -168,15 +168,17 @@ mod tests {
 
     #[test]
     fn version_refusals_say_which_setting_to_raise() {
+        use crate::codex::error::Kind;
         let id = Identity::with_platform("0.150.0", "Linux", "6", "x86_64", "unknown");
-        let gated = id.explain_refusal(ApiError::invalid_request(
+        let gated = id.explain_refusal(Failure::new(
+            Kind::InvalidRequest,
             "Codex backend rejected the request: The 'gpt-6-sol' model requires a newer version of Codex.",
         ));
         assert!(gated.message.contains("client_version") && gated.message.contains("CODEXD_CLIENT_VERSION"));
         assert!(gated.message.contains("0.150.0"), "{}", gated.message);
-        let missing = id.explain_refusal(ApiError::not_found("Codex backend: Model not found gpt-9"));
+        let missing = id.explain_refusal(Failure::new(Kind::NotFound, "Codex backend: Model not found gpt-9"));
         assert!(missing.message.contains("codexd models"), "{}", missing.message);
-        let other = ApiError::invalid_request("Codex backend rejected the request: Invalid schema");
+        let other = Failure::new(Kind::InvalidRequest, "Codex backend rejected the request: Invalid schema");
         assert_eq!(id.explain_refusal(other.clone()), other);
     }
 

@@ -4,7 +4,7 @@
 //! - [`events`]: the streaming events it answers with.
 //! - [`sse`]: bytes → [`events::CodexEvent`]s.
 //! - [`limits`]: the usage windows reported in response headers.
-//! - [`client`]: the awc client that posts to `{base}/codex/responses` and
+//! - [`client`]: the reqwest client that posts to `{base}/codex/responses` and
 //!   reads `{base}/codex/models`.
 //! - [`identity`]: the client identity headers (the Codex CLI's), in one place.
 //! - [`catalogue`]: the live model catalogue: retired models, lanes, efforts.

@@ -1,8 +1,11 @@
 //! Decoding of the Codex response body: bytes → SSE frames → [`CodexEvent`]s.
 //!
 //! Framing (CRLF/CR/LF line ends, multi-line `data:`, comments, frames split
-//! anywhere across chunks, UTF-8 split across chunks) is done by the
-//! `eventsource-stream` crate. This module adds what is specific to Codex:
+//! anywhere across chunks, UTF-8 split across chunks) is done here by
+//! [`Framer`], in time linear in the body: each byte is scanned for a line
+//! end once, however many chunks a long event arrives in (a general SSE
+//! parser that re-scans the incomplete line at every chunk spent 10 s of CPU
+//! on one 15 MiB event). On top of the framing, what is specific to Codex:
 //! each frame's `data` is one JSON event, `[DONE]` frames are skipped, and a
 //! single event may not grow beyond [`MAX_EVENT_BYTES`].
 //!
@@ -11,25 +14,18 @@
 //! more. A malformed event is reported and decoding goes on; whether that is
 //! fatal for the response is the consumer's call.
 
+use std::collections::VecDeque;
 use std::fmt::Display;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use bytes::Bytes;
-use eventsource_stream::{Event, EventStream, EventStreamError};
-use futures_util::future::ready;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::events::CodexEvent;
 
 /// The largest single event accepted: 16 MiB of bytes received since the
-/// previous complete event (so approximate to within one network chunk).
-///
-/// Note that `eventsource-stream` re-scans an incomplete line each time a
-/// chunk arrives, so events near this size are slow to frame; real Codex
-/// events are far smaller (the largest is `response.completed`, which repeats
-/// the whole output).
+/// previous complete event. Real Codex events are far smaller (the largest
+/// is `response.completed`, which repeats the whole output).
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why the upstream stream could not be decoded.
@@ -67,7 +63,7 @@ impl SseError {
 
 /// Decode a Codex response body into events.
 ///
-/// `body` is the raw byte stream (e.g. awc's response payload). It need not
+/// `body` is the raw byte stream (e.g. the response's body). It need not
 /// be `Send`, and neither is the returned stream then.
 pub fn decode<S, E>(body: S) -> impl Stream<Item = Result<CodexEvent, SseError>>
 where
@@ -83,68 +79,138 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: Display,
 {
-    let budget = EventBudget::new(limit);
-    let counted = {
-        let budget = budget.clone();
-        body.map(move |chunk| budget.admit(chunk))
-    };
-    let mut ended = false;
-    EventStream::new(counted)
-        .filter_map(move |frame| {
-            budget.reset();
-            ready(decode_frame(frame))
-        })
-        .take_while(move |item| {
-            let keep = !ended;
-            ended |= matches!(item, Err(err) if err.ends_stream());
-            ready(keep)
-        })
+    let state = (Box::pin(body), Framer::new(limit), VecDeque::new(), false);
+    futures_util::stream::unfold(state, |(mut body, mut framer, mut ready, mut ended)| async move {
+        loop {
+            if let Some(item) = ready.pop_front() {
+                return Some((item, (body, framer, ready, ended)));
+            }
+            if ended {
+                return None;
+            }
+            match body.next().await {
+                Some(Ok(chunk)) => ended = framer.push(&chunk, &mut ready),
+                Some(Err(err)) => {
+                    ready.push_back(Err(SseError::Transport(err.to_string())));
+                    ended = true;
+                }
+                // A partial event at the end is dropped.
+                None => ended = true,
+            }
+        }
+    })
 }
 
-/// Counts the bytes received since the last complete event, shared between
-/// the byte stream (which adds) and the event stream (which resets).
-#[derive(Clone)]
-struct EventBudget {
-    pending: Arc<AtomicUsize>,
+/// Bytes → SSE frames → events. Keeps the incomplete line and remembers how
+/// far it has been scanned, so a long line costs one pass however it is cut.
+struct Framer {
+    /// Received bytes not yet consumed: the incomplete line at the end.
+    buffer: Vec<u8>,
+    /// How much of `buffer` holds no line end.
+    scanned: usize,
+    /// The last line ended with CR: an LF first thing is part of that end.
+    after_cr: bool,
+    /// The frame being built: its `event:` name and `data:` lines.
+    event: Option<String>,
+    data: String,
+    /// Bytes of the frame being built, its complete lines.
+    frame_bytes: usize,
     limit: usize,
 }
 
-impl EventBudget {
+impl Framer {
     fn new(limit: usize) -> Self {
-        EventBudget { pending: Arc::new(AtomicUsize::new(0)), limit }
-    }
-
-    /// Let a chunk through, or fail once the current event is too large.
-    fn admit<E: Display>(&self, chunk: Result<Bytes, E>) -> Result<Bytes, SseError> {
-        let chunk = chunk.map_err(|err| SseError::Transport(err.to_string()))?;
-        let pending = self.pending.fetch_add(chunk.len(), Ordering::Relaxed).saturating_add(chunk.len());
-        if pending > self.limit {
-            return Err(SseError::TooLarge { limit: self.limit });
+        Framer {
+            buffer: Vec::new(),
+            scanned: 0,
+            after_cr: false,
+            event: None,
+            data: String::new(),
+            frame_bytes: 0,
+            limit,
         }
-        Ok(chunk)
     }
 
-    /// A frame was completed: the next event starts from zero.
-    fn reset(&self) {
-        self.pending.store(0, Ordering::Relaxed);
+    /// Take in a chunk, adding what it completes to `ready`; `true` when a
+    /// fatal error ends the stream.
+    fn push(&mut self, chunk: &[u8], ready: &mut VecDeque<Result<CodexEvent, SseError>>) -> bool {
+        self.buffer.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut at = self.scanned;
+        while let Some(offset) = self.buffer[at..].iter().position(|&b| b == b'\n' || b == b'\r') {
+            let end = at + offset;
+            let ending = self.buffer[end];
+            if ending == b'\n' && end == start && self.after_cr {
+                // The LF of a CRLF whose CR ended the previous line.
+                self.after_cr = false;
+                start = end + 1;
+                at = start;
+                continue;
+            }
+            self.after_cr = ending == b'\r';
+            let line = match std::str::from_utf8(&self.buffer[start..end]) {
+                Ok(line) => line,
+                Err(err) => {
+                    ready.push_back(Err(SseError::Framing(format!("not valid UTF-8: {err}"))));
+                    return true;
+                }
+            };
+            self.frame_bytes += end + 1 - start;
+            if let Some(frame) = line_into(line, &mut self.event, &mut self.data) {
+                if let Some(event) = frame.and_then(|(name, data)| parse_event(&name, &data)) {
+                    ready.push_back(event);
+                }
+                self.frame_bytes = 0;
+            }
+            start = end + 1;
+            at = start;
+        }
+        if start > 0 {
+            self.buffer.drain(..start);
+        }
+        self.scanned = self.buffer.len();
+        if self.frame_bytes + self.buffer.len() > self.limit {
+            ready.push_back(Err(SseError::TooLarge { limit: self.limit }));
+            return true;
+        }
+        false
     }
 }
 
-/// Turn one frame (or framing error) into an event; `None` for frames that
-/// carry no event (`[DONE]`).
-fn decode_frame(frame: Result<Event, EventStreamError<SseError>>) -> Option<Result<CodexEvent, SseError>> {
-    match frame {
-        Ok(frame) => parse_event(&frame),
-        Err(EventStreamError::Transport(err)) => Some(Err(err)),
-        Err(EventStreamError::Utf8(err)) => Some(Err(SseError::Framing(format!("not valid UTF-8: {err}")))),
-        Err(EventStreamError::Parser(err)) => Some(Err(SseError::Framing(err.to_string()))),
+/// One line into the frame being built. `Some` when the line ends the
+/// frame (a blank line): `Some(Some((event name, data)))` when the frame
+/// carries data, `Some(None)` when it carries none.
+#[allow(clippy::option_option)]
+fn line_into(line: &str, event: &mut Option<String>, data: &mut String) -> Option<Option<(String, String)>> {
+    if line.is_empty() {
+        let name = event.take().unwrap_or_else(|| "message".to_owned());
+        if data.is_empty() {
+            return Some(None);
+        }
+        data.pop(); // the last line's LF
+        return Some(Some((name, std::mem::take(data))));
     }
+    let (field, value) = match line.split_once(':') {
+        Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+        None => (line, ""),
+    };
+    match field {
+        "data" => {
+            data.push_str(value);
+            data.push('\n');
+        }
+        "event" => *event = Some(value.to_owned()),
+        // Comments (an empty field), `id`, `retry` and unknown fields.
+        _ => {}
+    }
+    None
 }
 
 /// Parse a frame's `data` as a JSON event. The JSON `type` wins over the SSE
-/// `event:` name; the name is used only when the JSON has no `type`.
-fn parse_event(frame: &Event) -> Option<Result<CodexEvent, SseError>> {
-    let data = frame.data.trim();
+/// `event:` name; the name is used only when the JSON has no `type`. `None`
+/// for frames that carry no event (`[DONE]`).
+fn parse_event(name: &str, data: &str) -> Option<Result<CodexEvent, SseError>> {
+    let data = data.trim();
     if data == "[DONE]" {
         return None;
     }
@@ -157,16 +223,16 @@ fn parse_event(frame: &Event) -> Option<Result<CodexEvent, SseError>> {
     let malformed = |event: &str, message: String| SseError::Malformed { event: event.to_owned(), message };
     let mut value: Value = match serde_json::from_str(data) {
         Ok(value) => value,
-        Err(err) => return Some(Err(malformed(&frame.event, format!("data is not JSON: {err}")))),
+        Err(err) => return Some(Err(malformed(name, format!("data is not JSON: {err}")))),
     };
     let Some(object) = value.as_object_mut() else {
-        return Some(Err(malformed(&frame.event, "data is not a JSON object".to_owned())));
+        return Some(Err(malformed(name, "data is not a JSON object".to_owned())));
     };
     let event_type = match object.get("type") {
         Some(Value::String(kind)) => kind.clone(),
         _ => {
-            object.insert("type".to_owned(), Value::String(frame.event.clone()));
-            frame.event.clone()
+            object.insert("type".to_owned(), Value::String(name.to_owned()));
+            name.to_owned()
         }
     };
     Some(serde_json::from_value(value).map_err(|err| malformed(&event_type, err.to_string())))
@@ -361,6 +427,33 @@ mod tests {
         let events = decode_limited(chunks, 100);
         assert_eq!(events.len(), 200);
         assert!(events.iter().all(|e| e == &Ok(CodexEvent::Unknown)));
+    }
+
+    /// A 15 MiB event in 16 KiB chunks is framed in one pass, not one per
+    /// chunk (which took 10 s of CPU): well under a second even unoptimised.
+    #[test]
+    fn a_huge_event_in_many_chunks_costs_linear_time() {
+        let text = "x".repeat(15 * 1024 * 1024);
+        let body =
+            format!("data: {{\"type\":\"response.output_text.delta\",\"output_index\":0,\"delta\":\"{text}\"}}\n\n");
+        let chunks: Vec<&[u8]> = body.as_bytes().chunks(16 * 1024).collect();
+        let started = std::time::Instant::now();
+        let events = decode_bytes(&chunks);
+        let took = started.elapsed();
+        assert!(matches!(&events[..], [Ok(CodexEvent::OutputTextDelta { delta, .. })] if delta.len() == text.len()));
+        assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    }
+
+    #[test]
+    fn cr_only_line_ends_and_a_cr_split_from_its_lf_change_nothing() {
+        let body = "data: {\"type\":\"keepalive\"}\n\ndata: {\"type\":\"keepalive\"}\n\n";
+        let whole = decode_bytes(&[body.as_bytes()]);
+        assert_eq!(whole.len(), 2);
+        let cr = body.replace('\n', "\r");
+        assert_eq!(decode_bytes(&[cr.as_bytes()]), whole);
+        let crlf = body.replace('\n', "\r\n");
+        let singles: Vec<&[u8]> = crlf.as_bytes().chunks(1).collect();
+        assert_eq!(decode_bytes(&singles), whole);
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! the matching log line.
 
 mod catalogue;
+mod context;
 mod count_tokens;
+mod edge;
 mod guard;
+mod hangup;
 mod health;
 mod messages;
 mod models;
@@ -166,6 +169,8 @@ pub fn bind(settings: Settings, workers: Option<usize>) -> anyhow::Result<Bound>
         App::new().app_data(factory_state.clone()).app_data(client).configure(configure)
     })
     .shutdown_timeout(30)
+    // Lets a request notice a client that hung up before its answer began.
+    .on_connect(hangup::remember_socket)
     // Small SSE frames must not wait for the client's delayed ACK (Nagle):
     // without this the end of every stream arrived about 40 ms late.
     .tcp_nodelay(true);

@@ -16,21 +16,22 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::HttpResponse;
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
+use super::context::Context;
 use super::Permit;
 use crate::anthropic::response::StreamEvent;
-use crate::anthropic::{sse, ApiError};
-use crate::codex::client::UpstreamResponse;
+use crate::anthropic::sse;
+use crate::codex::client::{body_of, UpstreamResponse};
+use crate::codex::error::{Failure, Kind};
 use crate::codex::events::CodexEvent;
 use crate::codex::sse::{decode, SseError};
 use crate::config::Settings;
-use crate::logging::RequestSummary;
 use crate::translate::response::Accumulator;
 use crate::translate::stream::StreamTranslator;
 
@@ -59,17 +60,12 @@ impl From<&Settings> for Timing {
     }
 }
 
-/// Who asked for what, for logging and echoing the model name; holds the
-/// request's place among the concurrent ones until the answer is done.
+/// What an answer needs of its request: the context (for the model name
+/// and the summary line), the timing, and the request's place among the
+/// concurrent ones, held until the answer is done.
 #[derive(Clone)]
 pub struct Exchange {
-    pub request_id: String,
-    pub started: Instant,
-    pub client_model: String,
-    /// The Codex model, with the reasoning effort when one is set.
-    pub upstream_model: String,
-    /// Whether the client asked for SSE.
-    pub stream: bool,
+    pub context: Arc<Context>,
     pub timing: Timing,
     /// Held, never read: dropping the last clone frees the place.
     pub _permit: Arc<Permit>,
@@ -85,47 +81,14 @@ impl Exchange {
 
     /// A translator for this exchange's answer.
     fn translator(&self) -> StreamTranslator {
-        StreamTranslator::new(self.message_id(), self.client_model.clone()).with_tool_names(self.tool_names.clone())
-    }
-
-    /// The one summary line for this request, written when the client has
-    /// its whole answer (failures before that are logged by the handler).
-    fn log_done(&self, outcome: &Outcome) {
-        let mut summary = RequestSummary {
-            request_id: &self.request_id,
-            client_model: &self.client_model,
-            upstream_model: &self.upstream_model,
-            stream: self.stream,
-            status: 200,
-            latency: self.started.elapsed(),
-            input_tokens: None,
-            output_tokens: None,
-        };
-        match outcome {
-            Outcome::Completed { input_tokens, output_tokens } => {
-                summary.input_tokens = Some(*input_tokens);
-                summary.output_tokens = Some(*output_tokens);
-                summary.log();
-            }
-            Outcome::Failed(err) => {
-                summary.log();
-                tracing::warn!(request_id = %self.request_id, error = %err.message, "the stream ended with an error event");
-            }
-            Outcome::ClientGone => {
-                summary.log();
-                tracing::info!(request_id = %self.request_id, "client disconnected; upstream request cancelled");
-            }
-        }
+        StreamTranslator::new(self.message_id(), self.context.client_model()).with_tool_names(self.tool_names.clone())
     }
 }
 
+/// How a committed stream ended.
 enum Outcome {
-    /// Input tokens count cached ones too.
-    Completed {
-        input_tokens: u64,
-        output_tokens: u64,
-    },
-    Failed(ApiError),
+    Completed,
+    Failed(Failure),
     ClientGone,
 }
 
@@ -143,8 +106,8 @@ struct Upstream<S> {
 #[allow(clippy::large_enum_variant)]
 enum Next {
     Event(CodexEvent),
-    /// The body ended: `None` normally, `Some(reason)` on trouble.
-    End(Option<String>),
+    /// The body ended: `None` normally, `Some(failure)` on trouble.
+    End(Option<Failure>),
 }
 
 impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
@@ -153,7 +116,7 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
     }
 
     /// Read what is left of a completed answer — normally just the end of
-    /// the chunked body — so that awc puts the connection back in its pool
+    /// the chunked body — so that the client puts the connection back in its pool
     /// and the next request skips the TCP and TLS handshakes. An upstream
     /// that keeps sending is cut off after [`RELEASE_WAIT`] (dropping the
     /// body closes its connection).
@@ -166,26 +129,27 @@ impl<S: Stream<Item = Result<CodexEvent, SseError>> + Unpin> Upstream<S> {
         let next = tokio::time::timeout_at(self.deadline, self.events.next()).await;
         self.deadline = tokio::time::Instant::now() + self.idle_timeout;
         match next {
-            Err(_) => Next::End(Some(format!(
-                "the Codex backend sent nothing for {} s (read_timeout)",
-                self.idle_timeout.as_secs_f64()
+            Err(_) => Next::End(Some(Failure::new(
+                Kind::TimedOut,
+                format!("the Codex backend sent nothing for {} s (read_timeout)", self.idle_timeout.as_secs_f64()),
             ))),
             Ok(None) => Next::End(None),
             Ok(Some(Ok(event))) => Next::Event(event),
-            Ok(Some(Err(err))) => Next::End(Some(err.to_string())),
+            Ok(Some(Err(err))) => Next::End(Some(Failure::from(err))),
         }
     }
 }
 
-/// Collect the whole answer into one Anthropic message.
-pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
+/// Collect the whole answer into one Anthropic message. A failure is
+/// `midway` when the answer had begun: it is not tried again.
+pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, Failure> {
     let mut translator = exchange.translator();
-    let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
+    let mut upstream = Upstream::new(Box::pin(decode(body_of(upstream))), exchange.timing.idle_timeout);
     let mut accumulator = Accumulator::new();
     while !translator.is_finished() {
         let events = match upstream.next().await {
             Next::Event(event) => translator.on_event(event),
-            Next::End(reason) => translator.finish(reason),
+            Next::End(failure) => translator.end(failure),
         };
         for event in &events {
             accumulator.push(event);
@@ -195,18 +159,17 @@ pub async fn respond_whole(upstream: UpstreamResponse, exchange: Exchange) -> Re
         Ok(message) => {
             // Only a completed answer leaves a connection worth keeping.
             actix_web::rt::spawn(upstream.release());
-            exchange.log_done(&Outcome::Completed {
-                input_tokens: message.usage.input_tokens + message.usage.cache_read_input_tokens,
-                output_tokens: message.usage.output_tokens,
-            });
+            let usage = &message.usage;
+            exchange.context.answered(usage.input_tokens + usage.cache_read_input_tokens, usage.output_tokens);
             Ok(HttpResponse::Ok().json(message))
         }
-        Err(err) => Err(err),
+        Err(err) => Err(translator.failure().cloned().unwrap_or_else(|| Failure::new(Kind::Server, err.message))),
     }
 }
 
-/// Stream the answer as Anthropic SSE.
-pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, ApiError> {
+/// Stream the answer as Anthropic SSE; a failure before the commit is
+/// handed back, for the handler to retry or answer.
+pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -> Result<HttpResponse, Failure> {
     let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
     let (commit_tx, commit_rx) = oneshot::channel();
     actix_web::rt::spawn(pump(upstream, exchange, tx, commit_tx));
@@ -221,8 +184,8 @@ pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -
                 .insert_header(("x-accel-buffering", "no"))
                 .streaming(body))
         }
-        Ok(Err(err)) => Err(err),
-        Err(_) => Err(ApiError::api("the stream ended before it started")),
+        Ok(Err(failure)) => Err(failure),
+        Err(_) => Err(Failure::new(Kind::Server, "the stream ended before it started")),
     }
 }
 
@@ -233,11 +196,10 @@ pub async fn respond_streaming(upstream: UpstreamResponse, exchange: Exchange) -
 /// each.
 struct Sink {
     tx: mpsc::Sender<Bytes>,
-    commit: Option<oneshot::Sender<Result<(), ApiError>>>,
+    commit: Option<oneshot::Sender<Result<(), Failure>>>,
     held: Vec<StreamEvent>,
     /// Encoded events not sent yet.
     pending: BytesMut,
-    usage: (u64, u64, u64),
 }
 
 impl Sink {
@@ -254,14 +216,7 @@ impl Sink {
             for event in std::mem::take(&mut self.held) {
                 sse::encode_into(&mut self.pending, &event);
             }
-            if !self.flush().await {
-                return false;
-            }
-            // The kernel tends to wake a client that reads from us on our
-            // own CPU, where it would wait while we translate the rest of a
-            // burst; let it read its first bytes now.
-            std::thread::yield_now();
-            return true;
+            return self.flush().await;
         }
         self.flush().await
     }
@@ -289,36 +244,20 @@ impl Sink {
 
     /// Deliver events, committing once the answer has `begun`; `false`: the
     /// client is gone.
-    async fn deliver(&mut self, events: Vec<StreamEvent>, begun: bool) -> Result<bool, ApiError> {
-        for event in &events {
-            if let StreamEvent::MessageDelta { usage, .. } = event {
-                self.usage = (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens);
-            }
-        }
+    async fn deliver(&mut self, events: Vec<StreamEvent>, begun: bool) -> bool {
         if self.committed() {
             for event in &events {
                 if !self.send(event).await {
-                    return Ok(false);
+                    return false;
                 }
             }
-            return Ok(true);
-        }
-        // Not committed yet: a failure can still be a real HTTP error.
-        if let Some(err) = events.iter().find_map(error_of) {
-            return Err(err);
+            return true;
         }
         self.held.extend(events);
         if begun {
-            return Ok(self.commit().await);
+            return self.commit().await;
         }
-        Ok(true)
-    }
-}
-
-fn error_of(event: &StreamEvent) -> Option<ApiError> {
-    match event {
-        StreamEvent::Error { error } => Some(ApiError::new(error.kind, error.message.clone())),
-        _ => None,
+        true
     }
 }
 
@@ -326,12 +265,11 @@ async fn pump(
     upstream: UpstreamResponse,
     exchange: Exchange,
     tx: mpsc::Sender<Bytes>,
-    commit: oneshot::Sender<Result<(), ApiError>>,
+    commit: oneshot::Sender<Result<(), Failure>>,
 ) {
     let mut translator = exchange.translator();
-    let mut upstream = Upstream::new(Box::pin(decode(upstream)), exchange.timing.idle_timeout);
-    let mut sink =
-        Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new(), usage: (0, 0, 0) };
+    let mut upstream = Upstream::new(Box::pin(decode(body_of(upstream))), exchange.timing.idle_timeout);
+    let mut sink = Sink { tx: tx.clone(), commit: Some(commit), held: Vec::new(), pending: BytesMut::new() };
     let commit_deadline = tokio::time::sleep(COMMIT_AFTER);
     tokio::pin!(commit_deadline);
     let ping_every = exchange.timing.ping_every;
@@ -362,31 +300,27 @@ async fn pump(
         };
         let events = match next {
             Next::Event(event) => translator.on_event(event),
-            Next::End(reason) => translator.finish(reason),
+            Next::End(failure) => translator.end(failure),
         };
-        let failure = events.iter().find_map(error_of);
+        if let Some(failure) = translator.failure().filter(|_| !sink.committed()) {
+            // Not committed: a real HTTP error, answered (or retried) and
+            // logged by the handler.
+            if let Some(commit) = sink.commit.take() {
+                let _ = commit.send(Err(failure.clone()));
+            }
+            return;
+        }
         let begun = translator.has_begun() || translator.is_finished();
         if !events.is_empty() {
             ping.reset();
         }
-        match sink.deliver(events, begun).await {
-            Err(err) => {
-                // Not committed: the handler answers (or retries) and logs.
-                if let Some(commit) = sink.commit.take() {
-                    let _ = commit.send(Err(err));
-                }
-                return;
-            }
-            Ok(false) => break Outcome::ClientGone,
-            Ok(true) => {}
+        if !sink.deliver(events, begun).await {
+            break Outcome::ClientGone;
         }
         if translator.is_finished() {
-            break match failure {
-                Some(err) => Outcome::Failed(err),
-                None => {
-                    let (uncached, output_tokens, cached) = sink.usage;
-                    Outcome::Completed { input_tokens: uncached + cached, output_tokens }
-                }
+            break match translator.failure() {
+                Some(failure) => Outcome::Failed(failure.clone()),
+                None => Outcome::Completed,
             };
         }
     };
@@ -396,12 +330,21 @@ async fn pump(
         sink.flush().await;
     }
     drop((sink, tx));
-    // Before the commit, the handler still owns the answer and its log line.
+    // Before the commit, the handler still owns the answer and its outcome.
     if committed {
-        exchange.log_done(&outcome);
+        let context = &exchange.context;
+        match &outcome {
+            Outcome::Completed => {
+                let usage = translator.usage().copied().unwrap_or_default();
+                context.answered(usage.input_tokens + usage.cache_read_input_tokens, usage.output_tokens);
+            }
+            Outcome::Failed(failure) => context.failed(200, &failure.message),
+            Outcome::ClientGone => context.left(),
+        }
     }
+    // The last holder of the context writes the summary line.
     drop(exchange);
-    if matches!(outcome, Outcome::Completed { .. }) {
+    if matches!(outcome, Outcome::Completed) {
         upstream.release().await;
     }
 }

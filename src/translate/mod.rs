@@ -1,5 +1,6 @@
 //! Pure functions between the two protocols: no I/O, no clock, no globals.
 //!
+//! - [`failure`]: an upstream failure → the client's error, in one place.
 //! - [`model`]: Claude model name → Codex model and reasoning effort.
 //! - [`schema`]: tool JSON-schema normalisation.
 //! - [`request`]: Anthropic request → Codex request.
@@ -14,6 +15,7 @@
 /// dropped.
 pub const SIGNATURE_PREFIX: &str = "codexd.v1.";
 
+pub mod failure;
 pub mod model;
 pub mod names;
 pub mod request;

@@ -1,8 +1,10 @@
 //! Codex stream events → Anthropic stream events: one state machine, fed
 //! event by event ([`StreamTranslator`]). Pure: no I/O; the clock is read
 //! only to say when a usage limit reported in the stream resets. What an
-//! upstream error code becomes is [`crate::codex::error`]'s table, shared
-//! with the HTTP errors.
+//! upstream error code means is [`crate::codex::error`]'s table, shared
+//! with the HTTP errors; the translator keeps the [`Failure`] that ended the
+//! stream ([`StreamTranslator::failure`]), for the server to judge, and the
+//! final usage ([`StreamTranslator::usage`]), for its log line.
 //!
 //! Each upstream output item (keyed by `output_index`) becomes zero or more
 //! Anthropic content blocks:
@@ -25,11 +27,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::{json, Value};
 
-use crate::anthropic::error::ApiError;
 use crate::anthropic::response::{
     Citation, ContentBlock, Delta, Message, MessageDelta, MessageDeltaUsage, StopReason, StreamEvent, Usage,
 };
-use crate::codex::error::{map_stream_error, BackendError};
+use crate::codex::error::{map_stream_error, BackendError, Failure, Kind};
 use crate::codex::events::{self, Annotation, CodexEvent, OutputContent, OutputItem, ResponseError, ResponseObject};
 use crate::codex::sse::SseError;
 
@@ -70,6 +71,10 @@ pub struct StreamTranslator {
     /// The prompt's size as codexd counted it, for `message_start` when
     /// the upstream reports no usage that early (it never does).
     prompt_tokens: Option<u64>,
+    /// What ended the stream, if it failed.
+    failure: Option<Failure>,
+    /// The final usage, once the answer completed.
+    usage: Option<MessageDeltaUsage>,
 }
 
 impl StreamTranslator {
@@ -90,6 +95,8 @@ impl StreamTranslator {
             active: None,
             tool_names: HashMap::new(),
             prompt_tokens: None,
+            failure: None,
+            usage: None,
         }
     }
 
@@ -150,7 +157,7 @@ impl StreamTranslator {
             CodexEvent::Failed { response } => self.fail(&mut out, failure_of(&response)),
             ref error @ CodexEvent::Error { .. } => {
                 let details = error.error_details().unwrap_or_default();
-                self.fail(&mut out, api_error_from(&details));
+                self.fail(&mut out, failure_from(&details));
             }
             CodexEvent::InProgress { .. }
             | CodexEvent::ContentPartDone { .. }
@@ -169,7 +176,7 @@ impl StreamTranslator {
     pub fn on_decoded(&mut self, item: Result<CodexEvent, SseError>) -> Vec<StreamEvent> {
         match item {
             Ok(event) => self.on_event(event),
-            Err(err) => self.finish(Some(err.to_string())),
+            Err(err) => self.end(Some(Failure::from(err))),
         }
     }
 
@@ -180,16 +187,33 @@ impl StreamTranslator {
     /// `error` event (`api_error`, [`CUT_SHORT`]). Emits nothing once the
     /// stream is already finished.
     pub fn finish(&mut self, transport_error: Option<String>) -> Vec<StreamEvent> {
+        self.end(transport_error.map(|reason| Failure::new(Kind::Server, reason)))
+    }
+
+    /// [`Self::finish`] with what went wrong, if something did: the stream
+    /// ends with `failure`, its message after [`CUT_SHORT`].
+    pub fn end(&mut self, failure: Option<Failure>) -> Vec<StreamEvent> {
         let mut out = Vec::new();
         if self.finished {
             return out;
         }
-        let message = match transport_error {
-            Some(reason) => format!("{CUT_SHORT}: {reason}"),
-            None => CUT_SHORT.to_owned(),
+        let failure = match failure {
+            Some(failure) => Failure { message: format!("{CUT_SHORT}: {}", failure.message), ..failure },
+            None => Failure::new(Kind::Server, CUT_SHORT),
         };
-        self.fail(&mut out, ApiError::api(message));
+        self.fail(&mut out, failure);
         out
+    }
+
+    /// What ended the stream, once it failed; `midway` when the answer had
+    /// begun.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    /// The answer's final usage, once it completed.
+    pub fn usage(&self) -> Option<&MessageDeltaUsage> {
+        self.usage.as_ref()
     }
 
     /// True once `message_stop` or an `error` event has been emitted.
@@ -283,20 +307,24 @@ impl StreamTranslator {
         self.close_open_block(out);
         let stop_reason =
             stop_reason.unwrap_or(if self.used_tools { StopReason::ToolUse } else { StopReason::EndTurn });
+        let usage = delta_usage(response.usage.as_ref());
+        self.usage = Some(usage);
         out.push(StreamEvent::MessageDelta {
             delta: MessageDelta { stop_reason: Some(stop_reason), ..MessageDelta::default() },
-            usage: delta_usage(response.usage.as_ref()),
+            usage: usage.clone(),
         });
         out.push(StreamEvent::MessageStop);
         self.finished = true;
     }
 
     /// Close the open block, drop everything queued, and end with `error`.
-    fn fail(&mut self, out: &mut Vec<StreamEvent>, err: ApiError) {
+    fn fail(&mut self, out: &mut Vec<StreamEvent>, mut failure: Failure) {
+        failure.midway |= self.has_begun();
         self.close_open_block(out);
         self.items.clear();
         self.active = None;
-        out.push(StreamEvent::error(&err));
+        out.push(StreamEvent::error(&super::failure::api_error(&failure)));
+        self.failure = Some(failure);
         self.finished = true;
     }
 
@@ -663,16 +691,16 @@ fn delta_usage(usage: Option<&events::Usage>) -> MessageDeltaUsage {
     }
 }
 
-fn failure_of(response: &ResponseObject) -> ApiError {
+fn failure_of(response: &ResponseObject) -> Failure {
     match &response.error {
-        Some(error) => api_error_from(error),
-        None => ApiError::api("the Codex backend reported that the response failed, without saying why"),
+        Some(error) => failure_from(error),
+        None => Failure::new(Kind::Server, "the Codex backend reported that the response failed, without saying why"),
     }
 }
 
-/// The client-facing error for an upstream error: looked up in the table
-/// the HTTP errors use too ([`map_stream_error`]).
-fn api_error_from(error: &ResponseError) -> ApiError {
+/// What an upstream error in the stream means: looked up in the table the
+/// HTTP errors use too ([`map_stream_error`]).
+fn failure_from(error: &ResponseError) -> Failure {
     let error = BackendError {
         code: error.code.as_deref(),
         kind: error.kind.as_deref(),
@@ -824,7 +852,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
-    use crate::anthropic::error::ErrorKind;
+    use crate::anthropic::error::{ApiError, ErrorKind};
     use crate::codex::sse::test_fixtures::all_fixtures;
 
     fn stem(name: &str) -> &str {
@@ -1212,7 +1240,12 @@ mod tests {
                 &UpstreamFailure { status: 400, body: body.as_bytes(), ..Default::default() },
                 chrono::Utc::now(),
             );
-            assert_eq!(api_error_from(&error), http, "{code}");
+            let stream = failure_from(&error);
+            assert_eq!(
+                (stream.kind, &stream.message, stream.retry_after),
+                (http.kind, &http.message, http.retry_after),
+                "{code}"
+            );
         }
     }
 
@@ -1233,14 +1266,14 @@ mod tests {
             resets_in_seconds: Some(600),
             ..Default::default()
         };
-        assert_eq!(api_error_from(&resets_in).retry_after, Some(600));
+        assert_eq!(failure_from(&resets_in).retry_after, Some(600));
         let at = chrono::Utc::now().timestamp() + 7_200;
         let resets_at =
             ResponseError { code: Some("usage_limit_reached".into()), resets_at: Some(at), ..Default::default() };
-        let err = api_error_from(&resets_at);
+        let err = failure_from(&resets_at);
         assert!(err.retry_after.is_some_and(|secs| (7_190..=7_200).contains(&secs)), "{err:?}");
-        let err = api_error_from(&ResponseError { resets_in_seconds: Some(-5), ..resets_in });
-        assert_eq!((err.kind, err.retry_after), (ErrorKind::RateLimitError, None));
+        let err = failure_from(&ResponseError { resets_in_seconds: Some(-5), ..resets_in });
+        assert_eq!((err.kind, err.retry_after), (Kind::UsageLimit, None));
     }
 
     #[test]

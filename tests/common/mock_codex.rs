@@ -18,13 +18,14 @@
 //! the next scripted [`Reply`], or, when the script is empty, an automatic
 //! answer: a function call to the first tool when tools are offered and the
 //! last item is not a tool output, otherwise a text reply. Every request is
-//! recorded for assertions, and a streamed reply that the client abandons is
-//! recorded as cancelled.
+//! recorded for assertions ([`MockCodex::push`] tells which request got
+//! which reply), and a streamed reply that the client abandons, or a
+//! [`Reply::Delayed`] one it stops waiting for, is recorded as cancelled.
 
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,24 @@ pub enum Reply {
     ChunksThenReset(Vec<(Duration, String)>),
     /// Any status with headers and body.
     Http { status: u16, headers: Vec<(String, String)>, body: String },
+    /// The reply, after a wait before its headers; a request dropped while
+    /// it waits counts as cancelled.
+    Delayed(Duration, Box<Reply>),
+}
+
+/// A reply pushed with [`MockCodex::push`]: tells which request got it.
+#[derive(Clone)]
+pub struct Pushed {
+    state: Arc<State>,
+    taken_by: Arc<std::sync::OnceLock<usize>>,
+}
+
+impl Pushed {
+    /// The request that received this reply, once one has.
+    pub fn request(&self) -> Option<Recorded> {
+        let index = *self.taken_by.get()?;
+        self.state.recorded.lock().unwrap().get(index).cloned()
+    }
 }
 
 /// A request the mock accepted or refused.
@@ -97,7 +116,7 @@ struct State {
     catalogue_requests: Mutex<Vec<Recorded>>,
     token: Mutex<TokenRule>,
     account: Mutex<String>,
-    script: Mutex<VecDeque<Reply>>,
+    script: Mutex<VecDeque<(Reply, Arc<std::sync::OnceLock<usize>>)>>,
     recorded: Mutex<Vec<Recorded>>,
     cancelled: AtomicUsize,
     completed: AtomicUsize,
@@ -130,8 +149,13 @@ impl MockCodex {
                 .default_service(web::to(|| async { HttpResponse::NotFound().json(json!({"detail":"Not Found"})) }))
         })
         .workers(2)
-        .on_connect(move |_, _| {
+        .on_connect(move |conn, extensions| {
             counted.connections.fetch_add(1, Ordering::SeqCst);
+            // A handle on the socket, to see the client hang up (actix does not).
+            let tcp = conn.downcast_ref::<actix_web::rt::net::TcpStream>();
+            if let Some(Ok(fd)) = tcp.map(|tcp| std::os::fd::AsFd::as_fd(tcp).try_clone_to_owned()) {
+                extensions.insert(PeerSocket(std::net::TcpStream::from(fd)));
+            }
         })
         .disable_signals()
         .bind(("127.0.0.1", 0))
@@ -162,9 +186,12 @@ impl MockCodex {
         *self.state.responder.lock().unwrap() = Some(Arc::new(responder));
     }
 
-    /// Queue answers for the next requests, in order.
-    pub fn push(&self, reply: Reply) {
-        self.state.script.lock().unwrap().push_back(reply);
+    /// Queue answers for the next requests, in order; the handle tells
+    /// which request got this one.
+    pub fn push(&self, reply: Reply) -> Pushed {
+        let taken_by = Arc::new(std::sync::OnceLock::new());
+        self.state.script.lock().unwrap().push_back((reply, taken_by.clone()));
+        Pushed { state: self.state.clone(), taken_by }
     }
 
     /// Accept bearer tokens by this rule from now on.
@@ -185,7 +212,8 @@ impl MockCodex {
         self.requests().pop().expect("the mock received no request")
     }
 
-    /// Streams the client dropped before their last chunk.
+    /// Streams the client dropped before their last chunk, and delayed
+    /// replies it stopped waiting for.
     pub fn cancelled(&self) -> usize {
         self.state.cancelled.load(Ordering::SeqCst)
     }
@@ -206,19 +234,94 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
         req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let verdict = check(&req, &parsed, &state);
-    state.recorded.lock().unwrap().push(Recorded {
-        headers,
-        body: parsed.clone(),
-        refused: verdict.as_ref().err().map(|(_, d)| d.clone()),
-    });
+    let index = {
+        let mut recorded = state.recorded.lock().unwrap();
+        recorded.push(Recorded {
+            headers,
+            body: parsed.clone(),
+            refused: verdict.as_ref().err().map(|(_, d)| d.clone()),
+        });
+        recorded.len() - 1
+    };
     if let Err((status, detail)) = verdict {
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
             .json(json!({ "detail": detail }));
     }
     let scripted = state.script.lock().unwrap().pop_front();
-    let responder = state.responder.lock().unwrap().clone();
-    let reply = scripted.or_else(|| responder.and_then(|r| r(&parsed))).unwrap_or_else(|| auto_reply(&parsed));
-    respond(reply, state.into_inner())
+    let reply = match scripted {
+        Some((reply, taken_by)) => {
+            let _ = taken_by.set(index);
+            reply
+        }
+        None => {
+            let responder = state.responder.lock().unwrap().clone();
+            responder.and_then(|r| r(&parsed)).unwrap_or_else(|| auto_reply(&parsed))
+        }
+    };
+    let fate = Arc::new(Fate {
+        state: state.clone().into_inner(),
+        counted: AtomicBool::new(false),
+        settled: tokio::sync::Notify::new(),
+    });
+    if matches!(reply, Reply::Delayed(..) | Reply::Chunks(_) | Reply::ChunksThenReset(_)) {
+        // A reply still under way when the client hangs up is cancelled.
+        let socket = req.conn_data::<PeerSocket>().and_then(|s| s.0.try_clone().ok());
+        let fate = fate.clone();
+        actix_web::rt::spawn(async move {
+            let Some(socket) = socket else { return };
+            // Until the reply is settled only: the socket held here would
+            // keep the connection open.
+            tokio::select! {
+                () = hung_up(socket) => fate.count(false),
+                () = fate.settled.notified() => {}
+            }
+        });
+    }
+    let mut reply = reply;
+    while let Reply::Delayed(wait, then) = reply {
+        let mut waiting = WaitGuard(fate.clone(), false);
+        actix_web::rt::time::sleep(wait).await;
+        waiting.1 = true;
+        reply = *then;
+    }
+    respond(reply, fate)
+}
+
+/// A second handle on a connection's socket.
+struct PeerSocket(std::net::TcpStream);
+
+/// Resolves when the client closed the connection; never if it sends more.
+async fn hung_up(socket: std::net::TcpStream) {
+    let watch = socket.set_nonblocking(true).ok().and_then(|()| actix_web::rt::net::TcpStream::from_std(socket).ok());
+    let Some(watch) = watch else { return std::future::pending().await };
+    let mut byte = [0u8; 1];
+    loop {
+        match watch.peek(&mut byte).await {
+            Ok(0) => return,
+            Ok(_) => return std::future::pending().await,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// What became of one reply, counted once: completed, or cancelled (the
+/// client dropped it, or hung up while it was under way).
+struct Fate {
+    state: Arc<State>,
+    counted: AtomicBool,
+    /// Told once the reply is counted.
+    settled: tokio::sync::Notify,
+}
+
+impl Fate {
+    fn count(&self, completed: bool) {
+        if !self.counted.swap(true, Ordering::SeqCst) {
+            let counter = if completed { &self.state.completed } else { &self.state.cancelled };
+            counter.fetch_add(1, Ordering::SeqCst);
+            self.settled.notify_one();
+        }
+    }
 }
 
 /// The models a ChatGPT Plus account saw in December 2026: current ones,
@@ -612,7 +715,7 @@ fn check_tool(tool: &Value) -> Result<(), (u16, String)> {
     }
 }
 
-fn respond(reply: Reply, state: Arc<State>) -> HttpResponse {
+fn respond(reply: Reply, fate: Arc<Fate>) -> HttpResponse {
     match reply {
         Reply::Http { status, headers, body } => {
             let mut resp = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
@@ -622,21 +725,22 @@ fn respond(reply: Reply, state: Arc<State>) -> HttpResponse {
             resp.body(body)
         }
         Reply::Sse(body) => {
-            state.completed.fetch_add(1, Ordering::SeqCst);
+            fate.count(true);
             sse_response().body(body)
         }
-        Reply::Chunks(chunks) => sse_response().streaming(chunked(chunks, state, false)),
-        Reply::ChunksThenReset(chunks) => sse_response().streaming(chunked(chunks, state, true)),
+        Reply::Chunks(chunks) => sse_response().streaming(chunked(chunks, fate, false)),
+        Reply::ChunksThenReset(chunks) => sse_response().streaming(chunked(chunks, fate, true)),
+        Reply::Delayed(_, reply) => respond(*reply, fate),
     }
 }
 
 /// A body that sends each chunk after its delay, then ends (or breaks).
 fn chunked(
     chunks: Vec<(Duration, String)>,
-    state: Arc<State>,
+    fate: Arc<Fate>,
     reset: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
-    let guard = StreamGuard { state, finished: false };
+    let guard = StreamGuard { fate, finished: false };
     stream::unfold((VecDeque::from(chunks), guard, reset), |(mut rest, mut guard, reset)| async move {
         match rest.pop_front() {
             Some((delay, chunk)) => {
@@ -658,14 +762,25 @@ fn chunked(
 
 /// Counts a stream as completed or cancelled when the server drops it.
 struct StreamGuard {
-    state: Arc<State>,
+    fate: Arc<Fate>,
     finished: bool,
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        let counter = if self.finished { &self.state.completed } else { &self.state.cancelled };
-        counter.fetch_add(1, Ordering::SeqCst);
+        self.fate.count(self.finished);
+    }
+}
+
+/// Counts a request as cancelled when the server drops it before its
+/// reply's headers are due (`.1`: they are).
+struct WaitGuard(Arc<Fate>, bool);
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.count(false);
+        }
     }
 }
 
