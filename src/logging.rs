@@ -97,7 +97,7 @@ pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option
         }
         Err(err) => {
             eprintln!(
-                "codexd: cannot use the log file {}: {err}; logging to stderr only \
+                "codexd: cannot write the log file {}: {err}; logging to stderr only \
                  (set `log_file` in the config file or CODEXD_LOG_FILE to a path of your own, \
                  e.g. $HOME/.local/state/codexd/codexd.log)",
                 settings.log_file.display()
