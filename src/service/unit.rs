@@ -28,7 +28,9 @@ pub const SYSTEMD_UNIT: &str = "codexd.service";
 /// `codexd install`, when set there: the ones `config::load` reads, and
 /// `RUST_LOG`. Without them the service would run with other settings than
 /// the `codexd doctor` run next to it.
-pub const FORWARDED_ENV: [&[&str]; 2] = [crate::config::ENV_OVERRIDES, &["RUST_LOG"]];
+pub fn forwarded_env() -> impl Iterator<Item = &'static str> {
+    crate::config::env_overrides().chain(["RUST_LOG"])
+}
 
 /// Set in every service definition; tells `codexd serve` who supervises it.
 pub const SUPERVISOR_ENV: &str = "CODEXD_SUPERVISOR";
@@ -83,7 +85,7 @@ pub struct UnitSpec {
 impl UnitSpec {
     /// What `codexd install` runs for `kind`: `PROGRAM serve [--config FILE]`
     /// with `CODEXD_HOME`, the supervisor marker, and every
-    /// [`FORWARDED_ENV`] variable set in `env`.
+    /// [`forwarded_env`] variable set in `env`.
     pub fn new(settings: &Settings, program: PathBuf, kind: ManagerKind, env: &dyn Env) -> Self {
         let mut args = vec!["serve".to_string()];
         if let Some(file) = &settings.config_file {
@@ -94,8 +96,7 @@ impl UnitSpec {
             ("CODEXD_HOME".to_string(), absolute(&settings.home).to_string_lossy().into_owned()),
             (SUPERVISOR_ENV.to_string(), kind.as_str().to_string()),
         ];
-        environment
-            .extend(FORWARDED_ENV.concat().into_iter().filter_map(|name| Some((name.to_string(), env.get(name)?))));
+        environment.extend(forwarded_env().filter_map(|name| Some((name.to_string(), env.get(name)?))));
         UnitSpec { program, args, environment, stderr_path: settings.home.join("codexd.stderr") }
     }
 }
