@@ -170,6 +170,13 @@ fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
         }
         Err(err) => return Check::fail("login", err.to_string(), "run `codexd login` to sign in again"),
     };
+    if let Some(mode) = readable_by_others(tokens) {
+        return Check::fail(
+            "login",
+            format!("{} is readable by other users (mode {mode:04o}): your ChatGPT login is exposed", tokens.display()),
+            format!("run `chmod 600 {}` (codexd writes it 0600; a copy or a restore changed that)", tokens.display()),
+        );
+    }
     if let Some(mark) = login.needs_login {
         return Check::fail("login", format!("login expired: {}", mark.reason), "run `codexd login`");
     }
@@ -197,6 +204,20 @@ fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
         (Some(at), true) => Check::ok("login", format!("{who}; token valid until {at}")),
         (None, true) => Check::ok("login", who),
     }
+}
+
+/// The mode of `path` (the real file behind a symlink) when group or others
+/// may read or write it.
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> Option<u32> {
+    None
 }
 
 fn check_port(settings: &Settings, state: PortState) -> Check {
@@ -296,10 +317,29 @@ mod tests {
         let path = dir.path().join("tokens.json");
         if let Some(text) = contents {
             std::fs::write(&path, text).unwrap();
+            #[cfg(unix)]
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         }
         let mut check = check_login(&path, now());
         check.detail = check.detail.replace(&path.display().to_string(), "TOKENS");
         check
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_others_can_read_is_flagged() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let valid = r#"{"version":1,"access_token":"a","refresh_token":"r","expires_at":"2026-11-24T12:00:00Z"}"#;
+        std::fs::write(&path, valid).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let check = check_login(&path, now());
+        assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+        assert!(check.detail.contains("readable by other users (mode 0644)"), "{}", check.detail);
+        assert!(check.fix.as_deref().unwrap().contains("chmod 600"), "{check:?}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(check_login(&path, now()).verdict, Verdict::Ok);
     }
 
     #[test]
