@@ -87,10 +87,12 @@ fn fallback_settings(overrides: &Overrides) -> Settings {
 pub fn checks(loaded: &Result<Settings, ConfigError>, fallback: &Settings, offline: bool) -> Vec<Check> {
     let settings = loaded.as_ref().unwrap_or(fallback);
     let status = service::status(settings);
+    // The running daemon's port, when it was started on another one.
+    let daemon = service::daemon_settings(settings);
     vec![
         check_config(loaded),
         check_login(&settings.tokens_path(), Utc::now()),
-        check_port(settings, probe::port_state(settings)),
+        check_port(&daemon, probe::port_state(&daemon), status.pid),
         check_service(&status),
         check_log_file(&settings.log_file),
         check_models(settings, &crate::models::offline_catalogue(settings), Utc::now()),
@@ -220,10 +222,17 @@ fn readable_by_others(_path: &Path) -> Option<u32> {
     None
 }
 
-fn check_port(settings: &Settings, state: PortState) -> Check {
+/// The port codexd serves on; `running` is the pid of a daemon holding the
+/// lock, which must then be the one answering there, not a free port.
+fn check_port(settings: &Settings, state: PortState, running: Option<u32>) -> Check {
     let address = format!("{}:{}", settings.host, settings.port);
     let fix_port = "stop that program, or choose another port (`port` in the config file, or PORT)";
     match state {
+        PortState::Free if running.is_some() => Check::fail(
+            "port",
+            format!("{address} is free, but codexd runs as pid {} and does not listen there", running.unwrap_or(0)),
+            "see `codexd logs`, then `codexd restart`",
+        ),
         PortState::Free => Check::ok("port", format!("{address} is free")),
         PortState::Codexd(health) => Check::ok(
             "port",
@@ -449,9 +458,13 @@ mod tests {
             (PortState::Unusable("bad".into()), Verdict::Fail, "cannot listen on 127.0.0.1:19080: bad"),
         ];
         for (state, verdict, detail) in cases {
-            let check = check_port(&settings, state);
+            let check = check_port(&settings, state, None);
             assert_eq!((check.verdict, check.detail.as_str()), (verdict, detail));
         }
+        // Never "running" and "port free" at once.
+        let check = check_port(&settings, PortState::Free, Some(4242));
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert_eq!(check.detail, "127.0.0.1:19080 is free, but codexd runs as pid 4242 and does not listen there");
     }
 
     #[test]

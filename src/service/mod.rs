@@ -27,7 +27,7 @@ use anyhow::{bail, Context};
 
 pub use instance::{Holder, RunMode};
 pub use manager::{ManagerState, Service, Target};
-pub use status::{status, status_with, ServiceStatus};
+pub use status::{daemon_settings, status, status_with, ServiceStatus};
 pub use unit::{ManagerKind, UnitSpec};
 
 use crate::config::{Env, Overrides, Settings};
@@ -38,9 +38,11 @@ use crate::server::Reloader;
 /// one-daemon lock, set up logging, and serve on an actix system. The
 /// command-line `overrides` are kept for reloads (SIGHUP, config changes).
 pub fn serve(settings: Settings, mode: RunMode, overrides: &Overrides) -> anyhow::Result<()> {
-    let lock = instance::InstanceLock::acquire(&settings.home, mode)?;
+    let mut lock = instance::InstanceLock::acquire(&settings.home, mode)?;
     // Name whoever holds the port; binding would only say "address in use".
     detach::refuse_if_port_taken(&settings)?;
+    // `status` and `doctor` look for this daemon where it says it is.
+    lock.record_port(settings.port).map_err(|source| instance::LockError::Io { path: lock.path().into(), source })?;
     let console = match mode {
         RunMode::Foreground | RunMode::Systemd => Console::Stderr,
         RunMode::Detached | RunMode::Launchd => Console::Off,
