@@ -277,7 +277,8 @@ fn check_service(status: &ServiceStatus) -> Check {
 fn check_log_file(path: &Path) -> Check {
     let fix =
         "set `log_file` in the config file (or CODEXD_LOG_FILE) to a writable path, or fix the folder's permissions";
-    match std::fs::OpenOptions::new().append(true).create(true).open(path) {
+    // As the daemon opens it: no symlink, no other user's file.
+    match crate::logging::check_log_file(path) {
         Ok(_) => Check::ok("log", format!("{} is writable", path.display())),
         Err(err) => Check::fail("log", format!("cannot write {}: {err}", path.display()), fix),
     }
@@ -481,6 +482,15 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "").unwrap();
         assert_eq!(check_log_file(&file.join("x.log")).verdict, Verdict::Fail);
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.log");
+            std::os::unix::fs::symlink(dir.path().join("target"), &link).unwrap();
+            let check = check_log_file(&link);
+            assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+            assert!(check.detail.contains("symlink"), "{}", check.detail);
+            assert!(!dir.path().join("target").exists(), "nothing created through the link");
+        }
         assert_eq!(check_log_file(&dir.path().join("x.log")).verdict, Verdict::Ok);
     }
 

@@ -153,21 +153,28 @@ pub fn open_rotating(path: &Path, rotation: Rotation) -> io::Result<FileRotate<A
     if rotation.max_bytes == 0 || rotation.keep == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "log rotation needs a size and a count above zero"));
     }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let options = append_options();
     // Fail here, with an error, on a path that cannot be written: `FileRotate`
     // would panic on some of those.
-    let file = options.open(path).map_err(|err| explain_open_error(path, err))?;
-    check_ours(path, &file)?;
+    check_log_file(path)?;
     Ok(FileRotate::new(
         path,
         AppendCount::new(rotation.keep),
         ContentLimit::BytesSurpassed(rotation.max_bytes),
         Compression::None,
-        Some(options),
+        Some(append_options()),
     ))
+}
+
+/// Open (creating it and its folder if needed) the log file as the daemon
+/// would, and drop it: `Ok` when the daemon could log there. Refuses a
+/// symlink, another user's file and a file with other hard links; narrows
+/// codexd's own file to 0600. `codexd doctor` uses it too.
+pub fn check_log_file(path: &Path) -> io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = append_options().open(path).map_err(|err| explain_open_error(path, err))?;
+    check_ours(path, &file)
 }
 
 fn append_options() -> std::fs::OpenOptions {
