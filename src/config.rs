@@ -7,12 +7,17 @@
 //! asked for by name is not. Every bad value stops the program with a message
 //! that names where it came from (file and key, or variable) and what is
 //! expected.
+//!
+//! Each key is defined once, in [`KEYS`]: file key, environment variable,
+//! flag, parser, restart rule and doc line. The layers, the reload rule
+//! ([`keep_restart_only`]) and the service's forwarded environment
+//! ([`env_overrides`]) are derived from it; a test holds the README table and
+//! `config/codexd.toml` to it. File values are read as their TOML type and
+//! never coerced.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use serde::Deserialize;
 
 /// Default listening port.
 pub const DEFAULT_PORT: u16 = 19080;
@@ -247,6 +252,20 @@ pub struct Overrides {
     pub log_level: Option<String>,
 }
 
+impl Overrides {
+    /// The value given for `flag` (a [`Key::flag`]) as text, if any.
+    fn get(&self, flag: &str) -> Option<String> {
+        match flag {
+            "--host" => self.host.clone(),
+            "--port" => self.port.map(|p| p.to_string()),
+            "--codex-base-url" => self.codex_base_url.clone(),
+            "--passthrough" => self.passthrough.map(|b| b.to_string()),
+            "--log-level" => self.log_level.clone(),
+            _ => None,
+        }
+    }
+}
+
 /// A setting that cannot be used, with where it came from.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -258,41 +277,515 @@ pub enum ConfigError {
     Invalid { origin: String, key: &'static str, message: String },
 }
 
-/// The file's shape. Unknown keys are an error, so a typo never goes unnoticed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    host: Option<String>,
-    port: Option<u16>,
-    codex_base_url: Option<String>,
-    passthrough: Option<bool>,
-    request_timeout: Option<u64>,
-    log_level: Option<String>,
-    log_file: Option<PathBuf>,
-    auth_issuer: Option<String>,
-    api_key: Option<String>,
-    allowed_hosts: Option<Vec<String>>,
-    allowed_origins: Option<Vec<String>>,
-    max_body_mb: Option<u64>,
-    max_concurrent_requests: Option<usize>,
-    connect_timeout: Option<u64>,
-    read_timeout: Option<u64>,
-    ping_interval: Option<u64>,
-    client_version: Option<String>,
-    responses_lite: Option<String>,
-    verbosity: Option<String>,
-    proxy: Option<String>,
-    models: Option<FileModels>,
+/// Where the value in force for a key came from, kept until the checks that
+/// look at several keys have run, so every error can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct FileModels {
-    haiku: Option<String>,
-    sonnet: Option<String>,
-    opus: Option<String>,
-    default: Option<String>,
-    #[serde(flatten)]
-    exact: BTreeMap<String, String>,
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("the built-in default"),
+            Origin::File(path) => write!(f, "config file {}", path.display()),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A value as one layer gives it: typed from the TOML file, text from the
+/// environment or a flag. Parsers take each kind strictly: the file's
+/// `ping_interval = 1.5` or `passthrough = "yes"` is an error, not coerced.
+#[derive(Debug, Clone, Copy)]
+pub enum Raw<'a> {
+    Toml(&'a toml::Value),
+    Text(&'a str),
+}
+
+/// One setting, defined once (the shape of ripgrep's flag definitions): its
+/// file key, environment variable and flag, whether a running daemon can take
+/// a new value, its doc line, and its parser. The layers, the reload rule,
+/// the service's forwarded environment and the documentation check all come
+/// from [`KEYS`].
+pub struct Key {
+    /// The key in the config file; `models.x` is `x` in its `[models]` table.
+    pub file: &'static str,
+    /// The environment variable that overrides the file, if any.
+    pub env: Option<&'static str>,
+    /// The `codexd serve` flag that overrides both, if any.
+    pub flag: Option<&'static str>,
+    /// A secret: never forwarded into a service definition's plain text.
+    pub secret: bool,
+    /// One line for the documentation.
+    pub doc: &'static str,
+    /// Parse one layer's value into the settings, or say what is expected.
+    pub set: fn(&mut Settings, Raw<'_>, &Origin) -> Result<(), String>,
+    /// For keys only a restart can change: put the old value back into the
+    /// new settings and say whether it differed.
+    pub restart: Option<fn(&mut Settings, &Settings) -> bool>,
+}
+
+/// `Key::restart` for a key kept in one field.
+macro_rules! keep {
+    ($field:ident) => {
+        Some(|new: &mut Settings, old: &Settings| {
+            let changed = new.$field != old.$field;
+            if changed {
+                new.$field = old.$field.clone();
+            }
+            changed
+        })
+    };
+}
+
+/// Every setting codexd knows. To add one: a field in [`Settings`] (and its
+/// default in [`Settings::defaults`]), a row here, a row in the README's
+/// configuration table and an entry in `config/codexd.toml` (a test checks
+/// the last two).
+pub const KEYS: &[Key] = &[
+    Key {
+        file: "host",
+        env: None,
+        flag: Some("--host"),
+        secret: false,
+        doc: "address to listen on; not loopback only with api_key",
+        set: |s, v, _| {
+            s.host = nonempty(v)?;
+            Ok(())
+        },
+        restart: keep!(host),
+    },
+    Key {
+        file: "port",
+        env: Some("PORT"),
+        flag: Some("--port"),
+        secret: false,
+        doc: "port to listen on",
+        set: |s, v, _| {
+            s.port = u16::try_from(int(v, 1, 65535, "a port number from 1 to 65535")?).unwrap_or(DEFAULT_PORT);
+            Ok(())
+        },
+        restart: keep!(port),
+    },
+    Key {
+        file: "codex_base_url",
+        env: Some("CODEX_BASE_URL"),
+        flag: Some("--codex-base-url"),
+        secret: false,
+        doc: "the ChatGPT Codex backend; requests go to {codex_base_url}/codex/responses",
+        set: |s, v, _| {
+            s.codex_base_url = url(v)?;
+            Ok(())
+        },
+        restart: keep!(codex_base_url),
+    },
+    Key {
+        file: "passthrough",
+        env: Some("PASSTHROUGH_MODE"),
+        flag: Some("--passthrough"),
+        secret: false,
+        doc: "send non-Claude model names upstream unchanged",
+        set: |s, v, _| {
+            s.passthrough = boolean(v)?;
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "request_timeout",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "seconds to wait for the Codex backend to start answering",
+        set: |s, v, _| {
+            s.request_timeout = seconds(v)?;
+            Ok(())
+        },
+        restart: keep!(request_timeout),
+    },
+    Key {
+        file: "connect_timeout",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "seconds to wait for a connection to the Codex backend",
+        set: |s, v, _| {
+            s.connect_timeout = seconds(v)?;
+            Ok(())
+        },
+        restart: keep!(connect_timeout),
+    },
+    Key {
+        file: "read_timeout",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "seconds an upstream stream may stay silent",
+        set: |s, v, _| {
+            s.read_timeout = seconds(v)?;
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "ping_interval",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "seconds of quiet after which a stream gets a ping event",
+        set: |s, v, _| {
+            s.ping_interval = seconds(v)?;
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "max_body_mb",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "largest request body accepted, in MiB",
+        set: |s, v, _| {
+            let mb = int(v, 1, 1024, "a number of MiB from 1 to 1024")?;
+            s.max_body_bytes = usize::try_from(mb * 1024 * 1024).unwrap_or(usize::MAX);
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "max_concurrent_requests",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "upstream requests in flight at once; more get 529",
+        set: |s, v, _| {
+            let n = int(v, 1, i64::from(u32::MAX), "at least 1")?;
+            s.max_concurrent_requests = usize::try_from(n).unwrap_or(usize::MAX);
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "api_key",
+        env: Some("CODEXD_API_KEY"),
+        flag: None,
+        secret: true,
+        doc: "a local key every client must send",
+        set: |s, v, _| {
+            s.api_key = Some(Secret::new(text(v)?));
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "allowed_hosts",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "Host header values accepted besides loopback names and host",
+        set: |s, v, _| {
+            s.allowed_hosts = strings(v)?;
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "allowed_origins",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "browser origins allowed to call codexd",
+        set: |s, v, _| {
+            let origins = strings(v)?;
+            if origins.iter().any(|o| o.trim() == "*") {
+                return Err("may not contain \"*\": it would let every web page you visit use your ChatGPT \
+                            login; list each origin, e.g. \"http://localhost:3000\""
+                    .into());
+            }
+            s.allowed_origins = origins;
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "log_level",
+        env: None,
+        flag: Some("--log-level"),
+        secret: false,
+        doc: "log filter (RUST_LOG wins)",
+        set: |s, v, _| {
+            let level = text(v)?;
+            if !is_log_filter(&level) {
+                return Err(format!("{level:?} is not a level (error, warn, info, debug, trace) or filter"));
+            }
+            s.log_level = level;
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "log_file",
+        env: Some("CODEXD_LOG_FILE"),
+        flag: None,
+        secret: false,
+        doc: "the log file, rotated",
+        set: |s, v, _| {
+            s.log_file = PathBuf::from(nonempty(v)?);
+            Ok(())
+        },
+        restart: keep!(log_file),
+    },
+    Key {
+        file: "auth_issuer",
+        env: Some("CODEXD_AUTH_ISSUER"),
+        flag: None,
+        secret: false,
+        doc: "OAuth issuer for login and refresh",
+        set: |s, v, _| {
+            s.auth_issuer = url(v)?;
+            Ok(())
+        },
+        restart: keep!(auth_issuer),
+    },
+    Key {
+        file: "client_version",
+        env: Some("CODEXD_CLIENT_VERSION"),
+        flag: None,
+        secret: false,
+        doc: "the Codex CLI version codexd presents",
+        set: |s, v, _| {
+            let version = text(v)?;
+            if !is_version(&version) {
+                return Err("must be a Codex CLI version such as \"0.157.1\"".into());
+            }
+            s.client_version = version.trim().to_owned();
+            Ok(())
+        },
+        restart: keep!(client_version),
+    },
+    Key {
+        file: "responses_lite",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "which models use the Responses Lite lane: auto or always",
+        set: |s, v, _| {
+            s.responses_lite = match text(v)?.as_str() {
+                "auto" => LitePolicy::Auto,
+                "always" => LitePolicy::Always,
+                _ => return Err("must be \"auto\" or \"always\"".into()),
+            };
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "proxy",
+        env: None,
+        flag: None,
+        secret: false,
+        doc:
+            "proxy for the upstream and OAuth calls (http://, https://, socks5://); else HTTPS_PROXY/ALL_PROXY/NO_PROXY",
+        set: |s, v, _| {
+            let proxy = text(v)?;
+            let scheme_ok = ["http://", "https://", "socks5://", "socks5h://"].iter().any(|p| proxy.starts_with(p));
+            if !scheme_ok || proxy.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err("must be an http://, https://, socks5:// or socks5h:// URL".into());
+            }
+            s.proxy = Some(proxy);
+            Ok(())
+        },
+        restart: keep!(proxy),
+    },
+    Key {
+        file: "verbosity",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "text.verbosity for every request: low, medium or high",
+        set: |s, v, _| {
+            let verbosity = text(v)?;
+            if !matches!(verbosity.as_str(), "low" | "medium" | "high") {
+                return Err("must be \"low\", \"medium\" or \"high\"".into());
+            }
+            s.verbosity = Some(verbosity);
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "models.haiku",
+        env: Some("ANTHROPIC_DEFAULT_HAIKU_MODEL"),
+        flag: None,
+        secret: false,
+        doc: "the Codex model for Claude haiku names",
+        set: |s, v, origin| {
+            let model = nonempty(v)?;
+            match origin {
+                Origin::Env(_) => s.models.env.haiku = Some(model),
+                _ => s.models.haiku = model,
+            }
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "models.sonnet",
+        env: Some("ANTHROPIC_DEFAULT_SONNET_MODEL"),
+        flag: None,
+        secret: false,
+        doc: "the Codex model for Claude sonnet names",
+        set: |s, v, origin| {
+            let model = nonempty(v)?;
+            match origin {
+                Origin::Env(_) => s.models.env.sonnet = Some(model),
+                _ => s.models.sonnet = model,
+            }
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "models.opus",
+        env: Some("ANTHROPIC_DEFAULT_OPUS_MODEL"),
+        flag: None,
+        secret: false,
+        doc: "the Codex model for Claude opus names",
+        set: |s, v, origin| {
+            let model = nonempty(v)?;
+            match origin {
+                Origin::Env(_) => s.models.env.opus = Some(model),
+                _ => s.models.opus = model,
+            }
+            Ok(())
+        },
+        restart: None,
+    },
+    Key {
+        file: "models.default",
+        env: None,
+        flag: None,
+        secret: false,
+        doc: "the Codex model for Claude names of no tier",
+        set: |s, v, _| {
+            s.models.default = nonempty(v)?;
+            Ok(())
+        },
+        restart: None,
+    },
+];
+
+/// A table of the file whose other keys are free-form entries: `[models]`
+/// holds `"claude-…" = "gpt-…"` besides its tier keys.
+const ENTRY_TABLE: &str = "models";
+
+/// Settings that only say where things are (`home`, from `CODEXD_HOME`) and
+/// need a restart too, besides the keys marked so in [`KEYS`].
+const RESTART_PATHS: &[(&str, fn(&mut Settings, &Settings) -> bool)] = &[("home", keep!(home).unwrap())];
+
+/// Put back into `new` every value only a restart can change, and name the
+/// keys whose value differed (for `AppState::reload`).
+pub fn keep_restart_only(new: &mut Settings, old: &Settings) -> Vec<&'static str> {
+    let keys = KEYS.iter().filter_map(|key| Some((key.file, key.restart?)));
+    keys.chain(RESTART_PATHS.iter().copied()).filter(|(_, keep)| keep(new, old)).map(|(name, _)| name).collect()
+}
+
+/// The environment variables that override settings (besides `CODEXD_HOME`
+/// and `CODEXD_CONFIG`, which say where things are, and secrets such as
+/// `CODEXD_API_KEY`). A service definition passes these on.
+pub fn env_overrides() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().filter(|key| !key.secret).filter_map(|key| key.env)
+}
+
+// Parsers: each takes a value of one kind only, and says what it expected.
+
+fn describe(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("the string {s:?}"),
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::Float(x) => format!("{x:?}"),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(_) => "a date".into(),
+        toml::Value::Array(_) => "a list".into(),
+        toml::Value::Table(_) => "a table".into(),
+    }
+}
+
+fn text(v: Raw<'_>) -> Result<String, String> {
+    match v {
+        Raw::Text(t) => Ok(t.to_owned()),
+        Raw::Toml(toml::Value::String(s)) => Ok(s.clone()),
+        Raw::Toml(other) => Err(format!("must be a string (in quotes), got {}", describe(other))),
+    }
+}
+
+fn nonempty(v: Raw<'_>) -> Result<String, String> {
+    let s = text(v)?;
+    if s.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(s)
+}
+
+fn int(v: Raw<'_>, min: i64, max: i64, expected: &str) -> Result<i64, String> {
+    let n = match v {
+        Raw::Text(t) => t.trim().parse::<i64>().map_err(|_| format!("must be {expected}, got {t:?}"))?,
+        Raw::Toml(toml::Value::Integer(n)) => *n,
+        Raw::Toml(other) => return Err(format!("must be {expected} (a whole number), got {}", describe(other))),
+    };
+    if n < min || n > max {
+        return Err(format!("must be {expected}, got {n}"));
+    }
+    Ok(n)
+}
+
+fn seconds(v: Raw<'_>) -> Result<Duration, String> {
+    int(v, 1, 365 * 24 * 3600, "a positive whole number of seconds").map(|n| Duration::from_secs(n as u64))
+}
+
+fn boolean(v: Raw<'_>) -> Result<bool, String> {
+    match v {
+        Raw::Text(t) => parse_bool(t).ok_or_else(|| "expected true/1/yes/on or false/0/no/off".to_string()),
+        Raw::Toml(toml::Value::Boolean(b)) => Ok(*b),
+        Raw::Toml(other) => Err(format!("must be true or false (without quotes), got {}", describe(other))),
+    }
+}
+
+fn strings(v: Raw<'_>) -> Result<Vec<String>, String> {
+    let expected = || "must be a list of strings, e.g. [\"a\", \"b\"]".to_string();
+    match v {
+        Raw::Toml(toml::Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str().map(str::to_owned).ok_or_else(|| format!("{}, got {}", expected(), describe(item)))
+            })
+            .collect(),
+        _ => Err(expected()),
+    }
+}
+
+/// An `http://` or `https://` URL with a host, no whitespace or control
+/// characters anywhere; the trailing slash is dropped.
+fn url(v: Raw<'_>) -> Result<String, String> {
+    let raw = text(v)?;
+    let trimmed = raw.trim_end_matches('/');
+    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return Err(format!("must be an http:// or https:// URL, got {raw:?}"));
+    };
+    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("must be a URL without spaces or control characters, got {raw:?}"));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') || host.contains('@') {
+        return Err(format!("must be an http:// or https:// URL with a host name, got {raw:?}"));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// A source of environment variables, so tests need not touch the process environment.
@@ -320,21 +813,6 @@ pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
     load_with(overrides, &ProcessEnv)
 }
 
-/// The environment variables that override settings (besides `CODEXD_HOME`
-/// and `CODEXD_CONFIG`, which say where things are, and the secret
-/// `CODEXD_API_KEY`). A service definition passes these on.
-pub const ENV_OVERRIDES: &[&str] = &[
-    "PORT",
-    "CODEX_BASE_URL",
-    "PASSTHROUGH_MODE",
-    "ANTHROPIC_DEFAULT_HAIKU_MODEL",
-    "ANTHROPIC_DEFAULT_SONNET_MODEL",
-    "ANTHROPIC_DEFAULT_OPUS_MODEL",
-    "CODEXD_AUTH_ISSUER",
-    "CODEXD_LOG_FILE",
-    "CODEXD_CLIENT_VERSION",
-];
-
 /// Load settings from every layer with an explicit environment.
 pub fn load_with(overrides: &Overrides, env: &dyn Env) -> Result<Settings, ConfigError> {
     load_layers(overrides, env, true)
@@ -351,71 +829,44 @@ fn load_layers(overrides: &Overrides, env: &dyn Env, with_file: bool) -> Result<
     if let Some(home) = env.get("CODEXD_HOME") {
         settings.home = PathBuf::from(home);
     }
+    let mut origins: BTreeMap<&'static str, Origin> = BTreeMap::new();
 
     // The file layer.
     let (path, required) = config_path_with(overrides, env);
-    if let Some(file) = if with_file { read_file(&path, required)? } else { None } {
-        apply_file(&mut settings, file, &path)?;
+    if let Some(table) = if with_file { read_file(&path, required)? } else { None } {
+        apply_file(&mut settings, &table, &path, &mut origins)?;
         settings.config_file = Some(path);
     }
 
     // The environment layer.
-    if let Some(v) = env.get("PORT") {
-        settings.port = parse_port(&v).map_err(|expected| ConfigError::Env { var: "PORT", value: v, expected })?;
-    }
-    if let Some(v) = env.get("CODEX_BASE_URL") {
-        settings.codex_base_url = v;
-    }
-    if let Some(v) = env.get("PASSTHROUGH_MODE") {
-        settings.passthrough = parse_bool(&v).ok_or_else(|| ConfigError::Env {
-            var: "PASSTHROUGH_MODE",
-            value: v.clone(),
-            expected: "expected true/1/yes/on or false/0/no/off".into(),
-        })?;
-    }
-    settings.models.env = TierOverrides {
-        haiku: env.get("ANTHROPIC_DEFAULT_HAIKU_MODEL"),
-        sonnet: env.get("ANTHROPIC_DEFAULT_SONNET_MODEL"),
-        opus: env.get("ANTHROPIC_DEFAULT_OPUS_MODEL"),
-    };
-    if let Some(v) = env.get("CODEXD_AUTH_ISSUER") {
-        settings.auth_issuer = v;
-    }
-    if let Some(v) = env.get("CODEXD_LOG_FILE") {
-        settings.log_file = PathBuf::from(v);
-    }
-    if let Some(v) = env.get("CODEXD_CLIENT_VERSION") {
-        if !is_version(&v) {
-            return Err(ConfigError::Env {
-                var: "CODEXD_CLIENT_VERSION",
-                value: v,
-                expected: "expected a Codex CLI version such as 0.157.1".into(),
-            });
+    for key in KEYS {
+        let Some(var) = key.env else { continue };
+        if let Some(value) = env.get(var) {
+            let origin = Origin::Env(var);
+            (key.set)(&mut settings, Raw::Text(&value), &origin).map_err(|expected| ConfigError::Env {
+                var,
+                value,
+                expected,
+            })?;
+            origins.insert(key.file, origin);
         }
-        settings.client_version = v.trim().to_owned();
-    }
-    if let Some(v) = env.get("CODEXD_API_KEY") {
-        settings.api_key = Some(Secret::new(v));
     }
 
     // The flag layer.
-    if let Some(v) = &overrides.host {
-        settings.host = v.clone();
-    }
-    if let Some(v) = overrides.port {
-        settings.port = v;
-    }
-    if let Some(v) = &overrides.codex_base_url {
-        settings.codex_base_url = v.clone();
-    }
-    if let Some(v) = overrides.passthrough {
-        settings.passthrough = v;
-    }
-    if let Some(v) = &overrides.log_level {
-        settings.log_level = v.clone();
+    for key in KEYS {
+        let Some(flag) = key.flag else { continue };
+        if let Some(value) = overrides.get(flag) {
+            let origin = Origin::Flag(flag);
+            (key.set)(&mut settings, Raw::Text(&value), &origin).map_err(|message| ConfigError::Invalid {
+                origin: origin.to_string(),
+                key: key.file,
+                message,
+            })?;
+            origins.insert(key.file, origin);
+        }
     }
 
-    validate(settings)
+    validate(settings, &origins)
 }
 
 /// The config file these overrides and the process environment point at,
@@ -433,147 +884,73 @@ fn config_path_with(overrides: &Overrides, env: &dyn Env) -> (PathBuf, bool) {
     }
 }
 
-fn read_file(path: &Path, required: bool) -> Result<Option<FileSettings>, ConfigError> {
+fn read_file(path: &Path, required: bool) -> Result<Option<toml::Table>, ConfigError> {
     let file_error = |message: String| ConfigError::File { path: path.to_path_buf(), message };
-    if !path.exists() {
-        return if required { Err(file_error("no such file".into())) } else { Ok(None) };
-    }
-    let source = config::File::from(path).format(config::FileFormat::Toml).required(true);
-    let parsed = config::Config::builder().add_source(source).build().map_err(|e| file_error(e.to_string()))?;
-    parsed.try_deserialize::<FileSettings>().map(Some).map_err(|e| file_error(e.to_string()))
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if required { Err(file_error("no such file".into())) } else { Ok(None) };
+        }
+        Err(e) => return Err(file_error(format!("cannot be read: {e}"))),
+    };
+    text.parse::<toml::Table>().map(Some).map_err(|e| file_error(format!("is not valid TOML: {e}")))
 }
 
-fn apply_file(settings: &mut Settings, file: FileSettings, path: &Path) -> Result<(), ConfigError> {
-    let invalid = |key: &'static str, message: &str| ConfigError::Invalid {
-        origin: format!("config file {}", path.display()),
-        key,
-        message: message.into(),
-    };
-    if let Some(v) = file.host {
-        settings.host = v;
-    }
-    if let Some(v) = file.port {
-        if v == 0 {
-            return Err(invalid("port", "must be a port number from 1 to 65535"));
-        }
-        settings.port = v;
-    }
-    if let Some(v) = file.codex_base_url {
-        settings.codex_base_url = v;
-    }
-    if let Some(v) = file.passthrough {
-        settings.passthrough = v;
-    }
-    if let Some(v) = file.request_timeout {
-        if v == 0 {
-            return Err(invalid("request_timeout", "must be a positive number of seconds"));
-        }
-        settings.request_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) = file.log_level {
-        settings.log_level = v;
-    }
-    if let Some(v) = file.log_file {
-        settings.log_file = v;
-    }
-    if let Some(v) = file.auth_issuer {
-        settings.auth_issuer = v;
-    }
-    if let Some(v) = file.api_key {
-        settings.api_key = Some(Secret::new(v));
-    }
-    if let Some(v) = file.allowed_hosts {
-        settings.allowed_hosts = v;
-    }
-    if let Some(v) = file.allowed_origins {
-        settings.allowed_origins = v;
-    }
-    if let Some(v) = file.max_body_mb {
-        if v == 0 || v > 1024 {
-            return Err(invalid("max_body_mb", "must be a number of MiB from 1 to 1024"));
-        }
-        settings.max_body_bytes = usize::try_from(v * 1024 * 1024).unwrap_or(usize::MAX);
-    }
-    if let Some(v) = file.max_concurrent_requests {
-        if v == 0 {
-            return Err(invalid("max_concurrent_requests", "must be at least 1"));
-        }
-        settings.max_concurrent_requests = v;
-    }
-    for (key, value, slot) in [
-        ("connect_timeout", file.connect_timeout, &mut settings.connect_timeout),
-        ("read_timeout", file.read_timeout, &mut settings.read_timeout),
-        ("ping_interval", file.ping_interval, &mut settings.ping_interval),
-    ] {
-        if let Some(v) = value {
-            if v == 0 {
-                return Err(invalid(key, "must be a positive number of seconds"));
+/// Apply every key of the file through its [`Key`]; unknown keys are an
+/// error, so a typo never goes unnoticed.
+fn apply_file(
+    settings: &mut Settings,
+    table: &toml::Table,
+    path: &Path,
+    origins: &mut BTreeMap<&'static str, Origin>,
+) -> Result<(), ConfigError> {
+    let origin = Origin::File(path.to_path_buf());
+    let file_error = |message: String| ConfigError::File { path: path.to_path_buf(), message };
+    let mut flat: Vec<(String, &toml::Value)> = Vec::new();
+    for (name, value) in table {
+        match value {
+            toml::Value::Table(inner) if name == ENTRY_TABLE => {
+                flat.extend(inner.iter().map(|(k, v)| (format!("{name}.{k}"), v)));
             }
-            *slot = Duration::from_secs(v);
+            _ => flat.push((name.clone(), value)),
         }
     }
-    if let Some(v) = file.proxy {
-        let scheme_ok = ["http://", "https://", "socks5://", "socks5h://"].iter().any(|s| v.starts_with(s));
-        if !scheme_ok || v.contains(char::is_whitespace) {
-            return Err(invalid("proxy", "must be an http://, https://, socks5:// or socks5h:// URL"));
-        }
-        settings.proxy = Some(v);
-    }
-    if let Some(v) = file.client_version {
-        if !is_version(&v) {
-            return Err(invalid("client_version", "must be a Codex CLI version such as \"0.157.1\""));
-        }
-        settings.client_version = v.trim().to_owned();
-    }
-    if let Some(v) = file.responses_lite {
-        settings.responses_lite = match v.as_str() {
-            "auto" => LitePolicy::Auto,
-            "always" => LitePolicy::Always,
-            _ => return Err(invalid("responses_lite", "must be \"auto\" or \"always\"")),
-        };
-    }
-    if let Some(v) = file.verbosity {
-        if !matches!(v.as_str(), "low" | "medium" | "high") {
-            return Err(invalid("verbosity", "must be \"low\", \"medium\" or \"high\""));
-        }
-        settings.verbosity = Some(v);
-    }
-    if let Some(models) = file.models {
-        let m = &mut settings.models;
-        for (slot, value) in [
-            (&mut m.haiku, models.haiku),
-            (&mut m.sonnet, models.sonnet),
-            (&mut m.opus, models.opus),
-            (&mut m.default, models.default),
-        ] {
-            if let Some(v) = value {
-                *slot = v;
+    let mut exact = BTreeMap::new();
+    for (name, value) in flat {
+        if let Some(key) = KEYS.iter().find(|key| key.file == name) {
+            (key.set)(settings, Raw::Toml(value), &origin).map_err(|message| ConfigError::Invalid {
+                origin: origin.to_string(),
+                key: key.file,
+                message,
+            })?;
+            origins.insert(key.file, origin.clone());
+        } else if let Some(claude) = name.strip_prefix("models.") {
+            match value {
+                toml::Value::String(model) if !model.trim().is_empty() => {
+                    exact.insert(claude.to_owned(), model.clone());
+                }
+                other => {
+                    return Err(file_error(format!(
+                        "[models] \"{claude}\" must be a Codex model name in quotes, got {}",
+                        describe(other)
+                    )))
+                }
             }
+        } else {
+            return Err(file_error(format!("unknown key `{name}` (see config/codexd.toml for every key)")));
         }
-        m.exact = models.exact;
     }
+    settings.models.exact = exact;
     Ok(())
 }
 
-fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
-    let origin = || "settings".to_string();
-    for (key, url) in [("codex_base_url", &mut s.codex_base_url), ("auth_issuer", &mut s.auth_issuer)] {
-        let trimmed = url.trim_end_matches('/').to_string();
-        if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                origin: origin(),
-                key,
-                message: format!("must be an http:// or https:// URL, got {trimmed:?}"),
-            });
-        }
-        *url = trimmed;
-    }
-    if s.host.trim().is_empty() {
-        return Err(ConfigError::Invalid { origin: origin(), key: "host", message: "must not be empty".into() });
-    }
+/// The checks that look at more than one key; each error names where the
+/// value it is about came from.
+fn validate(s: Settings, origins: &BTreeMap<&'static str, Origin>) -> Result<Settings, ConfigError> {
+    let origin = |key: &str| origins.get(key).cloned().unwrap_or(Origin::Default).to_string();
     if !is_loopback_host(&s.host) && s.api_key.is_none() {
         return Err(ConfigError::Invalid {
-            origin: origin(),
+            origin: origin("host"),
             key: "host",
             message: format!(
                 "{:?} is not a loopback address: anyone who can reach it could use your ChatGPT login. \
@@ -584,25 +961,9 @@ fn validate(mut s: Settings) -> Result<Settings, ConfigError> {
     }
     if s.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
         return Err(ConfigError::Invalid {
-            origin: origin(),
+            origin: origin("api_key"),
             key: "api_key",
             message: "must not be empty when set".into(),
-        });
-    }
-    if !is_log_filter(&s.log_level) {
-        return Err(ConfigError::Invalid {
-            origin: origin(),
-            key: "log_level",
-            message: format!("{:?} is not a level (error, warn, info, debug, trace) or filter", s.log_level),
-        });
-    }
-    let m = &s.models;
-    let all = [&m.haiku, &m.sonnet, &m.opus, &m.default].into_iter().chain(m.exact.values());
-    if all.into_iter().any(|v| v.trim().is_empty()) {
-        return Err(ConfigError::Invalid {
-            origin: origin(),
-            key: "models",
-            message: "model names must not be empty".into(),
         });
     }
     Ok(s)
@@ -628,13 +989,6 @@ fn is_log_filter(filter: &str) -> bool {
 pub fn is_version(v: &str) -> bool {
     let parts: Vec<&str> = v.trim().split('.').collect();
     parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn parse_port(v: &str) -> Result<u16, String> {
-    match v.trim().parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err("expected a port number from 1 to 65535".into()),
-    }
 }
 
 /// `localhost`, `127.0.0.0/8` and `::1`, with or without brackets.
@@ -707,10 +1061,10 @@ mod tests {
         assert!(err.contains("CODEXD_CLIENT_VERSION") && err.contains("0.157.1"), "{err}");
         for (bad, key) in [
             (r#"client_version = "0.157""#, "client_version"),
-            (r#"proxy = "ftp://proxy.example""#, "proxy"),
-            (r#"proxy = "http://a b""#, "proxy"),
             (r#"responses_lite = "never""#, "responses_lite"),
             (r#"verbosity = "loud""#, "verbosity"),
+            (r#"proxy = "ftp://proxy.example""#, "proxy"),
+            (r#"proxy = "http://a b""#, "proxy"),
         ] {
             let (_f, o) = with_file(bad);
             let err = load_with(&o, &env(&[])).unwrap_err().to_string();
@@ -820,7 +1174,110 @@ mod tests {
         assert!(err.to_string().contains("PASSTHROUGH_MODE"), "{err}");
 
         let err = load_with(&o, &env(&[("CODEX_BASE_URL", "chatgpt.com")])).unwrap_err();
-        assert!(err.to_string().contains("codex_base_url"), "{err}");
+        assert!(err.to_string().contains("CODEX_BASE_URL=\"chatgpt.com\""), "{err}");
+        assert!(err.to_string().contains("http:// or https://"), "{err}");
+
+        // A check across keys names where the value came from, too.
+        let err = load_with(&Overrides { host: Some("0.0.0.0".into()), ..o.clone() }, &env(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("flag --host: `host`"), "{err}");
+        let err = load_with(&o, &env(&[("CODEXD_API_KEY", " ")])).unwrap_err();
+        assert!(err.to_string().starts_with("environment variable CODEXD_API_KEY: `api_key`"), "{err}");
+        let err = load_with(&Overrides { log_level: Some("inof".into()), ..o.clone() }, &env(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("flag --log-level: `log_level`"), "{err}");
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_are_refused_not_coerced() {
+        for (contents, key, expected) in [
+            ("ping_interval = 1.5", "ping_interval", "whole number"),
+            ("passthrough = \"yes\"", "passthrough", "true or false"),
+            ("port = \"19080\"", "port", "whole number"),
+            ("[models]\nsonnet = 5", "models.sonnet", "string"),
+            ("[models]\n\"claude-x\" = 5", "claude-x", "in quotes"),
+            ("log_level = 3", "log_level", "string"),
+            ("allowed_hosts = \"a\"", "allowed_hosts", "list of strings"),
+            ("allowed_origins = [1]", "allowed_origins", "list of strings"),
+            ("request_timeout = -1", "request_timeout", "positive"),
+            ("max_body_mb = 2048", "max_body_mb", "1 to 1024"),
+        ] {
+            let (f, o) = with_file(contents);
+            let err = load_with(&o, &env(&[])).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(expected), "{contents:?}: {err}");
+            assert!(err.contains(&f.path().display().to_string()), "{contents:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn urls_with_spaces_or_without_a_host_are_refused() {
+        for bad in
+            ["https://chatgpt.com/backend api", "https:// chatgpt.com", "https://", "http://:80/x", "https://a\tb"]
+        {
+            let (_f, o) = with_file(&format!("codex_base_url = {bad:?}"));
+            let err = load_with(&o, &env(&[])).unwrap_err().to_string();
+            assert!(err.contains("codex_base_url"), "{bad:?}: {err}");
+            let (_f, none) = with_file("");
+            let err = load_with(&none, &env(&[("CODEXD_AUTH_ISSUER", bad)])).unwrap_err().to_string();
+            assert!(err.contains("CODEXD_AUTH_ISSUER"), "{bad:?}: {err}");
+        }
+        let (_f, o) = with_file("auth_issuer = \"http://127.0.0.1:8080/\"");
+        assert_eq!(load_with(&o, &env(&[])).unwrap().auth_issuer, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_wildcard_origin_is_refused_with_the_reason() {
+        let (_f, o) = with_file("allowed_origins = [\"*\"]");
+        let err = load_with(&o, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("allowed_origins") && err.contains("every web page"), "{err}");
+    }
+
+    #[test]
+    fn restart_only_keys_keep_their_value_and_are_named() {
+        let old = Settings::defaults();
+        let mut new = Settings::defaults();
+        new.port = 1;
+        new.client_version = "0.200.0".into();
+        new.home = PathBuf::from("/elsewhere");
+        new.passthrough = false;
+        let kept = keep_restart_only(&mut new, &old);
+        assert_eq!(kept, ["port", "client_version", "home"]);
+        assert_eq!((new.port, new.client_version.as_str(), &new.home), (old.port, DEFAULT_CLIENT_VERSION, &old.home));
+        assert!(!new.passthrough, "a reloadable key takes its new value");
+    }
+
+    /// The keys the README's configuration table and `config/codexd.toml` name
+    /// are exactly the keys in [`KEYS`].
+    #[test]
+    fn the_readme_table_and_the_example_file_list_exactly_the_known_keys() {
+        let known: std::collections::BTreeSet<String> = KEYS.iter().map(|k| k.file.to_string()).collect();
+
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme.split("\n## Configuration\n").nth(1).unwrap().split("\n## ").next().unwrap();
+        let mut in_readme = std::collections::BTreeSet::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cell = row.split('|').nth(1).unwrap().trim();
+            let name = match cell.strip_prefix("`[models] ") {
+                Some(rest) if rest.starts_with('"') => continue, // the free-form exact entries
+                Some(rest) => format!("models.{}", rest.trim_end_matches('`')),
+                None => cell.trim_matches('`').to_string(),
+            };
+            in_readme.insert(name);
+        }
+        assert_eq!(in_readme, known, "README.md configuration table");
+
+        let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/codexd.toml")).unwrap();
+        let mut in_example = std::collections::BTreeSet::new();
+        let mut table = String::new();
+        for line in example.lines() {
+            let line = line.trim_start_matches("# ").trim();
+            if line.starts_with('[') && line.ends_with(']') {
+                table = format!("{}.", line.trim_matches(['[', ']']));
+            } else if let Some((name, _)) = line.split_once(" = ") {
+                if !name.starts_with('"') && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    in_example.insert(format!("{table}{name}"));
+                }
+            }
+        }
+        assert_eq!(in_example, known, "config/codexd.toml");
     }
 
     #[test]
@@ -837,9 +1294,7 @@ mod tests {
             let (f, o) = with_file(contents);
             let err = load_with(&o, &env(&[])).unwrap_err().to_string();
             assert!(err.contains(key), "{contents:?}: {err}");
-            if !contents.starts_with("log_level") {
-                assert!(err.contains(&f.path().display().to_string()), "{contents:?}: {err}");
-            }
+            assert!(err.contains(&f.path().display().to_string()), "{contents:?}: {err}");
         }
     }
 
@@ -858,9 +1313,8 @@ mod tests {
     #[test]
     fn every_env_override_is_read() {
         let (_f, o) = with_file("");
-        let values: Vec<(&'static str, &'static str)> = ENV_OVERRIDES
-            .iter()
-            .map(|&var| {
+        let values: Vec<(&'static str, &'static str)> = env_overrides()
+            .map(|var| {
                 (
                     var,
                     if var == "PORT" {

@@ -87,14 +87,21 @@ fn fallback_settings(overrides: &Overrides) -> Settings {
 pub fn checks(loaded: &Result<Settings, ConfigError>, fallback: &Settings, offline: bool) -> Vec<Check> {
     let settings = loaded.as_ref().unwrap_or(fallback);
     let status = service::status(settings);
+    // The running daemon's port, when it was started on another one.
+    let daemon = service::daemon_settings(settings);
     vec![
         check_config(loaded),
         check_login(&settings.tokens_path(), Utc::now()),
-        check_port(settings, probe::port_state(settings)),
+        check_port(&daemon, probe::port_state(&daemon), status.pid),
         check_service(&status),
         check_log_file(&settings.log_file),
         check_models(settings, &crate::models::offline_catalogue(settings), Utc::now()),
-        if offline { Check::skip("upstream", "skipped (--offline)") } else { check_upstream(&settings.codex_base_url) },
+        check_proxy(proxy_in_use(settings, |name| std::env::var(name).ok())),
+        if offline {
+            Check::skip("upstream", "skipped (--offline)")
+        } else {
+            check_upstream(&settings.codex_base_url, proxy_in_use(settings, |name| std::env::var(name).ok()))
+        },
     ]
 }
 
@@ -170,6 +177,13 @@ fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
         }
         Err(err) => return Check::fail("login", err.to_string(), "run `codexd login` to sign in again"),
     };
+    if let Some(mode) = readable_by_others(tokens) {
+        return Check::fail(
+            "login",
+            format!("{} is readable by other users (mode {mode:04o}): your ChatGPT login is exposed", tokens.display()),
+            format!("run `chmod 600 {}` (codexd writes it 0600; a copy or a restore changed that)", tokens.display()),
+        );
+    }
     if let Some(mark) = login.needs_login {
         return Check::fail("login", format!("login expired: {}", mark.reason), "run `codexd login`");
     }
@@ -199,10 +213,31 @@ fn check_login(tokens: &Path, now: DateTime<Utc>) -> Check {
     }
 }
 
-fn check_port(settings: &Settings, state: PortState) -> Check {
+/// The mode of `path` (the real file behind a symlink) when group or others
+/// may read or write it.
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// The port codexd serves on; `running` is the pid of a daemon holding the
+/// lock, which must then be the one answering there, not a free port.
+fn check_port(settings: &Settings, state: PortState, running: Option<u32>) -> Check {
     let address = format!("{}:{}", settings.host, settings.port);
     let fix_port = "stop that program, or choose another port (`port` in the config file, or PORT)";
     match state {
+        PortState::Free if running.is_some() => Check::fail(
+            "port",
+            format!("{address} is free, but codexd runs as pid {} and does not listen there", running.unwrap_or(0)),
+            "see `codexd logs`, then `codexd restart`",
+        ),
         PortState::Free => Check::ok("port", format!("{address} is free")),
         PortState::Codexd(health) => Check::ok(
             "port",
@@ -247,13 +282,55 @@ fn check_service(status: &ServiceStatus) -> Check {
 fn check_log_file(path: &Path) -> Check {
     let fix =
         "set `log_file` in the config file (or CODEXD_LOG_FILE) to a writable path, or fix the folder's permissions";
-    match std::fs::OpenOptions::new().append(true).create(true).open(path) {
+    // As the daemon opens it: no symlink, no other user's file.
+    match crate::logging::check_log_file(path) {
         Ok(_) => Check::ok("log", format!("{} is writable", path.display())),
         Err(err) => Check::fail("log", format!("cannot write {}: {err}", path.display()), fix),
     }
 }
 
-fn check_upstream(base_url: &str) -> Check {
+/// The proxy codexd's upstream and login calls go through, and where that
+/// comes from: the `proxy` setting, else `HTTPS_PROXY`/`ALL_PROXY` (either
+/// case) unless `NO_PROXY` names the backend's host — the rules reqwest
+/// applies in the daemon.
+pub fn proxy_in_use(settings: &Settings, var: impl Fn(&str) -> Option<String>) -> Option<(String, String)> {
+    if let Some(proxy) = &settings.proxy {
+        return Some((proxy.clone(), "the `proxy` setting".to_owned()));
+    }
+    let var = |name: &str| var(name).or_else(|| var(&name.to_ascii_lowercase())).filter(|v| !v.trim().is_empty());
+    let (proxy, from) = ["HTTPS_PROXY", "ALL_PROXY"].into_iter().find_map(|name| var(name).map(|v| (v, name)))?;
+    let host = settings.codex_base_url.split("://").nth(1)?.split(['/', ':']).next()?.to_ascii_lowercase();
+    let bypassed = var("NO_PROXY").is_some_and(|list| {
+        list.split(',')
+            .map(|entry| entry.trim().trim_start_matches('.').to_ascii_lowercase())
+            .any(|entry| entry == "*" || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))))
+    });
+    (!bypassed).then(|| (proxy, from.to_owned()))
+}
+
+/// A proxy URL for a report: credentials in it are hidden.
+fn shown_proxy(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) if at > scheme.len() + 3 => {
+            format!("{scheme}://[credentials]@{}", &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn check_proxy(proxy: Option<(String, String)>) -> Check {
+    match proxy {
+        None => Check::ok("proxy", "none: codexd connects to the backend directly"),
+        Some((url, from)) => {
+            Check::ok("proxy", format!("{} (from {from}) for the upstream and the login", shown_proxy(&url)))
+        }
+    }
+}
+
+fn check_upstream(base_url: &str, proxy: Option<(String, String)>) -> Check {
+    if let Some((url, from)) = proxy {
+        return check_upstream_via(base_url, &url, &from);
+    }
     let uri = match base_url.parse::<ureq::http::Uri>() {
         Ok(uri) => uri,
         Err(err) => {
@@ -277,7 +354,39 @@ fn check_upstream(base_url: &str) -> Check {
         Err(err) => Check::fail(
             "upstream",
             format!("cannot reach {base_url}: {err}"),
-            "codexd connects directly (no proxy); check firewalls and the clock (TLS), or run `codexd doctor --offline`",
+            "codexd connects directly (no proxy); check firewalls and the clock (TLS), set `proxy` or HTTPS_PROXY if \
+             the network needs one, or run `codexd doctor --offline`",
+        ),
+    }
+}
+
+/// The upstream check through the proxy the daemon would use.
+fn check_upstream_via(base_url: &str, proxy_url: &str, from: &str) -> Check {
+    let shown = shown_proxy(proxy_url);
+    let proxy = match ureq::Proxy::new(proxy_url) {
+        Ok(proxy) => proxy,
+        Err(err) => {
+            return Check::fail(
+                "upstream",
+                format!("the proxy {shown} is not usable: {err}"),
+                format!("correct {from}"),
+            )
+        }
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(UPSTREAM_TIMEOUT))
+        .proxy(Some(proxy))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    match agent.get(base_url).call() {
+        Ok(answer) => {
+            Check::ok("upstream", format!("{base_url} answers through {shown} (HTTP {})", answer.status().as_u16()))
+        }
+        Err(err) => Check::fail(
+            "upstream",
+            format!("cannot reach {base_url} through {shown}: {err}"),
+            format!("check the proxy ({from}), or run `codexd doctor --offline`"),
         ),
     }
 }
@@ -296,10 +405,29 @@ mod tests {
         let path = dir.path().join("tokens.json");
         if let Some(text) = contents {
             std::fs::write(&path, text).unwrap();
+            #[cfg(unix)]
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         }
         let mut check = check_login(&path, now());
         check.detail = check.detail.replace(&path.display().to_string(), "TOKENS");
         check
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_others_can_read_is_flagged() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let valid = r#"{"version":1,"access_token":"a","refresh_token":"r","expires_at":"2026-11-24T12:00:00Z"}"#;
+        std::fs::write(&path, valid).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let check = check_login(&path, now());
+        assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+        assert!(check.detail.contains("readable by other users (mode 0644)"), "{}", check.detail);
+        assert!(check.fix.as_deref().unwrap().contains("chmod 600"), "{check:?}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(check_login(&path, now()).verdict, Verdict::Ok);
     }
 
     #[test]
@@ -409,9 +537,13 @@ mod tests {
             (PortState::Unusable("bad".into()), Verdict::Fail, "cannot listen on 127.0.0.1:19080: bad"),
         ];
         for (state, verdict, detail) in cases {
-            let check = check_port(&settings, state);
+            let check = check_port(&settings, state, None);
             assert_eq!((check.verdict, check.detail.as_str()), (verdict, detail));
         }
+        // Never "running" and "port free" at once.
+        let check = check_port(&settings, PortState::Free, Some(4242));
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert_eq!(check.detail, "127.0.0.1:19080 is free, but codexd runs as pid 4242 and does not listen there");
     }
 
     #[test]
@@ -428,6 +560,15 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "").unwrap();
         assert_eq!(check_log_file(&file.join("x.log")).verdict, Verdict::Fail);
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.log");
+            std::os::unix::fs::symlink(dir.path().join("target"), &link).unwrap();
+            let check = check_log_file(&link);
+            assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+            assert!(check.detail.contains("symlink"), "{}", check.detail);
+            assert!(!dir.path().join("target").exists(), "nothing created through the link");
+        }
         assert_eq!(check_log_file(&dir.path().join("x.log")).verdict, Verdict::Ok);
     }
 
@@ -436,9 +577,40 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let check = check_upstream(&format!("http://127.0.0.1:{port}/backend-api"));
+        let check = check_upstream(&format!("http://127.0.0.1:{port}/backend-api"), None);
         assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
-        assert_eq!(check_upstream("http://").verdict, Verdict::Fail);
+        assert_eq!(check_upstream("http://", None).verdict, Verdict::Fail);
+        let via = check_upstream(
+            &format!("http://127.0.0.1:{port}/backend-api"),
+            Some((format!("http://127.0.0.1:{port}"), "HTTPS_PROXY".into())),
+        );
+        assert_eq!(via.verdict, Verdict::Fail, "{via:?}");
+        assert!(via.detail.contains("through http://127.0.0.1"), "{via:?}");
+    }
+
+    #[test]
+    fn the_proxy_in_use_follows_the_setting_then_the_environment_and_no_proxy() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let mut settings = Settings::defaults();
+        assert_eq!(proxy_in_use(&settings, env(&[])), None);
+        let from_env = proxy_in_use(&settings, env(&[("https_proxy", "http://corp:3128")]));
+        assert_eq!(from_env, Some(("http://corp:3128".into(), "HTTPS_PROXY".into())));
+        assert_eq!(proxy_in_use(&settings, env(&[("ALL_PROXY", "socks5://s:1080")])).unwrap().1, "ALL_PROXY");
+        for no_proxy in ["chatgpt.com", ".chatgpt.com", "*", "example.org, chatgpt.com"] {
+            let pairs: &'static [(&str, &str)] =
+                Box::leak(Box::new([("HTTPS_PROXY", "http://corp:3128"), ("NO_PROXY", no_proxy)]));
+            assert_eq!(proxy_in_use(&settings, env(pairs)), None, "{no_proxy}");
+        }
+        settings.proxy = Some("http://user:secret@corp:8080".into());
+        let (url, from) = proxy_in_use(&settings, env(&[("HTTPS_PROXY", "http://other:1")])).unwrap();
+        assert_eq!(from, "the `proxy` setting");
+        let check = check_proxy(Some((url, from)));
+        assert_eq!(
+            check.detail,
+            "http://[credentials]@corp:8080 (from the `proxy` setting) for the upstream and the login"
+        );
     }
 
     #[test]

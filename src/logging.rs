@@ -10,6 +10,13 @@
 //! Tokens and keys are kept out of log events by construction (their types
 //! redact themselves in `Debug`); the writer scrubs anything that still looks
 //! like one ([`redact`]) before a line reaches a file or a terminal.
+//!
+//! A log line is one event: the writer escapes every control character in it
+//! (a client's model name with a newline cannot forge or inject a line), and
+//! the summary line quotes a client string that is not a plain name. The log
+//! file lives in a shared `/tmp` by default, so it is opened without following
+//! a symlink, refused when another user owns it or it has other hard links
+//! (the daemon then logs to stderr only), and made 0600 ([`open_rotating`]).
 
 mod redact;
 pub mod tail;
@@ -75,8 +82,8 @@ static FILTER_HANDLE: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::
 /// written is reported on stderr and the daemon goes on without it.
 pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option<WorkerGuard>> {
     let (filter, handle) = reload::Layer::new(filter_for(&settings.log_level)?);
-    let stderr =
-        (console == Console::Stderr).then(|| fmt::layer().with_writer(Redacting::new(io::stderr)).with_target(false));
+    let stderr = (console == Console::Stderr)
+        .then(|| fmt::layer().with_writer(Redacting::console(io::stderr)).with_target(false));
 
     let (file_layer, guard) = match open_rotating(&settings.log_file, Rotation::default()) {
         Ok(file) => {
@@ -91,7 +98,8 @@ pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option
         Err(err) => {
             eprintln!(
                 "codexd: cannot write the log file {}: {err}; logging to stderr only \
-                 (set `log_file` in the config file or CODEXD_LOG_FILE to a writable path)",
+                 (set `log_file` in the config file or CODEXD_LOG_FILE to a path of your own, \
+                 e.g. $HOME/.local/state/codexd/codexd.log)",
                 settings.log_file.display()
             );
             (None, None)
@@ -106,7 +114,7 @@ pub fn init_with(settings: &Settings, console: Console) -> anyhow::Result<Option
 
 /// Install a stderr-only subscriber for a short command run with `--verbose`.
 pub fn init_cli(log_level: &str) -> anyhow::Result<()> {
-    let layer = fmt::layer().with_writer(Redacting::new(io::stderr)).with_target(false);
+    let layer = fmt::layer().with_writer(Redacting::console(io::stderr)).with_target(false);
     tracing_subscriber::registry().with(filter_for(log_level)?).with(layer).try_init()?;
     Ok(())
 }
@@ -135,25 +143,38 @@ fn filter_for(log_level: &str) -> anyhow::Result<EnvFilter> {
 /// Open `path` for appending through a size-rotating writer: past
 /// `rotation.max_bytes` the file becomes `path.1` (older ones shift up, the
 /// oldest beyond `rotation.keep` is deleted) and a fresh `path` is started.
-/// The file is created with mode 0600: it lives in a shared `/tmp`.
+///
+/// The default path is in a shared `/tmp`, where another local user may have
+/// put something first. So the file is opened without following a symlink
+/// (every open, the reopen after a rotation too), refused when it belongs to
+/// someone else or has other hard links (it could be someone's `.bashrc`), and
+/// created 0600 or narrowed to 0600 when codexd owns it.
 pub fn open_rotating(path: &Path, rotation: Rotation) -> io::Result<FileRotate<AppendCount>> {
     if rotation.max_bytes == 0 || rotation.keep == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "log rotation needs a size and a count above zero"));
     }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let options = append_options();
     // Fail here, with an error, on a path that cannot be written: `FileRotate`
     // would panic on some of those.
-    options.open(path)?;
+    check_log_file(path)?;
     Ok(FileRotate::new(
         path,
         AppendCount::new(rotation.keep),
         ContentLimit::BytesSurpassed(rotation.max_bytes),
         Compression::None,
-        Some(options),
+        Some(append_options()),
     ))
+}
+
+/// Open (creating it and its folder if needed) the log file as the daemon
+/// would, and drop it: `Ok` when the daemon could log there. Refuses a
+/// symlink, another user's file and a file with other hard links; narrows
+/// codexd's own file to 0600. `codexd doctor` uses it too.
+pub fn check_log_file(path: &Path) -> io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = append_options().open(path).map_err(|err| explain_open_error(path, err))?;
+    check_ours(path, &file)
 }
 
 fn append_options() -> std::fs::OpenOptions {
@@ -162,9 +183,58 @@ fn append_options() -> std::fs::OpenOptions {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
     options
+}
+
+/// `O_NOFOLLOW` fails with `ELOOP` on a symlink: say so in words.
+fn explain_open_error(path: &Path, err: io::Error) -> io::Error {
+    #[cfg(unix)]
+    if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it is a symlink, which codexd does not follow (someone may be aiming the log at another file)",
+        );
+    }
+    let _ = path;
+    err
+}
+
+/// Refuse a log file that belongs to another user or has other names, and
+/// make ours private.
+#[cfg(unix)]
+fn check_ours(path: &Path, file: &std::fs::File) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = file.metadata()?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("it belongs to another user (uid {}), so codexd will not write to it", meta.uid()),
+        ));
+    }
+    if meta.nlink() > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "it has {} hard links, so it may be another file of yours; remove {}",
+                meta.nlink(),
+                path.display()
+            ),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_ours(_path: &Path, _file: &std::fs::File) -> io::Result<()> {
+    Ok(())
 }
 
 /// The one log line written for every answered `/v1/messages` request.
@@ -196,15 +266,41 @@ impl std::fmt::Display for RequestSummary<'_> {
         write!(
             f,
             "request {} {} -> {} {} status={} latency_ms={} input_tokens={} output_tokens={}",
-            self.request_id,
-            self.client_model,
-            self.upstream_model,
+            Plain(self.request_id),
+            Plain(self.client_model),
+            Escaped(self.upstream_model),
             if self.stream { "stream" } else { "json" },
             self.status,
             self.latency.as_millis(),
             tokens(self.input_tokens),
             tokens(self.output_tokens),
         )
+    }
+}
+
+/// A client string in a log line: as it is when it is a plain name
+/// (letters, digits, `-._:/@+[]`), else quoted with its special characters
+/// escaped, so a model name cannot add fields or lines to the summary.
+struct Plain<'a>(&'a str);
+
+impl std::fmt::Display for Plain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = |c: char| c.is_alphanumeric() || "-._:/@+[]".contains(c);
+        if !self.0.is_empty() && self.0.chars().all(plain) {
+            f.write_str(self.0)
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
+}
+
+/// A string of codexd's making that may hold a client's text (the upstream
+/// model in passthrough mode): control characters escaped, the rest as is.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact::escape_controls(self.0, false))
     }
 }
 
@@ -231,6 +327,68 @@ mod tests {
             "request req_01 claude-sonnet-4-5 -> gpt-5.2-codex stream status=200 latency_ms=1234 \
              input_tokens=812 output_tokens=-"
         );
+    }
+
+    #[test]
+    fn client_strings_in_the_summary_cannot_add_lines_or_fields() {
+        let summary = RequestSummary {
+            request_id: "req_01",
+            client_model: "claude-x\ntouch /tmp/PWNED # status=200",
+            upstream_model: "claude-x\r\nforged (high)",
+            stream: false,
+            status: 404,
+            latency: Duration::from_millis(3),
+            input_tokens: None,
+            output_tokens: None,
+        };
+        let line = summary.to_string();
+        assert!(!line.contains(['\n', '\r']), "{line}");
+        assert_eq!(
+            line,
+            r#"request req_01 "claude-x\ntouch /tmp/PWNED # status=200" -> claude-x\r\nforged (high) json status=404 latency_ms=3 input_tokens=- output_tokens=-"#
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_log_path_is_refused_and_nothing_reaches_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("bashrc");
+        std::fs::write(&target, "# mine\n").unwrap();
+        let path = dir.path().join("codexd.log");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = open_rotating(&path, Rotation::default()).err().expect("a symlinked log is refused");
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
+        // A dangling one is not created through either.
+        let dangling = dir.path().join("dangling.log");
+        std::os::unix::fs::symlink(dir.path().join("created"), &dangling).unwrap();
+        assert!(open_rotating(&dangling, Rotation::default()).is_err());
+        assert!(!dir.path().join("created").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_log_file_with_another_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("bashrc");
+        std::fs::write(&target, "# mine\n").unwrap();
+        let path = dir.path().join("codexd.log");
+        std::fs::hard_link(&target, &path).unwrap();
+        let err = open_rotating(&path, Rotation::default()).err().expect("a hard-linked log is refused");
+        assert!(err.to_string().contains("hard links"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_log_file_of_ours_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codexd.log");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        open_rotating(&path, Rotation::default()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

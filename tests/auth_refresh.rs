@@ -1,6 +1,8 @@
 //! The daemon side of auth, in process: `Auth::credentials` with many
 //! concurrent callers, the 401 refresh, permanent and transient refresh
-//! failures, the refresh timer, and logins written by another process.
+//! failures, the refresh timer (with a hanging issuer, a failing one, and a
+//! file replaced under it), two homes sharing one file through a symlink, and
+//! logins written by another process.
 
 mod common;
 
@@ -55,7 +57,10 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// Inside the 5-minute refresh margin, but still valid.
 const EXPIRING: Duration = Duration::from_secs(60);
+/// Expired: a request cannot go on without a refresh.
+const EXPIRED: Duration = Duration::ZERO;
 const FRESH: Duration = Duration::from_secs(3600);
 
 #[actix_web::test]
@@ -73,7 +78,7 @@ async fn a_fresh_token_is_handed_out_without_refreshing() {
 #[actix_web::test]
 async fn many_concurrent_callers_share_one_refresh() {
     let s = Setup::new();
-    let old = s.login(EXPIRING);
+    let old = s.login(EXPIRED);
     s.mock.set_refresh_delay(Duration::from_millis(300));
     let auth = Auth::new(&s.settings);
 
@@ -96,7 +101,7 @@ async fn many_concurrent_callers_share_one_refresh() {
 #[actix_web::test]
 async fn the_refresh_is_the_codex_clis_json_body_without_scope() {
     let s = Setup::new();
-    let old = s.login(EXPIRING);
+    let old = s.login(EXPIRED);
     let auth = Auth::new(&s.settings);
     let creds = auth.credentials().await.unwrap();
     assert_ne!(creds.access_token, old.access_token);
@@ -132,7 +137,7 @@ async fn the_mock_refuses_a_refresh_in_another_format() {
 #[actix_web::test]
 async fn a_request_that_arrives_during_a_refresh_waits_for_it() {
     let s = Setup::new();
-    s.login(EXPIRING);
+    s.login(EXPIRED);
     s.mock.set_refresh_delay(Duration::from_millis(400));
     let auth = Auth::new(&s.settings);
     let first = auth.credentials();
@@ -149,7 +154,7 @@ async fn a_request_that_arrives_during_a_refresh_waits_for_it() {
 async fn two_auth_handles_on_one_file_refresh_once() {
     // Two daemons (or a daemon and `codexd status`) share the file and its lock.
     let s = Setup::new();
-    s.login(EXPIRING);
+    s.login(EXPIRED);
     s.mock.set_refresh_delay(Duration::from_millis(300));
     let (a, b) = (Auth::new(&s.settings), Auth::new(&s.settings));
     let (ca, cb) = futures_util::future::join(a.credentials(), b.credentials()).await;
@@ -190,7 +195,7 @@ async fn a_permanent_refresh_failure_marks_the_login_as_needing_login() {
         RefreshBehavior::Answer(400, r#"{"error":{"code":"refresh_token_invalidated","message":"revoked"}}"#),
     ] {
         let s = Setup::new();
-        s.login(EXPIRING);
+        s.login(EXPIRED);
         s.mock.set_refresh_behavior(behavior.clone());
         let auth = Auth::new(&s.settings);
 
@@ -306,6 +311,100 @@ async fn the_timer_refreshes_at_expiry_minus_five_minutes() {
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     assert_ne!(s.file()["access_token"], old.access_token);
     assert_eq!(s.mock.refresh_calls(), 1, "the new token is not due yet");
+}
+
+/// Wait up to `timeout` for `condition`, polling on the actix runtime.
+async fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while !condition() && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    condition()
+}
+
+#[actix_web::test]
+async fn a_hanging_issuer_never_holds_up_a_valid_token() {
+    // Inside the last 5 minutes, the timer's refresh hangs (until its 30 s
+    // timeout); requests meanwhile get the still-valid token at once.
+    let s = Setup::new();
+    let current = s.login(EXPIRING);
+    s.mock.set_refresh_behavior(RefreshBehavior::Hang);
+    let auth = Auth::new(&s.settings);
+    auth.spawn_refresh_timer();
+    assert!(eventually(Duration::from_secs(5), || s.mock.refresh_calls() == 1).await, "the timer tried");
+
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let creds = actix_web::rt::time::timeout(Duration::from_secs(2), auth.credentials())
+            .await
+            .expect("a valid token is handed out without waiting for the hanging refresh")
+            .unwrap();
+        assert_eq!(creds.access_token, current.access_token);
+        assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    }
+    assert_eq!(s.mock.refresh_calls(), 1, "requests leave refreshing to the timer");
+}
+
+#[actix_web::test]
+async fn a_failed_refresh_is_retried_by_the_timer_with_backoff() {
+    let s = Setup::new();
+    let current = s.login(EXPIRING);
+    s.mock.set_refresh_behavior(RefreshBehavior::ServerError);
+    let auth = Auth::new(&s.settings);
+    auth.spawn_refresh_timer();
+    assert!(eventually(Duration::from_secs(5), || s.mock.refresh_calls() == 1).await, "the timer tried");
+
+    // Requests do not retry it themselves, however many there are.
+    for _ in 0..10 {
+        assert_eq!(auth.credentials().await.unwrap().access_token, current.access_token);
+    }
+    assert_eq!(s.mock.refresh_calls(), 1);
+
+    // The issuer recovers; the timer's next try (after its first 5 s backoff) succeeds.
+    s.mock.set_refresh_behavior(RefreshBehavior::Rotate);
+    assert!(eventually(Duration::from_secs(9), || s.mock.refresh_calls() == 2).await, "the timer retried");
+    assert!(eventually(Duration::from_secs(2), || s.file()["access_token"] != current.access_token).await);
+    assert_ne!(auth.credentials().await.unwrap().access_token, current.access_token);
+    assert_eq!(s.mock.refresh_calls(), 2);
+}
+
+#[actix_web::test]
+async fn the_timer_notices_a_token_file_replaced_under_it() {
+    // A fresh token: the timer plans its next look minutes away. Then another
+    // process writes a login that is already due.
+    let s = Setup::new();
+    s.login(FRESH);
+    let auth = Auth::new(&s.settings);
+    auth.spawn_refresh_timer();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let replaced = s.login(EXPIRING);
+    assert!(
+        eventually(Duration::from_secs(6), || s.mock.refresh_calls() == 1).await,
+        "the timer refreshed the new token without sleeping out its old plan"
+    );
+    assert!(eventually(Duration::from_secs(2), || s.file()["access_token"] != replaced.access_token).await);
+}
+
+#[cfg(unix)]
+#[actix_web::test]
+async fn two_homes_sharing_one_file_through_a_symlink_refresh_once() {
+    let s = Setup::new();
+    let old = s.login(EXPIRED);
+    s.mock.set_refresh_delay(Duration::from_millis(300));
+    let mut other = s.settings.clone();
+    other.home = s._dir.path().join("other-home");
+    std::fs::create_dir_all(&other.home).unwrap();
+    std::os::unix::fs::symlink(s.settings.tokens_path(), other.tokens_path()).unwrap();
+
+    let (a, b) = (Auth::new(&s.settings), Auth::new(&other));
+    let (ca, cb) = futures_util::future::join(a.credentials(), b.credentials()).await;
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    assert_eq!(ca, cb, "both homes use the one refreshed token");
+    assert_ne!(ca.access_token, old.access_token);
+    assert_eq!(s.mock.refresh_calls(), 1, "one refresh: the rotating refresh token is not burnt");
+    assert!(s.mock.problems().is_empty(), "{:?}", s.mock.problems());
+    assert!(std::fs::symlink_metadata(other.tokens_path()).unwrap().file_type().is_symlink(), "the link is kept");
+    assert_eq!(s.file()["access_token"], ca.access_token.as_str());
 }
 
 #[test]

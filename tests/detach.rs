@@ -1,6 +1,7 @@
 //! `codexd start --detach` for real: the binary forks, the daemon answers
 //! `/health`, a second start is refused naming the first, `stop` ends it and
-//! frees the port and the pid file.
+//! frees the port and the pid file; `status` and `doctor` find a daemon that
+//! was started on another port.
 
 mod service_support;
 
@@ -21,7 +22,7 @@ fn detach_start_refuse_status_stop() {
 
     let pid_file = std::fs::read_to_string(sandbox.home().join("codexd.pid")).unwrap();
     let pid: u32 = pid_file.lines().next().unwrap().parse().unwrap();
-    assert_eq!(pid_file, format!("{pid}\ndetached\n"));
+    assert_eq!(pid_file, format!("{pid}\ndetached\n{}\n", sandbox.port), "pid, mode and port");
     assert!(out.contains(&format!("(pid {pid})")), "{out}");
 
     let second = sandbox.run(&["start", "--detach"]);
@@ -91,6 +92,30 @@ fn an_unwritable_log_file_is_reported_on_the_daemon_stderr_and_it_still_serves()
     assert!(sandbox.run(&["stop"]).status.success());
     let daemon_stderr = std::fs::read_to_string(sandbox.home().join("codexd.stderr")).unwrap();
     assert!(daemon_stderr.contains("cannot write the log file"), "{daemon_stderr}");
+}
+
+/// A daemon started with another `PORT` than the one `status` and `doctor`
+/// are configured with is still found where it runs, and never reported as
+/// running beside a free port.
+#[test]
+fn status_and_doctor_find_a_daemon_started_on_another_port() {
+    let sandbox = Sandbox::new();
+    let other = service_support::free_port();
+    let started = sandbox.command(&["start", "--detach"]).env("PORT", other.to_string()).output().unwrap();
+    assert!(started.status.success(), "{}", stderr(&started));
+
+    let status = service::status_with(&sandbox.settings(), None, Duration::from_secs(2));
+    assert!(status.running && status.answering, "{status:?}");
+    assert_eq!(status.listen_url, format!("http://127.0.0.1:{other}"));
+    let shown = stdout(&sandbox.run(&["status"]));
+    assert!(shown.contains(&format!("http://127.0.0.1:{other} - /health answers")), "{shown}");
+
+    let report = stdout(&sandbox.run(&["doctor", "--offline"]));
+    let port_line = report.lines().find(|l| l.contains(" port ")).unwrap_or_default();
+    assert!(port_line.contains(&format!("127.0.0.1:{other} answers as codexd")), "{report}");
+    assert!(!report.contains(&format!("127.0.0.1:{} is free", sandbox.port)), "{report}");
+
+    assert!(sandbox.run(&["stop"]).status.success());
 }
 
 fn process_exists(pid: u32) -> bool {

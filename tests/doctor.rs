@@ -47,6 +47,10 @@ fn healthy_setup_passes() {
         r#"{"version":1,"access_token":"at-SECRET","refresh_token":"rt-SECRET","email":"ann@example.com","plan":"pro","expires_at":"2099-01-01T00:00:00Z"}"#,
     )
     .unwrap();
+    // As codexd writes it: 0600 (doctor fails a token file others can read).
+    #[cfg(unix)]
+    std::fs::set_permissions(sandbox.home().join("tokens.json"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .unwrap();
     let upstream = format!("http://127.0.0.1:{}/backend-api", fake_upstream());
 
     let output = sandbox.command(&["doctor"]).env("CODEX_BASE_URL", &upstream).output().unwrap();

@@ -190,3 +190,34 @@ async fn sigterm_lets_the_stream_in_flight_finish_then_exits_0() {
     assert!(summaries[0].contains("input_tokens=120 output_tokens=9"), "{}", summaries[0]);
     assert!(!log.contains(mock_codex::MOCK_TOKEN), "no token in the log");
 }
+
+/// A client's model name with a newline cannot add a line to the log: every
+/// request leaves one summary line, and nothing the client wrote starts a line.
+#[cfg(unix)]
+#[actix_web::test]
+async fn a_model_name_with_a_newline_leaves_one_log_line_per_request() {
+    let upstream = MockCodex::start();
+    let daemon = spawn_binary(&upstream).await;
+    let url = format!("{}/v1/messages", daemon.url);
+    let forged = "claude-x\ntouch /tmp/PWNED #\r\n2026-01-01T00:00:00Z  INFO request req_forged";
+    for model in [forged, "claude-sonnet-4-5\u{2028}x", "claude-sonnet-4-5\ttab"] {
+        upstream.push(Reply::Sse(mock_codex::text_stream("gpt-6-astra", "hi")));
+        let body = json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+        let mut resp = client().post(&url).send_json(&body).await.unwrap();
+        let _ = resp.body().await;
+    }
+    let log_path = daemon._home.path().join("codexd.log");
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.lines().filter(|l| l.contains(" request req_")).count() >= 3 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let summaries = log.lines().filter(|l| l.contains(" request req_")).count();
+    assert_eq!(summaries, 3, "one summary line per request:\n{log}");
+    assert!(!log.contains("req_forged\n") && !log.lines().any(|l| l.starts_with("touch")), "{log}");
+    assert!(!log.contains(['\r', '\t', '\u{2028}']), "{log}");
+    assert!(log.lines().all(|l| l.starts_with("20")), "every line is an event of its own:\n{log}");
+}

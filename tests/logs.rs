@@ -1,6 +1,7 @@
 //! `codexd logs` against real files: the last N lines (default 120, reaching
 //! into the rotated file), and `-f` following a growing file across a
-//! rotation.
+//! rotation; and a daemon that finds a symlink at its log path writes nothing
+//! through it.
 
 mod service_support;
 
@@ -9,7 +10,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use service_support::{stdout, Sandbox};
+use service_support::{eventually, stdout, Sandbox};
 
 fn numbered(range: std::ops::Range<usize>) -> String {
     range.map(|i| format!("line {i}\n")).collect()
@@ -67,4 +68,31 @@ fn follow_prints_new_lines_across_rotation() {
 
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Another local user plants `/tmp/chatgpt-codex-proxy.log -> ~victim/.bashrc`:
+/// the daemon refuses the path, says why on stderr, serves anyway, and the
+/// target is untouched.
+#[cfg(unix)]
+#[test]
+fn a_symlink_at_the_log_path_is_not_written_through() {
+    let sandbox = Sandbox::new();
+    let target = sandbox.dir.path().join("bashrc");
+    std::fs::write(&target, "# my shell\n").unwrap();
+    std::os::unix::fs::symlink(&target, sandbox.log()).unwrap();
+
+    let mut child = sandbox
+        .command(&["serve", "--log-level", "debug"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = eventually(Duration::from_secs(20), || sandbox.answers());
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(up, "the daemon serves without its log file: {stderr}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# my shell\n", "nothing written through the symlink");
+    assert!(std::fs::symlink_metadata(sandbox.log()).unwrap().file_type().is_symlink());
+    assert!(stderr.contains("symlink") && stderr.contains("logging to stderr only"), "{stderr}");
 }

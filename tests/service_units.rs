@@ -126,3 +126,57 @@ fn the_packaged_unit_is_the_rendered_template() {
     let shipped = std::fs::read_to_string(&path).unwrap();
     assert_eq!(shipped, packaged_unit(), "re-render with CODEXD_BLESS_PACKAGING=1 cargo test --test service_units");
 }
+
+/// A binary whose path holds `$`, `'`, `\`, `%` or a space still starts:
+/// systemd finds the program (`systemd-analyze verify` checks that it
+/// exists; a path systemd refuses to run directly goes through /usr/bin/env),
+/// and launchd gets it verbatim.
+#[cfg(unix)]
+#[test]
+fn a_program_path_with_shell_and_systemd_specials_survives_both_formats() {
+    for (name, via_env) in [("bin $HOME %h x", false), (r"bin $HOME 'q' \x %h", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join(name);
+        std::fs::create_dir_all(&odd).unwrap();
+        let program = odd.join("codexd");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_codexd"), &program).unwrap();
+        let settings = Settings { home: dir.path().join("home"), ..Settings::defaults() };
+        let env = std::collections::BTreeMap::<&str, &str>::new();
+
+        let spec = UnitSpec::new(&settings, program.clone(), ManagerKind::Launchd, &env);
+        let text = unit::render(ManagerKind::Launchd, &spec).unwrap();
+        let value = plist::Value::from_reader_xml(text.as_bytes()).unwrap();
+        let args = value.as_dictionary().unwrap()["ProgramArguments"].as_array().unwrap().clone();
+        assert_eq!(args[0].as_string(), program.to_str());
+
+        let spec = UnitSpec::new(&settings, program.clone(), ManagerKind::Systemd, &env);
+        let unit_text = unit::render(ManagerKind::Systemd, &spec).unwrap();
+        let exec = unit_text.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        assert_eq!(exec.starts_with("ExecStart=/usr/bin/env "), via_env, "{exec}");
+        if !tool_exists("systemd-analyze", "--version") {
+            eprintln!("systemd-analyze is not installed; skipping the verify step");
+            continue;
+        }
+        let path = dir.path().join(unit::SYSTEMD_UNIT);
+        std::fs::write(&path, &unit_text).unwrap();
+        let output = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
+        let complaints = String::from_utf8_lossy(&output.stderr);
+        let ours: Vec<&str> =
+            complaints.lines().filter(|l| l.contains(unit::SYSTEMD_UNIT) || l.contains("codexd")).collect();
+        assert!(output.status.success() && ours.is_empty(), "{exec}\nsystemd-analyze verify:\n{complaints}");
+    }
+}
+
+/// `CODEXD_API_KEY` in the shell that runs `install` is not silently left out
+/// of the service (which would then run unguarded): install refuses, says
+/// where the key belongs, and never prints it.
+#[test]
+fn install_refuses_an_api_key_it_cannot_pass_on() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.command(&["install", "--dry-run"]).env("CODEXD_API_KEY", "sekrit-local-key").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("CODEXD_API_KEY is set") && err.contains("api_key = "), "{err}");
+    assert!(!err.contains("sekrit") && !stdout(&output).contains("sekrit"), "the key is never printed");
+    assert!(!sandbox.config_home().join("systemd/user/codexd.service").exists());
+}

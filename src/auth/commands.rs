@@ -167,7 +167,7 @@ pub async fn logout(settings: &Settings, _args: LogoutArgs) -> anyhow::Result<Ex
 /// Exits non-zero when not signed in.
 pub async fn status(settings: &Settings, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let auth = Auth::new(settings);
-    let check = auth.credentials().await;
+    let check = auth.credentials_refreshed_if_due().await;
     let stored = auth.stored();
     // The service part probes /health with a blocking client: off the event loop.
     let service_settings = settings.clone();

@@ -26,7 +26,7 @@ impl LoginContext {
     pub fn new(settings: &Settings) -> Result<Self, LoginError> {
         Ok(LoginContext {
             oauth: OAuth::new(&settings.auth_issuer).map_err(LoginError::Config)?,
-            http: HttpClient::new(LOGIN_CALL_TIMEOUT),
+            http: HttpClient::with_proxy(LOGIN_CALL_TIMEOUT, settings.proxy.as_deref()),
             store: TokenStore::new(settings.tokens_path()),
         })
     }

@@ -13,6 +13,20 @@
 //! - The attempt runs as its own task, so a client that hangs up mid-refresh
 //!   cannot drop a rotated refresh token on the floor.
 //!
+//! - Across homes: the file lock is taken on the real file behind a symlinked
+//!   `tokens.json` (see [`super::store`]), so two homes sharing one file
+//!   refresh once and the rotating refresh token is not burnt.
+//!
+//! Who refreshes when:
+//! - A request never waits for a refresh while its token is still valid: it
+//!   gets the current token at once, even in the last 5 minutes. The refresh
+//!   timer refreshes at expiry minus 5 minutes and retries a failed or hanging
+//!   refresh with backoff.
+//! - Only a request whose token has expired (or was refused with a 401) waits
+//!   for a refresh, because nothing else would work.
+//! - The timer looks at the file every few seconds while it waits, so a token
+//!   replaced under it (a `codexd login`, another process) is planned anew.
+//!
 //! The cached copy of the file sits behind a plain mutex that is never held
 //! across an `.await`; it is re-read whenever the file changes on disk, so a
 //! `codexd login` or `logout` in another terminal takes effect immediately.
@@ -33,8 +47,11 @@ use crate::config::Settings;
 
 /// Upper bound on one call to the token endpoint.
 const TOKEN_CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// The refresh timer looks at the file at least this often (new logins, suspend).
+/// The refresh timer plans again at least this often.
 const MAX_NAP: Duration = Duration::from_secs(10 * 60);
+/// While it waits, the timer checks this often whether the file changed (a
+/// stat) and whether the wall clock passed its deadline (a suspend).
+const FILE_POLL: Duration = Duration::from_secs(2);
 /// Pause after a successful refresh, so a token that lives shorter than the
 /// refresh margin cannot turn the timer into a busy loop.
 const MIN_NAP: Duration = Duration::from_secs(30);
@@ -87,7 +104,7 @@ impl Auth {
             inner: Arc::new(Inner {
                 store: TokenStore::new(settings.tokens_path()),
                 oauth: OAuth::new(&settings.auth_issuer),
-                http: HttpClient::new(TOKEN_CALL_TIMEOUT),
+                http: HttpClient::with_proxy(TOKEN_CALL_TIMEOUT, settings.proxy.as_deref()),
                 cache: Mutex::new(None),
                 gate: Arc::new(AsyncMutex::new(None)),
                 attempts: AtomicU64::new(0),
@@ -95,11 +112,27 @@ impl Auth {
         }
     }
 
-    /// A usable access token: refreshes first when `now >= expires_at - 5 min`.
+    /// A usable access token. While the stored token has not expired it is
+    /// returned at once, even when it is due for a refresh: that refresh is
+    /// the timer's job ([`Auth::spawn_refresh_timer`]), so a slow or hanging
+    /// issuer never holds up a request that has a working token.
     ///
-    /// Concurrent callers wait on one refresh. If that refresh fails only for
-    /// now while the current token still works, the current token is returned.
+    /// An expired token is refreshed first; concurrent callers wait on one
+    /// refresh.
     pub async fn credentials(&self) -> Result<Credentials, AuthError> {
+        let tokens = self.usable()?;
+        let now = Utc::now();
+        if !tokens.needs_refresh(now) || tokens.is_unexpired(now) {
+            return Ok(tokens.credentials());
+        }
+        self.refresh_once(Trigger::Due).await
+    }
+
+    /// A usable access token, refreshed first when it is within 5 minutes of
+    /// its expiry: for a one-shot command such as `codexd status`, which has
+    /// no timer to do it. If that refresh fails only for now while the
+    /// current token still works, the current token is returned.
+    pub async fn credentials_refreshed_if_due(&self) -> Result<Credentials, AuthError> {
         let tokens = self.usable()?;
         if !tokens.needs_refresh(Utc::now()) {
             return Ok(tokens.credentials());
@@ -267,14 +300,34 @@ impl Auth {
 }
 
 /// Wake at each token's refresh time until the last [`Auth`] is dropped.
+///
+/// The nap ends early when the token file changes (a new login or another
+/// process's refresh must be planned anew, not after up to [`MAX_NAP`]), and
+/// is measured on the wall clock, which keeps running through a suspend.
 async fn refresh_timer(inner: Weak<Inner>) {
     let mut backoff = Backoff::default();
     loop {
-        let nap = match inner.upgrade() {
-            Some(inner) => Auth { inner }.timer_round(&mut backoff).await,
+        let (nap, stamp) = match inner.upgrade() {
+            Some(inner) => {
+                let auth = Auth { inner };
+                let nap = auth.timer_round(&mut backoff).await;
+                (nap, auth.inner.store.stamp().ok().flatten())
+            }
             None => return,
         };
-        actix_web::rt::time::sleep(nap).await;
+        let wake_at = Utc::now() + chrono::TimeDelta::from_std(nap).unwrap_or(chrono::TimeDelta::MAX);
+        loop {
+            let left = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            if left.is_zero() {
+                break;
+            }
+            actix_web::rt::time::sleep(left.min(FILE_POLL)).await;
+            match inner.upgrade() {
+                Some(inner) if inner.store.stamp().ok().flatten() != stamp => break,
+                Some(_) => {}
+                None => return,
+            }
+        }
     }
 }
 

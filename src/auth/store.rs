@@ -8,6 +8,10 @@
 //!   file or the new one, never half of one. Reads therefore need no lock.
 //! - The lock lives on a separate, never-renamed `tokens.json.lock`: a lock on
 //!   `tokens.json` itself would be lost with every rename.
+//! - A `tokens.json` that is a symlink (two homes sharing one login) is
+//!   resolved before locking and writing: the lock sits beside the real file
+//!   and the new version replaces the real file, so every home that shares it
+//!   takes the same lock, refreshes once, and keeps its link.
 //! - Writing and removing take a [`StoreLock`], so the type system keeps every
 //!   write under the lock.
 //! - A file that does not parse is reported as corrupt and never overwritten
@@ -32,10 +36,12 @@ pub struct TokenStore {
     path: PathBuf,
 }
 
-/// Proof that this process holds the store's lock; released on drop.
+/// Proof that this process holds the store's lock; released on drop. It
+/// remembers the real file it was taken for, which writes then replace.
 #[derive(Debug)]
 pub struct StoreLock {
     _file: File,
+    target: PathBuf,
 }
 
 /// What identifies one version of the file, to notice when another process
@@ -93,15 +99,39 @@ impl TokenStore {
     }
 
     fn dir(&self) -> &Path {
-        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+        dir_of(&self.path)
     }
 
     fn file_name(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokens.json".into())
     }
 
+    #[cfg(test)]
     fn lock_path(&self) -> PathBuf {
-        self.dir().join(format!("{}.lock", self.file_name()))
+        lock_path_of(&self.resolved())
+    }
+
+    /// The real file behind `path`: symlinks followed, even to a file that
+    /// does not exist yet; `path` itself when it is no symlink.
+    pub fn resolved(&self) -> PathBuf {
+        if let Ok(real) = fs::canonicalize(&self.path) {
+            return real;
+        }
+        let mut path = self.path.clone();
+        // A dangling link (the shared login not written yet): follow by hand.
+        for _ in 0..16 {
+            match fs::read_link(&path) {
+                Ok(target) => {
+                    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                    path = base.join(target);
+                }
+                Err(_) => break,
+            }
+        }
+        match (path.parent().and_then(|dir| fs::canonicalize(dir).ok()), path.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => path,
+        }
     }
 
     /// The stored login; `None` when there is no file.
@@ -138,14 +168,18 @@ impl TokenStore {
     }
 
     /// Take the cross-process lock, waiting up to `wait` without blocking the thread.
+    /// The lock is on the real file's lock ([`TokenStore::resolved`]).
     pub async fn lock(&self, wait: Duration) -> Result<StoreLock, StoreError> {
         self.ensure_dir()?;
-        let path = self.lock_path();
+        let target = self.resolved();
+        let dir = dir_of(&target);
+        create_private_dir(dir).map_err(|e| StoreError::io("create the folder", dir, e))?;
+        let path = lock_path_of(&target);
         let file = open_private(&path).map_err(|e| StoreError::io("open the lock file", &path, e))?;
         let started = Instant::now();
         loop {
             match fs4::FileExt::try_lock(&file) {
-                Ok(()) => return Ok(StoreLock { _file: file }),
+                Ok(()) => return Ok(StoreLock { _file: file, target }),
                 Err(fs4::TryLockError::WouldBlock) if started.elapsed() < wait => {
                     actix_web::rt::time::sleep(LOCK_POLL).await;
                 }
@@ -157,12 +191,15 @@ impl TokenStore {
         }
     }
 
-    /// Write `tokens` atomically with mode 0600 in a 0700 folder.
-    pub fn save(&self, _lock: &StoreLock, tokens: &StoredTokens) -> Result<(), StoreError> {
-        let dir = self.dir();
-        self.ensure_dir()?;
+    /// Write `tokens` atomically with mode 0600 in a 0700 folder, in place of
+    /// the real file the lock was taken for (a symlink to it stays a symlink).
+    pub fn save(&self, lock: &StoreLock, tokens: &StoredTokens) -> Result<(), StoreError> {
+        let target = &lock.target;
+        let dir = dir_of(target);
+        create_private_dir(dir).map_err(|e| StoreError::io("create the folder", dir, e))?;
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.file_name());
         let mut temp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", self.file_name()))
+            .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(|e| StoreError::io("create a temporary file in", dir, e))?;
@@ -173,7 +210,7 @@ impl TokenStore {
             file.sync_all()
         };
         write(temp.as_file_mut()).map_err(|e| StoreError::io("write", temp.path(), e))?;
-        temp.persist(&self.path).map_err(|e| StoreError::io("replace", &self.path, e.error))?;
+        temp.persist(target).map_err(|e| StoreError::io("replace", target, e.error))?;
         sync_dir(dir).map_err(|e| StoreError::io("sync", dir, e))
     }
 
@@ -200,6 +237,15 @@ impl TokenStore {
         let dir = self.dir();
         create_private_dir(dir).map_err(|e| StoreError::io("create the folder", dir, e))
     }
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+fn lock_path_of(file: &Path) -> PathBuf {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokens.json".into());
+    dir_of(file).join(format!("{name}.lock"))
 }
 
 /// Name the kind and place of a parse failure without quoting the content,
@@ -390,6 +436,27 @@ mod tests {
         fs::create_dir_all(store.dir()).unwrap();
         fs::write(store.path(), r#"{"version":1,"access_token":"a","refresh_token":"r","future":{"x":1}}"#).unwrap();
         assert_eq!(store.load().unwrap().unwrap().refresh_token, "r");
+    }
+
+    #[cfg(unix)]
+    #[actix_web::test]
+    async fn a_symlinked_file_is_locked_and_written_where_it_really_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = TokenStore::new(dir.path().join("a").join("tokens.json"));
+        let linked = TokenStore::new(dir.path().join("b").join("tokens.json"));
+        fs::create_dir_all(dir.path().join("b")).unwrap();
+        // Dangling at first: the shared login is not written yet.
+        std::os::unix::fs::symlink(dir.path().join("a").join("tokens.json"), linked.path()).unwrap();
+        let lock = linked.lock(LOCK_WAIT).await.unwrap();
+        let err = real.lock(Duration::from_millis(100)).await.unwrap_err();
+        assert!(matches!(err, StoreError::LockTimeout { .. }), "one lock for both homes: {err}");
+        linked.save(&lock, &sample()).unwrap();
+        drop(lock);
+        assert!(fs::symlink_metadata(linked.path()).unwrap().file_type().is_symlink(), "the link is kept");
+        assert!(fs::symlink_metadata(real.path()).unwrap().file_type().is_file());
+        assert!(real.load().unwrap().is_some());
+        assert_eq!(linked.load().unwrap(), real.load().unwrap());
+        assert_eq!(linked.lock_path(), real.lock_path());
     }
 
     #[actix_web::test]

@@ -1,6 +1,9 @@
-//! Secret redaction for log lines: the last guard between a token and a log
-//! file. Bearer tokens, JWTs, API keys and `…_token=`/`"…_token":` values are
-//! replaced by `[redacted]` before a formatted line is written.
+//! Secret redaction and escaping for log lines: the last guard between a
+//! token and a log file. Bearer tokens, JWTs, API keys and
+//! `…_token=`/`"…_token":` values are replaced by `[redacted]` before a
+//! formatted line is written, and every control character inside the line is
+//! escaped (`\n` becomes the two characters `\` `n`), so one event is one line
+//! whatever a client put in the strings it carries.
 
 use std::borrow::Cow;
 use std::io;
@@ -39,19 +42,52 @@ pub fn redact(line: &str) -> Cow<'_, str> {
     })
 }
 
-/// A [`MakeWriter`] whose writers pass every write through [`redact`].
+/// `line` with every control character escaped except one final newline
+/// (and, when `keep_esc`, the ESC of a terminal's colours), plus the Unicode
+/// line and paragraph separators that some viewers break lines at.
+pub fn escape_controls(line: &str, keep_esc: bool) -> Cow<'_, str> {
+    let (body, end) = match line.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (line, ""),
+    };
+    let special = |c: char| (c.is_control() && !(keep_esc && c == '\x1b')) || matches!(c, '\u{2028}' | '\u{2029}');
+    if !body.contains(special) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in body.chars() {
+        if special(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push_str(end);
+    Cow::Owned(out)
+}
+
+/// A [`MakeWriter`] whose writers pass every write through [`redact`] and
+/// [`escape_controls`].
 ///
 /// `tracing_subscriber::fmt` writes each event with one `write_all` of the
-/// whole formatted line, so a pattern is never cut in two.
+/// whole formatted line, so a pattern is never cut in two and only the line's
+/// own final newline is kept.
 #[derive(Debug, Clone)]
 pub struct Redacting<M> {
     inner: M,
+    keep_esc: bool,
 }
 
 impl<M> Redacting<M> {
-    /// Wrap a writer factory.
+    /// Wrap a writer factory for a file: every control character is escaped.
     pub fn new(inner: M) -> Self {
-        Redacting { inner }
+        Redacting { inner, keep_esc: false }
+    }
+
+    /// Wrap a writer factory for a terminal, whose lines keep the ESC of the
+    /// formatter's colours (tracing-subscriber escapes ESC in field values).
+    pub fn console(inner: M) -> Self {
+        Redacting { inner, keep_esc: true }
     }
 }
 
@@ -59,7 +95,7 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
     type Writer = RedactingWriter<M::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter { inner: self.inner.make_writer() }
+        RedactingWriter { inner: self.inner.make_writer(), keep_esc: self.keep_esc }
     }
 }
 
@@ -67,12 +103,14 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
 #[derive(Debug)]
 pub struct RedactingWriter<W> {
     inner: W,
+    keep_esc: bool,
 }
 
 impl<W: io::Write> io::Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        self.inner.write_all(redact(&text).as_bytes())?;
+        let redacted = redact(&text);
+        self.inner.write_all(escape_controls(&redacted, self.keep_esc).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -123,11 +161,23 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_inside_a_line_are_escaped() {
+        assert_eq!(escape_controls("model=claude-x\ntouch x\n", false), "model=claude-x\\ntouch x\n");
+        assert_eq!(escape_controls("a\rb\tc\u{7}d\u{2028}e", false), "a\\rb\\tc\\u{7}d\\u{2028}e");
+        assert_eq!(escape_controls("\x1b[2mdim\x1b[0m\n", true), "\x1b[2mdim\x1b[0m\n");
+        assert_eq!(escape_controls("\x1b[2m\n", false), "\\u{1b}[2m\n");
+        assert!(matches!(escape_controls("plain line\n", false), Cow::Borrowed(_)));
+    }
+
+    #[test]
     fn the_writer_redacts_and_reports_the_whole_input_written() {
         let make = Redacting::new(Vec::<u8>::new);
         let mut writer = make.make_writer();
         let input = b"Bearer secret-token\n";
         assert_eq!(writer.write(input).unwrap(), input.len());
         assert_eq!(String::from_utf8(writer.inner).unwrap(), "Bearer [redacted]\n");
+        let mut writer = make.make_writer();
+        writer.write_all(b"model=\"a\nb\"\n").unwrap();
+        assert_eq!(String::from_utf8(writer.inner).unwrap(), "model=\"a\\nb\"\n");
     }
 }

@@ -83,30 +83,12 @@ impl AppState {
     }
 
     /// Put reloaded settings in force. Keys that only a restart can change
-    /// keep their old values; their names are returned.
+    /// keep their old values; their names are returned (the rule is each
+    /// key's `restart` in `config::KEYS`).
     pub fn reload(&self, mut new: Settings) -> Vec<&'static str> {
         let mut slot = self.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let old = slot.as_ref();
-        let mut needs_restart = Vec::new();
-        macro_rules! keep {
-            ($($field:ident),*) => {$(
-                if new.$field != old.$field {
-                    needs_restart.push(stringify!($field));
-                    new.$field = old.$field.clone();
-                }
-            )*};
-        }
-        keep!(
-            host,
-            port,
-            codex_base_url,
-            request_timeout,
-            connect_timeout,
-            auth_issuer,
-            home,
-            log_file,
-            client_version
-        );
+        let needs_restart = crate::config::keep_restart_only(&mut new, old);
         *slot = Arc::new(new);
         needs_restart
     }

@@ -1,8 +1,10 @@
 //! One daemon at a time: every running `codexd serve` (foreground, detached
 //! or under a service manager) holds an exclusive `flock` on
-//! `{home}/codexd.pid`, which holds its pid on the first line and how it was
-//! started on the second. The kernel drops the lock when the process dies,
-//! so a pid file nobody holds is stale, never a reason to refuse a start.
+//! `{home}/codexd.pid`, which holds its pid on the first line, how it was
+//! started on the second and the port it serves on on the third (so
+//! `status` and `doctor` find a daemon started with another `PORT`). The
+//! kernel drops the lock when the process dies, so a pid file nobody holds
+//! is stale, never a reason to refuse a start.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
@@ -109,6 +111,7 @@ pub enum LockError {
 pub struct InstanceLock {
     file: File,
     path: PathBuf,
+    mode: RunMode,
 }
 
 /// `{home}/codexd.pid`.
@@ -139,13 +142,21 @@ impl InstanceLock {
             file.rewind().map_err(io_error)?;
             writeln!(file, "{}\n{}", std::process::id(), mode.as_str()).map_err(io_error)?;
             file.flush().map_err(io_error)?;
-            return Ok(InstanceLock { file, path });
+            return Ok(InstanceLock { file, path, mode });
         }
     }
 
     /// Where the pid file is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Record the port this daemon serves on, as the pid file's third line.
+    pub fn record_port(&mut self, port: u16) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        writeln!(self.file, "{}\n{}\n{port}", std::process::id(), self.mode.as_str())?;
+        self.file.flush()
     }
 }
 
@@ -177,6 +188,14 @@ pub fn probe(home: &Path) -> Result<Option<Holder>, LockError> {
         },
         Err(err) => Err(io_error(err.into())),
     }
+}
+
+/// The port the daemon holding the lock in `home` recorded, if one runs and
+/// said (a daemon of an older version did not).
+pub fn running_port(home: &Path) -> Option<u16> {
+    probe(home).ok().flatten()?;
+    let text = std::fs::read_to_string(pid_path(home)).ok()?;
+    text.lines().nth(2)?.trim().parse::<u16>().ok().filter(|port| *port > 0)
 }
 
 /// Wait until `holder` no longer holds the lock in `home`, at most `timeout`.
@@ -284,6 +303,20 @@ mod tests {
         let lock = InstanceLock::acquire(home.path(), RunMode::Foreground).unwrap();
         let text = std::fs::read_to_string(lock.path()).unwrap();
         assert_eq!(text, format!("{}\nforeground\n", std::process::id()));
+    }
+
+    #[test]
+    fn the_port_is_recorded_and_read_back_only_while_the_lock_is_held() {
+        let home = tempfile::tempdir().unwrap();
+        let mut lock = InstanceLock::acquire(home.path(), RunMode::Detached).unwrap();
+        assert_eq!(running_port(home.path()), None, "not recorded yet");
+        lock.record_port(19091).unwrap();
+        assert_eq!(running_port(home.path()), Some(19091));
+        let me = Holder { pid: std::process::id(), mode: RunMode::Detached };
+        assert_eq!(probe(home.path()).unwrap(), Some(me), "the first two lines are unchanged");
+        drop(lock);
+        std::fs::write(pid_path(home.path()), "999999\ndetached\n19091\n").unwrap();
+        assert_eq!(running_port(home.path()), None, "a stale file names no port");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use anyhow::{bail, Context};
 
 pub use instance::{Holder, RunMode};
 pub use manager::{ManagerState, Service, Target};
-pub use status::{status, status_with, ServiceStatus};
+pub use status::{daemon_settings, status, status_with, ServiceStatus};
 pub use unit::{ManagerKind, UnitSpec};
 
 use crate::config::{Env, Overrides, Settings};
@@ -38,9 +38,11 @@ use crate::server::Reloader;
 /// one-daemon lock, set up logging, and serve on an actix system. The
 /// command-line `overrides` are kept for reloads (SIGHUP, config changes).
 pub fn serve(settings: Settings, mode: RunMode, overrides: &Overrides) -> anyhow::Result<()> {
-    let lock = instance::InstanceLock::acquire(&settings.home, mode)?;
+    let mut lock = instance::InstanceLock::acquire(&settings.home, mode)?;
     // Name whoever holds the port; binding would only say "address in use".
     detach::refuse_if_port_taken(&settings)?;
+    // `status` and `doctor` look for this daemon where it says it is.
+    lock.record_port(settings.port).map_err(|source| instance::LockError::Io { path: lock.path().into(), source })?;
     let console = match mode {
         RunMode::Foreground | RunMode::Systemd => Console::Stderr,
         RunMode::Detached | RunMode::Launchd => Console::Off,
@@ -73,6 +75,7 @@ pub fn install(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let target = &service.target;
+    refuse_secrets_in_env(env)?;
     let spec = UnitSpec::new(settings, program, target.kind, env);
     let text = unit::render(target.kind, &spec)?;
     let path = target.definition_path();
@@ -103,6 +106,24 @@ pub fn install(
     service.start().context("installed, but the service did not start")?;
     writeln!(out, "installed {} ({} user service, starts at login)", path.display(), target.kind)?;
     report_ready(settings, options.ready_timeout, out)
+}
+
+/// A secret set in the environment (`CODEXD_API_KEY`) would be left out of
+/// the service definition, which is no place for it (systemd units and
+/// launchd plists are readable by every local user), and the service would
+/// run unguarded. So `install` refuses and says where the key belongs.
+fn refuse_secrets_in_env(env: &dyn Env) -> anyhow::Result<()> {
+    for key in crate::config::KEYS.iter().filter(|key| key.secret) {
+        let Some(var) = key.env.filter(|var| env.get(var).is_some()) else { continue };
+        bail!(
+            "{var} is set, but a service does not get it: a unit or plist is readable by every local user, so \
+             codexd does not write secrets into one, and the service would run without the key.\n\
+             Put `{file} = \"…\"` in the config file instead (chmod 600 it), unset {var}, and run \
+             `codexd install` again; the service reads the key from the file.",
+            file = key.file
+        );
+    }
+    Ok(())
 }
 
 /// `codexd uninstall`: stop the service and remove its definition.

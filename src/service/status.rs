@@ -58,9 +58,20 @@ pub fn status(settings: &Settings) -> ServiceStatus {
     status_with(settings, Service::native().as_ref(), probe::HEALTH_TIMEOUT)
 }
 
+/// `settings` as the running daemon uses them: on the port it recorded in
+/// its pid file when that differs (it was started with another `PORT`).
+pub fn daemon_settings(settings: &Settings) -> Settings {
+    match instance::running_port(&settings.home) {
+        Some(port) if port != settings.port => Settings { port, ..settings.clone() },
+        _ => settings.clone(),
+    }
+}
+
 /// [`status`] with an explicit service (or none) and `/health` timeout.
 pub fn status_with(settings: &Settings, service: Option<&Service>, health_timeout: Duration) -> ServiceStatus {
     let holder = instance::probe(&settings.home).ok().flatten();
+    let daemon = daemon_settings(settings);
+    let settings = &daemon;
     let health: Option<Health> = probe::health(settings, health_timeout);
     let installed = service.is_some_and(|s| s.target.installed());
     let manager_state = service.filter(|s| installed && s.unavailable_reason().is_none()).map(Service::state);

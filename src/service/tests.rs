@@ -243,3 +243,31 @@ fn stop_goes_through_the_manager_for_an_installed_service() {
     assert_eq!(f.fake.calls().last().map(String::as_str), Some("stop"));
     assert!(String::from_utf8(out).unwrap().starts_with("stopped the systemd service"));
 }
+
+#[test]
+fn a_program_path_systemd_would_misread_is_quoted_or_run_through_env() {
+    let exec = |program: &str| {
+        let spec = UnitSpec {
+            program: program.into(),
+            args: vec!["serve".into(), "--config".into(), "/a/$x.toml".into()],
+            environment: vec![],
+            stderr_path: PathBuf::new(),
+        };
+        let text = unit::render(ManagerKind::Systemd, &spec).unwrap();
+        text.lines().find(|l| l.starts_with("ExecStart=")).unwrap().to_string()
+    };
+    // The program's `$` is not expanded by systemd, so it is not doubled; an argument's is.
+    assert_eq!(exec("/opt/a$b %c/codexd"), r#"ExecStart="/opt/a$b %%c/codexd" serve --config "/a/$$x.toml""#);
+    // systemd refuses `'`, `"` and `\` in a program path: env runs it.
+    assert_eq!(
+        exec(r"/opt/it's\x/codexd"),
+        r#"ExecStart=/usr/bin/env "/opt/it's\\x/codexd" serve --config "/a/$$x.toml""#
+    );
+    let spec = UnitSpec {
+        program: r"/opt/a=b'/codexd".into(),
+        args: vec![],
+        environment: vec![],
+        stderr_path: PathBuf::new(),
+    };
+    assert!(unit::render(ManagerKind::Systemd, &spec).unwrap_err().to_string().contains("plainer path"));
+}

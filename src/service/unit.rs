@@ -28,7 +28,9 @@ pub const SYSTEMD_UNIT: &str = "codexd.service";
 /// `codexd install`, when set there: the ones `config::load` reads, and
 /// `RUST_LOG`. Without them the service would run with other settings than
 /// the `codexd doctor` run next to it.
-pub const FORWARDED_ENV: [&[&str]; 2] = [crate::config::ENV_OVERRIDES, &["RUST_LOG"]];
+pub fn forwarded_env() -> impl Iterator<Item = &'static str> {
+    crate::config::env_overrides().chain(["RUST_LOG"])
+}
 
 /// Set in every service definition; tells `codexd serve` who supervises it.
 pub const SUPERVISOR_ENV: &str = "CODEXD_SUPERVISOR";
@@ -83,7 +85,7 @@ pub struct UnitSpec {
 impl UnitSpec {
     /// What `codexd install` runs for `kind`: `PROGRAM serve [--config FILE]`
     /// with `CODEXD_HOME`, the supervisor marker, and every
-    /// [`FORWARDED_ENV`] variable set in `env`.
+    /// [`forwarded_env`] variable set in `env`.
     pub fn new(settings: &Settings, program: PathBuf, kind: ManagerKind, env: &dyn Env) -> Self {
         let mut args = vec!["serve".to_string()];
         if let Some(file) = &settings.config_file {
@@ -94,8 +96,7 @@ impl UnitSpec {
             ("CODEXD_HOME".to_string(), absolute(&settings.home).to_string_lossy().into_owned()),
             (SUPERVISOR_ENV.to_string(), kind.as_str().to_string()),
         ];
-        environment
-            .extend(FORWARDED_ENV.concat().into_iter().filter_map(|name| Some((name.to_string(), env.get(name)?))));
+        environment.extend(forwarded_env().filter_map(|name| Some((name.to_string(), env.get(name)?))));
         UnitSpec { program, args, environment, stderr_path: settings.home.join("codexd.stderr") }
     }
 }
@@ -113,6 +114,11 @@ pub enum RenderError {
         "the path {0} is not valid UTF-8; use plain paths for codexd and its home, then run `codexd install` again"
     )]
     NotUtf8(PathBuf),
+    #[error(
+        "the program path {0:?} holds a quote or backslash and an `=`, which a systemd unit cannot run; \
+         install codexd under a plainer path (e.g. ~/.local/bin/codexd) and run `codexd install` again"
+    )]
+    UnsafeProgram(String),
     #[error("cannot render the service template: {0}")]
     Template(#[from] minijinja::Error),
 }
@@ -132,7 +138,24 @@ struct SystemdContext {
 }
 
 fn render_systemd(spec: &UnitSpec) -> Result<String, RenderError> {
-    let exec_start = command_words(spec)?.into_iter().map(systemd_exec_word).collect::<Vec<_>>().join(" ");
+    let words = command_words(spec)?;
+    let (program, args) = words.split_first().expect("a command has its program");
+    // systemd expands neither `$` nor `\` escapes the same way in the
+    // program as in its arguments, and refuses a program path holding `'`,
+    // `"` or `\` outright; such a path is handed to /usr/bin/env as an
+    // argument instead, where every character can be quoted.
+    let mut exec = Vec::with_capacity(words.len() + 1);
+    if program.contains(['\'', '"', '\\']) {
+        if program.contains('=') {
+            return Err(RenderError::UnsafeProgram(program.to_string()));
+        }
+        exec.push("/usr/bin/env".to_string());
+        exec.push(systemd_exec_word(program));
+    } else {
+        exec.push(systemd_program_word(program));
+    }
+    exec.extend(args.iter().map(|arg| systemd_exec_word(arg)));
+    let exec_start = exec.join(" ");
     let environment =
         checked_environment(spec)?.into_iter().map(|(name, value)| systemd_quote(&format!("{name}={value}"))).collect();
     let context = SystemdContext { exec_start, environment };
@@ -208,7 +231,19 @@ fn fill(name: &str, template: &str, context: impl Serialize) -> Result<String, R
     Ok(template.render(minijinja::value::Serde(context))?)
 }
 
-/// One word of `ExecStart=`: bare when it is plain, else double-quoted
+/// The program of `ExecStart=`: bare when it is plain, else double-quoted
+/// ([`systemd_quote`]); `$` stays as it is, since systemd does not expand
+/// variables in the program's name.
+fn systemd_program_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._+,:@=-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        systemd_quote(word)
+    }
+}
+
+/// One argument of `ExecStart=`: bare when it is plain, else double-quoted
 /// ([`systemd_quote`]) with `$` doubled against variable expansion.
 fn systemd_exec_word(word: &str) -> String {
     let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._+,:@=-".contains(c));

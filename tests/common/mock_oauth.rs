@@ -47,6 +47,9 @@ pub enum RefreshBehavior {
     ServerError,
     /// This status with this body, verbatim (JSON when it parses as JSON).
     Answer(u16, &'static str),
+    /// Accept the connection and the request, then never answer (a hanging
+    /// issuer); the call is still counted.
+    Hang,
 }
 
 /// Who signs in.
@@ -514,11 +517,14 @@ fn exchange(s: &mut State, f: &BTreeMap<String, String>) -> HttpResponse {
 const REFRESH_FIELDS: [&str; 3] = ["client_id", "grant_type", "refresh_token"];
 
 async fn refresh(state: &Shared, content_type: &str, f: &BTreeMap<String, String>) -> HttpResponse {
-    let delay = {
+    let (delay, hang) = {
         let mut s = state.lock().unwrap();
         s.refresh_calls += 1;
-        s.refresh_delay
+        (s.refresh_delay, s.refresh_behavior == RefreshBehavior::Hang)
     };
+    if hang {
+        std::future::pending::<()>().await;
+    }
     if !delay.is_zero() {
         actix_web::rt::time::sleep(delay).await;
     }
@@ -556,7 +562,7 @@ async fn refresh(state: &Shared, content_type: &str, f: &BTreeMap<String, String
             let kind = if serde_json::from_str::<Value>(body).is_ok() { "application/json" } else { "text/plain" };
             return HttpResponse::build(status(code).unwrap()).content_type(kind).body(body);
         }
-        RefreshBehavior::Rotate => {}
+        RefreshBehavior::Rotate | RefreshBehavior::Hang => {}
     }
     let presented = f.get("refresh_token").cloned().unwrap_or_default();
     if s.live_refresh_tokens.remove(&presented) {
