@@ -46,12 +46,8 @@ pub struct Answer {
 
 impl HttpClient {
     /// A client whose calls give up after `timeout` (connect to last byte),
-    /// through the environment's proxy if any.
-    pub fn new(timeout: Duration) -> Self {
-        Self::with_proxy(timeout, None)
-    }
-
-    /// [`HttpClient::new`], through `proxy` (the `proxy` setting) when given.
+    /// through `proxy` (the `proxy` setting) when given, else through the
+    /// environment's proxy if any.
     pub fn with_proxy(timeout: Duration, proxy: Option<&str>) -> Self {
         let builder = reqwest::Client::builder()
             .use_preconfigured_tls(tls_config())
