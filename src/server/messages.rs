@@ -112,7 +112,7 @@ async fn handle(
             Err(_) => Failure::new(
                 Kind::TimedOut,
                 format!(
-                    "no answer from the Codex backend within request_timeout ({} s), over {attempt} tries",
+                    "timed out: no answer from the Codex backend within request_timeout ({} s), over {attempt} tries",
                     settings.request_timeout.as_secs()
                 ),
             ),
