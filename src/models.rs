@@ -17,7 +17,6 @@ use crate::codex::client::CodexClient;
 use crate::codex::identity::Caller;
 use crate::codex::lane::Lane;
 use crate::config::Settings;
-use crate::translate::model::route;
 
 /// What answers one Claude tier today.
 #[derive(Debug, Clone, Serialize)]
@@ -45,8 +44,7 @@ pub fn tier_report(settings: &Settings, catalogue: &Catalogue, now: DateTime<Utc
     tiers
         .into_iter()
         .map(|(tier, claude_name, configured)| {
-            let route = route(claude_name, settings);
-            let plan = plan_for(&route.model, route.effort, true, settings, catalogue, now);
+            let plan = crate::translate::model::plan(claude_name, settings, catalogue, now);
             TierLine {
                 tier,
                 configured: configured.to_owned(),

@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 
 use super::AppState;
 use crate::anthropic::ApiError;
-use crate::codex::catalogue::{Ask, Catalogue, ModelInfo as CodexModel};
+use crate::codex::catalogue::{Catalogue, ModelInfo as CodexModel};
 use crate::codex::request::Effort;
 use crate::config::Settings;
-use crate::translate::model::route;
+use crate::translate::model;
 
 /// Claude model ids Claude Code asks for: the tier aliases, then one per
 /// tier of the newest family and the ids older versions send.
@@ -116,30 +116,12 @@ fn answering<'a>(
     catalogue: &'a Catalogue,
     now: DateTime<Utc>,
 ) -> Option<&'a CodexModel> {
-    let route = route(id, settings);
-    let ask = Ask {
-        slug: &route.model,
-        mapped: !route.pinned,
-        effort: route.effort,
-        web_search: false,
-        lite_policy: settings.responses_lite,
-        verbosity: None,
-    };
-    catalogue.find(&catalogue.plan(&ask, now).slug)
+    catalogue.find(&model::plan(id, settings, catalogue, now).slug)
 }
 
 /// "GPT-6 Sol (high effort)": the model and effort that answer `id` today.
 fn target(id: &str, settings: &Settings, catalogue: &Catalogue, now: DateTime<Utc>) -> String {
-    let route = route(id, settings);
-    let ask = Ask {
-        slug: &route.model,
-        mapped: !route.pinned,
-        effort: route.effort,
-        web_search: false,
-        lite_policy: settings.responses_lite,
-        verbosity: None,
-    };
-    let plan = catalogue.plan(&ask, now);
+    let plan = model::plan(id, settings, catalogue, now);
     let name =
         catalogue.find(&plan.slug).and_then(|m| m.display_name.clone()).unwrap_or_else(|| describe(&plan.slug, None));
     match plan.effort {

@@ -20,6 +20,9 @@
 //! it takes is decided after this, at the Codex boundary, from the live
 //! catalogue (`codex::catalogue`).
 
+use chrono::{DateTime, Utc};
+
+use crate::codex::catalogue::{Ask, Catalogue, Plan};
 use crate::codex::request::Effort;
 use crate::config::{ModelMap, Settings};
 
@@ -58,6 +61,22 @@ pub fn route(requested: &str, settings: &Settings) -> Route {
         (mapped(requested, base, None, &settings.models), false)
     };
     Route { pinned, ..split_effort(upstream) }
+}
+
+/// How a request naming `requested` (and no effort, no web search) is sent
+/// today: [`route`]d, then planned against `catalogue` as of `now`. For
+/// listings (`/v1/models`, `codexd models`, `status`).
+pub fn plan(requested: &str, settings: &Settings, catalogue: &Catalogue, now: DateTime<Utc>) -> Plan {
+    let route = route(requested, settings);
+    let ask = Ask {
+        slug: &route.model,
+        mapped: !route.pinned,
+        effort: route.effort,
+        web_search: false,
+        lite_policy: settings.responses_lite,
+        verbosity: settings.verbosity.as_deref(),
+    };
+    catalogue.plan(&ask, now)
 }
 
 /// Picks the configured model for a name: env tier > exact entry > config tier > default.
