@@ -140,6 +140,12 @@ impl User {
             .env("DISABLE_TELEMETRY", "1")
             .env("DISABLE_AUTOUPDATER", "1")
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1")
+            // Anything but codexd would go to a proxy where nothing listens:
+            // the tests never reach beyond loopback.
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .stdin(Stdio::null());
         let out = actix_web::rt::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
