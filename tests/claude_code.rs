@@ -16,7 +16,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -64,21 +63,8 @@ impl Codexd {
     async fn start(upstream: &MockCodex) -> Codexd {
         let home = tempfile::tempdir().unwrap();
         write_tokens(home.path(), mock_codex::MOCK_TOKEN);
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_codexd"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path())
-            .env("CODEXD_HOME", home.path())
-            .env("CODEXD_LOG_FILE", home.path().join("codexd.log"))
-            .env("PORT", port.to_string())
-            .env("CODEX_BASE_URL", &upstream.base_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut command, port) = common::codexd_serve(home.path(), upstream);
+        let child = command.spawn().unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let codexd = Codexd { child, url, home };
         for _ in 0..400 {

@@ -5,8 +5,7 @@
 mod common;
 
 use std::io::Write;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use codexd::config::Overrides;
@@ -103,21 +102,8 @@ async fn spawn_binary(upstream: &MockCodex) -> Daemon {
     write_tokens(home.path(), mock_codex::MOCK_TOKEN);
     let config = home.path().join("config.toml");
     write_config(&config, "gpt-6-astra");
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codexd"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("CODEXD_HOME", home.path())
-        .env("CODEXD_LOG_FILE", home.path().join("codexd.log"))
-        .env("PORT", port.to_string())
-        .env("CODEX_BASE_URL", &upstream.base_url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut command, port) = common::codexd_serve(home.path(), upstream);
+    let mut child = command.arg("--config").arg(&config).spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if client().get(format!("{url}/health")).send().await.is_ok() {

@@ -92,6 +92,27 @@ pub async fn wait_for_catalogue(daemon: &Daemon) -> serde_json::Value {
     panic!("the daemon never read the model catalogue");
 }
 
+/// `codexd serve` as a user starts it, on a free loopback port, against
+/// `upstream`, with everything (tokens, log, config lookups) in `home`;
+/// add arguments before spawning. The port is returned with it.
+pub fn codexd_serve(home: &Path, upstream: &MockCodex) -> (std::process::Command, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_codexd"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("CODEXD_HOME", home)
+        .env("CODEXD_LOG_FILE", home.join("codexd.log"))
+        .env("PORT", port.to_string())
+        .env("CODEX_BASE_URL", &upstream.base_url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    (command, port)
+}
+
 /// An HTTP client for talking to the daemon (generous timeout for slow CI).
 pub fn client() -> awc::Client {
     awc::Client::builder().timeout(std::time::Duration::from_secs(60)).finish()
