@@ -295,7 +295,15 @@ async fn pump(
     let outcome = loop {
         // Events that have already arrived are taken at once; only when the
         // upstream pauses does what they became go to the client.
-        let next = match upstream.next().now_or_never() {
+        let mut ready = upstream.next().now_or_never();
+        if ready.is_none() && sink.committed() {
+            // The upstream body is fed by the HTTP client's connection
+            // task: let it (and the I/O driver) run once before deciding
+            // that the upstream paused, so a burst goes out in few writes.
+            tokio::task::yield_now().await;
+            ready = upstream.next().now_or_never();
+        }
+        let next = match ready {
             Some(next) => next,
             None => {
                 if !sink.flush().await {
