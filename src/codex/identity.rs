@@ -47,12 +47,12 @@ pub struct Caller<'a> {
 impl Identity {
     /// The identity for `settings.client_version` on this machine.
     pub fn new(settings: &Settings) -> Self {
-        let os = os_info::get();
+        let (os, os_version, arch) = platform();
         Identity::with_platform(
             &settings.client_version,
-            &os.os_type().to_string(),
-            &os.version().to_string(),
-            os.architecture().unwrap_or(std::env::consts::ARCH),
+            os,
+            os_version,
+            arch,
             &terminal(|name| std::env::var(name).ok()),
         )
     }
@@ -104,6 +104,20 @@ impl Identity {
         error.message.push_str(&hint);
         error
     }
+}
+
+/// This machine's OS name, version and architecture, read once per process:
+/// `os_info` may run `lsb_release`, which took ~10 ms per client at start-up.
+fn platform() -> &'static (String, String, String) {
+    static PLATFORM: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
+    PLATFORM.get_or_init(|| {
+        let os = os_info::get();
+        (
+            os.os_type().to_string(),
+            os.version().to_string(),
+            os.architecture().unwrap_or(std::env::consts::ARCH).to_owned(),
+        )
+    })
 }
 
 /// The terminal part of the Codex CLI's User-Agent: `TERM_PROGRAM[/version]`,
