@@ -10,6 +10,7 @@ pub mod cli;
 pub mod codex;
 pub mod config;
 pub mod doctor;
+pub mod json;
 pub mod logging;
 pub mod memo;
 pub mod models;

@@ -28,20 +28,16 @@
 //! by a few tokens per item; the estimate is meant for budgeting, like
 //! Anthropic's own endpoint.
 //!
-//! An `input` entry a session resends is the same `Arc` every turn (see
-//! `translate::request`), so its count is remembered by address
-//! ([`crate::memo`]): a turn costs the tokenizing of its new items only,
-//! which keeps Claude Code's bursts of `count_tokens` calls cheap.
+//! Nothing is remembered between calls: Claude Code's `count_tokens` bursts
+//! (about 26 calls on `/context`) carry small bodies, a piece of the system
+//! prompt or a tool each, not the conversation.
 
 use std::collections::BinaryHeap;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 
-use crate::codex::request::{
-    ContentPart, Encoded, Entry, FunctionOutput, InputEntry, InputItem, ResponsesRequest, Tool, ToolEntry,
-};
-use crate::memo::{ByAddress, Shared};
+use crate::codex::request::{ContentPart, FunctionOutput, InputItem, ResponsesRequest, Tool};
 
 /// Tokens around every message-like item (role and delimiters).
 pub const MESSAGE_OVERHEAD: u64 = 3;
@@ -354,22 +350,8 @@ fn release_freed_memory() {
 /// module docs for what is counted).
 pub fn count_request(request: &ResponsesRequest) -> u64 {
     let instructions = MESSAGE_OVERHEAD + count_text(&request.instructions);
-    let input: u64 = request.input.iter().map(count_entry).sum();
+    let input: u64 = request.input.iter().map(count_item).sum();
     instructions + input + count_tools(&request.tools) + REPLY_PRIMING
-}
-
-/// Counts of `input` entries made before, by entry, weighed by the length
-/// of the entry's JSON (which each memo entry keeps alive).
-const COUNTED_BUDGET: usize = 4 * 1024 * 1024;
-
-static COUNTED: Shared<ByAddress<Encoded<InputItem>, u64>> = Shared::new(|| ByAddress::new(COUNTED_BUDGET));
-
-/// [`count_item`], remembered for entries shared between requests.
-fn count_entry(entry: &InputEntry) -> u64 {
-    match entry {
-        Entry::Encoded(encoded) => COUNTED.remembered(encoded, |_| count_item(entry.item()), |_| entry.encoded_len()),
-        Entry::Item(item) => count_item(item),
-    }
 }
 
 /// Tokens of one `input` item, its [`MESSAGE_OVERHEAD`] included.
@@ -386,7 +368,7 @@ pub fn count_item(item: &InputItem) -> u64 {
 }
 
 /// Tokens of the tool definitions, [`TOOLS_OVERHEAD`] included; 0 for none.
-pub fn count_tools(tools: &[ToolEntry]) -> u64 {
+pub fn count_tools(tools: &[Tool]) -> u64 {
     if tools.is_empty() {
         return 0;
     }
@@ -394,9 +376,9 @@ pub fn count_tools(tools: &[ToolEntry]) -> u64 {
         .iter()
         .map(|tool| {
             TOOL_OVERHEAD
-                + match tool.item() {
+                + match tool {
                     Tool::Function { name, description, parameters, .. } => {
-                        count_text(name) + count_text(description) + count_text(&parameters.to_string())
+                        count_text(name) + count_text(description) + count_text(parameters.get())
                     }
                     Tool::WebSearch { .. } => 0,
                 }
@@ -582,23 +564,6 @@ mod tests {
         }
     }
 
-    /// A resent history is counted from memory, and counts as it did.
-    #[test]
-    fn resent_entries_are_counted_once_and_the_same() {
-        let body = serde_json::json!({"model":"m","messages":[
-            {"role":"user","content":"a message long enough to be worth remembering"},
-            {"role":"system","content":"environment: linux"},
-            {"role":"assistant","content":"an answer"}]});
-        let first = request(body.clone());
-        let again = request(body);
-        let Entry::Encoded(shared) = &again.input[0] else { panic!("a remembered entry expected") };
-        assert_eq!(count_request(&first), count_request(&again));
-        assert_eq!(COUNTED.with(|memo| memo.get(shared)), Some(count_item(again.input[0].item())));
-        let fresh: u64 = again.input.iter().map(|entry| count_item(entry.item())).sum();
-        let remembered: u64 = again.input.iter().map(count_entry).sum();
-        assert_eq!(fresh, remembered);
-    }
-
     #[test]
     fn unreadable_images_cost_the_flat_rate() {
         let png = include_bytes!("../tests/fixtures/images/red-1024x768.png");
@@ -654,8 +619,8 @@ mod tests {
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "hello world"}]}
             ]
         }));
-        let Tool::Function { parameters, .. } = translated.tools[0].item() else { panic!("Bash is a function") };
-        let parameters = parameters.to_string();
+        let Tool::Function { parameters, .. } = &translated.tools[0] else { panic!("Bash is a function") };
+        let parameters = parameters.get();
         assert_eq!(parameters, PARAMETERS_JSON);
         assert_eq!(count_text(&parameters), 19, "tiktoken, as above");
         let tools = TOOLS_OVERHEAD + (TOOL_OVERHEAD + 2 + 3 + 19) + TOOL_OVERHEAD;

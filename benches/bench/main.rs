@@ -9,6 +9,8 @@
 //!   with a 3 ms pause before each fetch and back to back, and again with
 //!   the mock on a CPU of its own, as a remote backend would be;
 //! - the cost per upstream event of decoding, translating and encoding;
+//! - the cost of preparing a request, over a Claude Code session too, and
+//!   what each memo buys there;
 //! - throughput with 1, 16 and 64 concurrent streams;
 //! - codexd's resident memory idle and at its peak under each load;
 //! - its startup time, from spawn to a `200` from `/health`.
@@ -18,12 +20,14 @@
 //! on 127.0.0.1, and the run ends by itself with one table (Markdown, to
 //! paste into docs/benchmark.md). `--quick` runs a short smoke version;
 //! `--latency` only the latency runs (with `--quick`, 50 rounds each);
+//! `--prepare` only the in-process rows (no daemon);
 //! `CODEXD_BENCH_BIN=/path/to/codexd` measures another build of codexd.
 
 mod daemon;
 mod measure;
 mod placement;
 mod report;
+mod session;
 mod translation;
 mod upstream;
 mod workload;
@@ -54,14 +58,18 @@ struct Plan {
     load_limit: Duration,
     /// `--latency`: only the latency runs, to compare builds quickly.
     latency_only: bool,
+    /// `--prepare`: only the in-process request rows (no daemon).
+    prepare_only: bool,
 }
 
 impl Plan {
     fn from_args() -> Plan {
         let latency_only = std::env::args().any(|arg| arg == "--latency");
+        let prepare_only = std::env::args().any(|arg| arg == "--prepare");
         if std::env::args().any(|arg| arg == "--quick") {
             return Plan {
                 latency_only,
+                prepare_only,
                 startups: 2,
                 warmup: 5,
                 rounds: 50,
@@ -72,6 +80,7 @@ impl Plan {
         }
         Plan {
             latency_only,
+            prepare_only,
             startups: 7,
             warmup: 50,
             rounds: 1000,
@@ -103,6 +112,11 @@ async fn run(plan: Plan) -> Result<Report, String> {
         eprintln!("bench: translation cost per event …");
         report.costs = Some(translation::measure(&workload.reply, plan.translation_budget));
         report.request_cost = Some(translation::request_cost(&workload.anthropic_body, plan.translation_budget));
+        eprintln!("bench: a Claude Code session, turn by turn …");
+        report.session = Some(session::measure(plan.translation_budget)?);
+    }
+    if plan.prepare_only {
+        return Ok(report);
     }
 
     let upstream = Upstream::start(workload.reply.clone())?;

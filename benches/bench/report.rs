@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::daemon::Memory;
 use crate::measure::{percentiles, Throughput, Timing};
+use crate::session::{SessionCost, Unseen};
 use crate::translation::{Costs, RequestCost};
 use crate::workload::Workload;
 
@@ -32,6 +33,8 @@ pub struct Report {
     pub costs: Option<Costs>,
     /// Parse + translate + serialize of the request, in process.
     pub request_cost: Option<RequestCost>,
+    /// The same over a Claude Code session, by what was made new each turn.
+    pub session: Option<SessionCost>,
     pub startups: Vec<Duration>,
     pub idle: Option<Memory>,
     /// The latency runs, in the order measured; the first sets the round count shown.
@@ -64,6 +67,7 @@ impl Report {
             reply_bytes: workload.reply.iter().map(|frame| frame.len()).sum(),
             costs: None,
             request_cost: None,
+            session: None,
             startups: Vec::new(),
             idle: None,
             latency: Vec::new(),
@@ -154,6 +158,28 @@ impl fmt::Display for Report {
             ];
             for (case, cost) in rows {
                 writeln!(f, "| request parse + translate + serialize, {case} | {:.3} ms | | | |", ms(cost))?;
+            }
+        }
+        if let Some(session) = &self.session {
+            let as_sent = session.per_turn.iter().find(|(unseen, _)| *unseen == Unseen::Nothing).map(|(_, cost)| *cost);
+            for (unseen, cost) in &session.per_turn {
+                let case = match unseen {
+                    Unseen::Nothing => "as sent",
+                    Unseen::Schemas => "tool schemas new every turn (the schema memo cannot hit)",
+                };
+                let bought = match as_sent {
+                    Some(as_sent) if *unseen != Unseen::Nothing => {
+                        format!("memo saves {:.3} ms", ms(*cost) - ms(as_sent))
+                    }
+                    _ => String::new(),
+                };
+                writeln!(
+                    f,
+                    "| request parse + translate + serialize, mean of a {}-turn Claude Code session (last turn {:.0} KB), {case} | {:.3} ms | | {bought} | |",
+                    crate::session::TURNS,
+                    session.last_turn_bytes as f64 / 1024.0,
+                    ms(*cost)
+                )?;
             }
         }
         for load in &self.loads {

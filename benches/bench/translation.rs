@@ -61,14 +61,14 @@ pub fn measure(frames: &[Bytes], budget: Duration) -> Costs {
 /// What preparing one request costs, in process.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestCost {
-    /// The same body again and again (as the latency runs send it): all its
-    /// messages and tools are remembered by codexd's memos.
+    /// The same body again and again (as the latency runs send it): its
+    /// tool schemas are remembered normalized.
     pub repeated: Duration,
     /// Bodies whose last two messages are new, as in a session's next turn
     /// (the model's last answer and the user's reply to it).
     pub next_turn: Duration,
-    /// Bodies none of whose messages or tools were seen before, as for the
-    /// first request of a session.
+    /// Bodies none of whose tool schemas were seen before, as for the first
+    /// request of a session.
     pub first: Duration,
 }
 
@@ -101,6 +101,7 @@ fn new_content(body: &[u8], variant: usize, newest: Option<usize>) -> Vec<u8> {
     let text = String::from_utf8_lossy(body);
     let mark = |key: &str| format!("{{\"bench_variant\":{variant},\"{key}\":");
     let Some(newest) = newest else {
+        let text = crate::session::with_schemas_marked(&text, &format!("bench {variant}"));
         return text.replace("{\"role\":", &mark("role")).replace("{\"name\":", &mark("name")).into_bytes();
     };
     let cut = text.rmatch_indices("{\"role\":").nth(newest - 1).map_or(0, |(at, _)| at);

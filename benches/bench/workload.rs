@@ -75,7 +75,7 @@ fn claude_code_request() -> Result<Value, String> {
 }
 
 /// About 6 KB of numbered Rust-looking lines, as `Read` returns them.
-fn source_file(turn: usize) -> String {
+pub fn source_file(turn: usize) -> String {
     (1..=64)
         .map(|line| {
             format!(

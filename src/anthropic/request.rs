@@ -12,9 +12,7 @@
 //! or mistyped field of a *known* shape is an error whose message names its
 //! JSON path, e.g. ``messages[0].content[1].source: missing field `data` ``.
 
-use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -22,31 +20,23 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::anthropic::ApiError;
-use crate::memo::{Memo, Shared};
+use crate::json::RawJson;
 
 /// The body of `POST /v1/messages` (and of `count_tokens`, minus `max_tokens`).
 ///
-/// Read it with [`parse_messages_request`], or at least from JSON text in
-/// memory (`serde_json::from_slice`/`from_str`): messages and tools are
-/// looked up by their text, borrowed from the body, which a reader or a
-/// `Value` cannot supply.
+/// Read it with [`parse_messages_request`], or at least from JSON text
+/// (`serde_json::from_slice`/`from_str`): tools are read as text first (see
+/// [`RawObject`]), which a `Value` cannot supply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagesRequest {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u64>,
-    /// Shared with earlier requests that carried the same system prompt (see
-    /// [`PARSED_SYSTEMS`]).
-    #[serde(default, deserialize_with = "shared_system", skip_serializing_if = "Option::is_none")]
-    pub system: Option<Arc<System>>,
-    /// Shared with earlier requests that carried the same message (see
-    /// [`PARSED_MESSAGES`]).
-    #[serde(deserialize_with = "shared_messages")]
-    pub messages: Vec<Arc<InputMessage>>,
-    /// Shared with earlier requests that offered the same tool (see
-    /// [`PARSED_TOOLS`]).
-    #[serde(default, deserialize_with = "shared_tools", skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Arc<Tool>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<System>,
+    pub messages: Vec<InputMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,8 +309,10 @@ pub struct CustomTool {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The JSON schema of the input; required, as Anthropic requires it.
-    pub input_schema: Value,
+    /// The JSON schema of the input, as the client wrote it; required, as
+    /// Anthropic requires it. Kept as text: codexd only normalizes it, once
+    /// per text (`translate::schema::tool_parameters`).
+    pub input_schema: RawJson,
     /// Tool search (`advanced-tool-use`): not offered to the model until a
     /// `tool_reference` in the conversation has loaded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -454,14 +446,6 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, ApiError> {
 }
 
 fn parse_tracking_paths(body: &[u8]) -> Result<MessagesRequest, ApiError> {
-    struct Tracking;
-    impl Drop for Tracking {
-        fn drop(&mut self) {
-            TRACKING_PATHS.with(|tracking| tracking.set(false));
-        }
-    }
-    TRACKING_PATHS.with(|tracking| tracking.set(true));
-    let _tracking = Tracking;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let request: MessagesRequest = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(&e))?;
     deserializer.end().map_err(|e| ApiError::invalid_request(format!("request body is not valid JSON: {e}")))?;
@@ -701,24 +685,6 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
     Value::Object(object)
 }
 
-/// Tools parsed before, by their exact JSON text (see
-/// [`crate::memo`]). Claude Code sends the same tools, often tens of
-/// kilobytes of schemas, with every request of a session: a tool seen before
-/// costs a lookup instead of a parse, and, being the same `Arc`, is not
-/// translated again either (`translate::request` remembers translations by
-/// tool). Only tools that parsed are kept, so a bad one is reported every
-/// time.
-const PARSED_TOOLS_BUDGET: usize = 1024 * 1024;
-
-static PARSED_TOOLS: Shared<Memo<Box<str>, Arc<Tool>>> = Shared::new(|| Memo::new(PARSED_TOOLS_BUDGET));
-
-/// `tools`: each one from [`PARSED_TOOLS`] when its text was seen before,
-/// else parsed from its text (and remembered).
-fn shared_tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<Arc<Tool>>>, D::Error> {
-    let tools = Option::<Vec<Remembered<Tool>>>::deserialize(deserializer)?;
-    Ok(tools.map(|tools| tools.into_iter().map(|Remembered(tool)| tool).collect()))
-}
-
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let object = RawObject::new(Box::<RawValue>::deserialize(deserializer)?, "a tool object")?;
@@ -727,89 +693,6 @@ impl<'de> Deserialize<'de> for Tool {
             Some(kind) if kind.starts_with("web_search_") => object.parse().map(Tool::WebSearch),
             Some(_) => object.parse().map(Tool::Unknown),
         }
-    }
-}
-
-/// System prompts parsed before, by their exact JSON text (see
-/// [`crate::memo`]). Claude Code's runs to tens of kilobytes and changes
-/// little within a session; being the same `Arc`, it is not translated again
-/// either (`translate::request` remembers `instructions` by system prompt).
-const PARSED_SYSTEMS_BUDGET: usize = 256 * 1024;
-
-static PARSED_SYSTEMS: Shared<Memo<Box<str>, Arc<System>>> = Shared::new(|| Memo::new(PARSED_SYSTEMS_BUDGET));
-
-/// `system`: from [`PARSED_SYSTEMS`] when its text was seen before, else
-/// parsed from its text (and remembered).
-fn shared_system<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Arc<System>>, D::Error> {
-    let system = Option::<Remembered<System>>::deserialize(deserializer)?;
-    Ok(system.map(|Remembered(system)| system))
-}
-
-/// Messages parsed before, by their exact JSON text (see
-/// [`crate::memo`]), weighed by the length of that text. Claude Code resends
-/// the whole conversation with every turn; all but its newest messages (and
-/// the one whose `cache_control` mark moved) come from here, already
-/// parsed, and — being the same `Arc` — already translated
-/// (`translate::request` remembers translations by message).
-const PARSED_MESSAGES_BUDGET: usize = 4 * 1024 * 1024;
-
-static PARSED_MESSAGES: Shared<Memo<Box<str>, Arc<InputMessage>>> = Shared::new(|| Memo::new(PARSED_MESSAGES_BUDGET));
-
-thread_local! {
-    /// Set while a refused body is parsed again to name the failing path:
-    /// messages, tools and the system prompt are then read in place, field
-    /// by field, instead of as text.
-    static TRACKING_PATHS: Cell<bool> = const { Cell::new(false) };
-}
-
-/// `messages`: each one from [`PARSED_MESSAGES`] when its text was seen
-/// before, else parsed from its text (and remembered).
-fn shared_messages<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Arc<InputMessage>>, D::Error> {
-    let messages = Vec::<Remembered<InputMessage>>::deserialize(deserializer)?;
-    Ok(messages.into_iter().map(|Remembered(message)| message).collect())
-}
-
-/// What is parsed once and then looked up by its exact JSON text.
-trait Memoized: DeserializeOwned + 'static {
-    /// Where values of this type are remembered.
-    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>>;
-}
-
-impl Memoized for Tool {
-    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
-        &PARSED_TOOLS
-    }
-}
-
-impl Memoized for InputMessage {
-    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
-        &PARSED_MESSAGES
-    }
-}
-
-impl Memoized for System {
-    fn parsed() -> &'static Shared<Memo<Box<str>, Arc<Self>>> {
-        &PARSED_SYSTEMS
-    }
-}
-
-/// A `T` from [`Memoized::parsed`] when its text was seen before, else
-/// parsed from its text (and remembered). While a refused body is parsed
-/// again to name the failing path, read in place instead.
-struct Remembered<T>(Arc<T>);
-
-impl<'de, T: Memoized> Deserialize<'de> for Remembered<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        if TRACKING_PATHS.with(Cell::get) {
-            return T::deserialize(deserializer).map(|value| Remembered(Arc::new(value)));
-        }
-        let text = <&RawValue>::deserialize(deserializer)?.get();
-        if let Some(value) = T::parsed().with(|memo| memo.get(text)) {
-            return Ok(Remembered(value));
-        }
-        let value = Arc::new(serde_json::from_str::<T>(text).map_err(de::Error::custom)?);
-        T::parsed().with(|memo| memo.insert(text.into(), value.clone(), text.len()));
-        Ok(Remembered(value))
     }
 }
 
@@ -926,7 +809,7 @@ mod tests {
             panic!("a tool result expected")
         };
         assert_eq!(inner[0], ContentBlock::ToolReference(ToolReferenceBlock { tool_name: "WebFetch".into() }));
-        assert!(matches!(&*request.tools.as_deref().unwrap()[0], Tool::Custom(t) if t.defer_loading == Some(true)));
+        assert!(matches!(&request.tools.as_deref().unwrap()[0], Tool::Custom(t) if t.defer_loading == Some(true)));
         assert!(request.thinking.as_ref().unwrap().omits_text());
         assert_eq!(
             request.output_config.as_ref().and_then(|c| c.format.clone()),
@@ -977,10 +860,10 @@ mod tests {
         assert_eq!(request.system.as_ref().map(|system| system.text()).as_deref(), Some("You are Claude Code."));
         assert_eq!(request.messages.len(), 3);
         let tools = request.tools.as_deref().unwrap();
-        assert!(matches!(&*tools[0], Tool::Custom(t) if t.name == "Bash"));
-        assert!(matches!(&*tools[1], Tool::Custom(t) if t.name == "Read"));
-        assert!(matches!(&*tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
-        assert!(matches!(&*tools[3], Tool::Unknown(_)));
+        assert!(matches!(&tools[0], Tool::Custom(t) if t.name == "Bash"));
+        assert!(matches!(&tools[1], Tool::Custom(t) if t.name == "Read"));
+        assert!(matches!(&tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
+        assert!(matches!(&tools[3], Tool::Unknown(_)));
         assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999, display: None }));
         assert_eq!(request.tool_choice.as_ref().map(|c| c.kind), Some(ToolChoiceKind::Auto));
         let MessageContent::Blocks(blocks) = &request.messages[1].content else { panic!("blocks expected") };
@@ -1091,56 +974,33 @@ mod tests {
     }
 
     #[test]
-    fn a_tool_seen_before_parses_as_it_did_and_a_changed_one_anew() {
+    fn a_tool_schema_is_kept_as_the_client_wrote_it() {
+        let body = r#"{"model":"m","messages":[{"role":"user","content":"x"}],
+            "tools":[{"name":"Bash","description":"Run","input_schema":{"type": "object",  "properties":{"command":{"type":"string"}}}},
+                     {"name":"Empty","input_schema":null}]}"#;
+        let request = parse_count_tokens_request(body.as_bytes()).unwrap();
+        let schemas: Vec<&str> = request
+            .tools
+            .iter()
+            .flatten()
+            .map(|tool| match tool {
+                Tool::Custom(tool) => tool.input_schema.get(),
+                other => panic!("a custom tool expected, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(schemas, [r#"{"type": "object",  "properties":{"command":{"type":"string"}}}"#, "null"]);
+        // A tool that is not one is refused with its path.
         let with_tools = |tools: Value| json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":tools});
-        let schema = |request: &MessagesRequest, at: usize| match &*request.tools.as_deref().unwrap()[at] {
-            Tool::Custom(tool) => (tool.name.clone(), tool.description.clone(), tool.input_schema.clone()),
-            other => panic!("a custom tool expected, got {other:?}"),
-        };
-        let bash = json!({"name":"Bash","description":"Run","input_schema":{"type":"object","properties":{"command":{"type":"string"}}}});
-        let first = parse(with_tools(json!([bash.clone()]))).unwrap();
-        let again = parse(with_tools(json!([bash.clone(), bash.clone()]))).unwrap();
-        assert_eq!(schema(&again, 0), schema(&first, 0));
-        assert_eq!(schema(&again, 1), schema(&first, 0));
-        // Not only equal: the very same tool, so its translation is shared too.
-        assert!(Arc::ptr_eq(&first.tools.as_deref().unwrap()[0], &again.tools.as_deref().unwrap()[1]));
-        // Same name, other description and schema: a different tool.
-        let changed = json!({"name":"Bash","description":"Run it","input_schema":{"type":"object"}});
-        let request = parse(with_tools(json!([changed]))).unwrap();
-        assert_eq!(schema(&request, 0), ("Bash".to_owned(), Some("Run it".to_owned()), json!({"type":"object"})));
-        // A bad tool is refused every time, not remembered.
-        for _ in 0..2 {
-            let message = error_message(with_tools(json!([bash.clone(), {"description":"no name"}])));
-            assert!(message.contains("tools[1]: missing field `name`"), "{message}");
-        }
+        let message = error_message(with_tools(json!([{"name":"Bash","input_schema":{}}, {"description":"no name"}])));
+        assert!(message.contains("tools[1]: missing field `name`"), "{message}");
     }
 
     #[test]
-    fn a_message_seen_before_is_the_same_message_and_a_changed_one_is_parsed_anew() {
+    fn a_bad_message_is_refused_with_its_path() {
         let hello = json!({"role":"user","content":[{"type":"text","text":"hello"}]});
-        let marked =
-            json!({"role":"user","content":[{"type":"text","text":"hello","cache_control":{"type":"ephemeral"}}]});
-        let answer = json!({"role":"assistant","content":"hi there"});
-        let turn = |messages: Value| parse(json!({"model":"m","messages":messages})).unwrap();
-
-        let first = turn(json!([hello.clone()]));
-        let second = turn(json!([hello.clone(), answer.clone(), marked.clone()]));
-        // The resent message is shared, not parsed again…
-        assert!(Arc::ptr_eq(&first.messages[0], &second.messages[0]));
-        // …and a message whose text differs at all (here only by its
-        // `cache_control` mark, which codexd ignores) is parsed on its own.
-        assert!(!Arc::ptr_eq(&first.messages[0], &second.messages[2]));
-        assert_eq!(second.messages[2], first.messages[0]);
-        assert_eq!(serde_json::to_value(&*second.messages[1]).unwrap(), answer);
-
-        // A bad message is refused, with its path, every time, even next to
-        // remembered ones.
-        for _ in 0..2 {
-            let message = error_message(
-                json!({"model":"m","messages":[hello.clone(), {"role":"user","content":[{"type":"image"}]}]}),
-            );
-            assert!(message.starts_with("messages[1].content[0]: missing field `source`"), "{message}");
-        }
+        let message =
+            error_message(json!({"model":"m","messages":[hello, {"role":"user","content":[{"type":"image"}]}]}));
+        assert!(message.starts_with("messages[1].content[0]: missing field `source`"), "{message}");
     }
 
     #[test]

@@ -418,7 +418,7 @@ impl<'a> Ask<'a> {
             slug: &request.model,
             mapped,
             effort: request.reasoning.as_ref().and_then(|r| r.effort),
-            web_search: request.tools.iter().any(|tool| matches!(tool.item(), Tool::WebSearch { .. })),
+            web_search: request.tools.iter().any(|tool| matches!(tool, Tool::WebSearch { .. })),
             lite_policy: settings.responses_lite,
             verbosity: settings.verbosity.as_deref(),
         }

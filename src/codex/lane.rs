@@ -20,7 +20,7 @@
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use super::request::{Reasoning, ResponsesRequest, ToolEntry};
+use super::request::{Reasoning, ResponsesRequest, Tool};
 
 /// Which shape a request is sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -102,15 +102,15 @@ impl Serialize for LiteInput<'_> {
             seq.serialize_element(&AdditionalTools(&r.tools))?;
         }
         seq.serialize_element(&DeveloperText(r.instructions.as_str()))?;
-        for entry in &r.input {
-            seq.serialize_element(entry)?;
+        for item in &r.input {
+            seq.serialize_element(item)?;
         }
         seq.end()
     }
 }
 
 /// `{"type":"additional_tools","role":"developer","tools":[…]}`.
-struct AdditionalTools<'a>(&'a [ToolEntry]);
+struct AdditionalTools<'a>(&'a [Tool]);
 
 impl Serialize for AdditionalTools<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -145,20 +145,20 @@ impl Serialize for DeveloperText<'_> {
 mod tests {
     use super::*;
     use crate::codex::request::{
-        ContentPart, Effort, Entry, InputItem, MessageRole, TextControls, Tool, ToolChoice, Verbosity,
+        ContentPart, Effort, InputItem, MessageRole, TextControls, Tool, ToolChoice, Verbosity,
     };
     use serde_json::{json, Value};
 
     fn request(tools: Vec<Tool>) -> ResponsesRequest {
         ResponsesRequest {
             model: "gpt-6-luna".into(),
-            instructions: Entry::from("Be brief.".to_owned()),
-            input: vec![Entry::from(InputItem::Message {
+            instructions: "Be brief.".to_owned(),
+            input: vec![InputItem::Message {
                 role: MessageRole::User,
                 content: vec![ContentPart::InputText { text: "hi".into() }],
                 phase: None,
-            })],
-            tools: tools.into_iter().map(Entry::encoded).collect(),
+            }],
+            tools,
             tool_choice: ToolChoice::Auto,
             parallel_tool_calls: true,
             reasoning: Some(Reasoning { effort: Some(Effort::Low), summary: Some("auto".into()), context: None }),
@@ -175,7 +175,7 @@ mod tests {
             name: "Bash".into(),
             description: "Run".into(),
             strict: false,
-            parameters: json!({"type":"object","properties":{}}),
+            parameters: crate::json::RawJson::from(json!({"type":"object","properties":{}})),
         }
     }
 

@@ -6,11 +6,10 @@
 //! (`max_output_tokens`, `temperature`, `top_p`, `metadata`, …) have no field
 //! here at all, so they can never be sent by mistake.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::json::RawJson;
 
 /// The body of `POST {base}/codex/responses`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,13 +17,11 @@ pub struct ResponsesRequest {
     /// Upstream model slug, e.g. `gpt-5.2-codex` (no effort suffix).
     pub model: String,
     /// The system prompt; the backend refuses a missing or empty one.
-    /// Remembered with its JSON, like `input` entries, when it came from the
-    /// client.
-    pub instructions: Entry<String>,
+    pub instructions: String,
     /// The conversation, oldest item first.
-    pub input: Vec<InputEntry>,
+    pub input: Vec<InputItem>,
     #[serde(default)]
-    pub tools: Vec<ToolEntry>,
+    pub tools: Vec<Tool>,
     #[serde(default)]
     pub tool_choice: ToolChoice,
     pub parallel_tool_calls: bool,
@@ -79,101 +76,6 @@ pub enum InputItem {
         #[serde(flatten)]
         fields: Map<String, Value>,
     },
-}
-
-/// An entry of `input` or `tools`, or the `instructions`: a value built for
-/// this request, or one remembered together with its JSON from an earlier
-/// request that carried the same message, tool or system prompt (so what a
-/// session resends is serialised once, not with every turn). Either way it
-/// is sent as the value's JSON, and compares as the value.
-#[derive(Debug)]
-pub enum Entry<T> {
-    Item(T),
-    Encoded(Arc<Encoded<T>>),
-}
-
-/// An entry of `input`.
-pub type InputEntry = Entry<InputItem>;
-/// An entry of `tools`.
-pub type ToolEntry = Entry<Tool>;
-
-/// A value and its JSON text.
-#[derive(Debug)]
-pub struct Encoded<T> {
-    item: T,
-    json: Box<RawValue>,
-}
-
-impl<T: Serialize> Entry<T> {
-    /// The value with its JSON; a plain entry if it cannot be serialised
-    /// (which nothing codexd builds fails).
-    pub fn encoded(item: T) -> Self {
-        match serde_json::value::to_raw_value(&item) {
-            Ok(json) => Entry::Encoded(Arc::new(Encoded { item, json })),
-            Err(_) => Entry::Item(item),
-        }
-    }
-}
-
-impl<T> Entry<T> {
-    pub fn item(&self) -> &T {
-        match self {
-            Entry::Item(item) => item,
-            Entry::Encoded(encoded) => &encoded.item,
-        }
-    }
-
-    /// Bytes of JSON this entry holds ready (0 for a plain value).
-    pub fn encoded_len(&self) -> usize {
-        match self {
-            Entry::Item(_) => 0,
-            Entry::Encoded(encoded) => encoded.json.get().len(),
-        }
-    }
-}
-
-impl<T: Clone> Clone for Entry<T> {
-    fn clone(&self) -> Self {
-        match self {
-            Entry::Item(item) => Entry::Item(item.clone()),
-            Entry::Encoded(encoded) => Entry::Encoded(encoded.clone()),
-        }
-    }
-}
-
-impl<T> From<T> for Entry<T> {
-    fn from(item: T) -> Self {
-        Entry::Item(item)
-    }
-}
-
-impl<T> std::ops::Deref for Entry<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        self.item()
-    }
-}
-
-impl<T: PartialEq> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.item() == other.item()
-    }
-}
-
-impl<T: Serialize> Serialize for Entry<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Entry::Item(item) => item.serialize(serializer),
-            Entry::Encoded(encoded) => encoded.json.serialize(serializer),
-        }
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entry<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Entry::Item)
-    }
 }
 
 /// Who a [`InputItem::Message`] is from.
@@ -236,8 +138,10 @@ pub enum Tool {
         description: String,
         /// Always `false`: strict mode would demand schemas Claude tools do not meet.
         strict: bool,
-        /// A JSON schema with `type: object` at the top.
-        parameters: Value,
+        /// A JSON schema with `type: object` at the top, as its text
+        /// (see `translate::schema::tool_parameters`).
+        #[serde(deserialize_with = "RawJson::from_any")]
+        parameters: RawJson,
     },
     /// The hosted web search tool.
     WebSearch {
@@ -411,7 +315,7 @@ mod tests {
     fn sample() -> ResponsesRequest {
         ResponsesRequest {
             model: "gpt-5.2-codex".into(),
-            instructions: Entry::from("Be brief.".to_owned()),
+            instructions: "Be brief.".to_owned(),
             input: vec![
                 InputItem::Message {
                     role: MessageRole::User,
@@ -436,22 +340,16 @@ mod tests {
                     content: vec![ContentPart::OutputText { text: "done".into() }],
                     phase: Some(Phase::FinalAnswer),
                 },
-            ]
-            .into_iter()
-            .map(InputEntry::from)
-            .collect(),
+            ],
             tools: vec![
                 Tool::Function {
                     name: "Bash".into(),
                     description: "Run a command".into(),
                     strict: false,
-                    parameters: json!({"type":"object","properties":{}}),
+                    parameters: RawJson::from(json!({"type":"object","properties":{}})),
                 },
                 Tool::WebSearch { filters: None },
-            ]
-            .into_iter()
-            .map(ToolEntry::from)
-            .collect(),
+            ],
             tool_choice: ToolChoice::Auto,
             parallel_tool_calls: true,
             reasoning: Some(Reasoning { effort: Some(Effort::Medium), summary: Some("auto".into()), context: None }),

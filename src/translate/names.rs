@@ -62,7 +62,7 @@ pub fn tool_name_map(request: &MessagesRequest) -> HashMap<String, String> {
 
 /// Every tool name the client used in `request`, in no particular order.
 fn client_tool_names(request: &MessagesRequest) -> impl Iterator<Item = &str> {
-    let offered = request.tools.iter().flatten().filter_map(|tool| match &**tool {
+    let offered = request.tools.iter().flatten().filter_map(|tool| match tool {
         Tool::Custom(tool) => Some(tool.name.as_str()),
         Tool::WebSearch(_) | Tool::Unknown(_) => None,
     });

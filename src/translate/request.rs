@@ -9,7 +9,6 @@
 //! them, and the Codex request type has no field for any of them).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -21,11 +20,10 @@ use crate::anthropic::request::{
 };
 use crate::anthropic::ApiError;
 use crate::codex::request::{
-    ContentPart, Effort, Entry, FunctionOutput, InputEntry, InputItem, MessageRole, Phase, Reasoning, ResponsesRequest,
-    SummaryText, TextControls, TextFormat, Tool, ToolChoice, ToolEntry, WebSearchFilters,
+    ContentPart, Effort, FunctionOutput, InputItem, MessageRole, Phase, Reasoning, ResponsesRequest, SummaryText,
+    TextControls, TextFormat, Tool, ToolChoice, WebSearchFilters,
 };
 use crate::config::Settings;
-use crate::memo::{ByAddress, Shared};
 use crate::translate::{model, names, schema};
 
 /// Instructions sent when the client gave no system prompt: the backend
@@ -183,26 +181,12 @@ pub fn text_format(request: &MessagesRequest) -> Option<TextFormat> {
     Some(TextFormat::JsonSchema { name: OUTPUT_FORMAT_NAME.to_owned(), strict: schema::is_strict(&schema), schema })
 }
 
-/// `instructions` made before, by system prompt: `anthropic::request` hands
-/// out the same `Arc` for the same prompt, so a session's prompt is joined
-/// and serialised once. Weighed by the length of its JSON.
-const TRANSLATED_SYSTEMS_BUDGET: usize = 256 * 1024;
-
-static TRANSLATED_SYSTEMS: Shared<ByAddress<System, Entry<String>>> =
-    Shared::new(|| ByAddress::new(TRANSLATED_SYSTEMS_BUDGET));
-
-/// The system prompt, or [`DEFAULT_INSTRUCTIONS`] when there is none;
-/// remembered per prompt, with its JSON.
-fn instructions(system: Option<&Arc<System>>) -> Entry<String> {
-    let Some(system) = system else {
-        return Entry::from(DEFAULT_INSTRUCTIONS.to_owned());
-    };
-    TRANSLATED_SYSTEMS.remembered(system, |system| Entry::encoded(instructions_text(system)), Entry::encoded_len)
-}
-
 /// The system prompt's text without Claude Code's billing-header line, or
-/// [`DEFAULT_INSTRUCTIONS`] when it is blank.
-fn instructions_text(system: &System) -> String {
+/// [`DEFAULT_INSTRUCTIONS`] when there is none or it is blank.
+fn instructions(system: Option<&System>) -> String {
+    let Some(system) = system else {
+        return DEFAULT_INSTRUCTIONS.to_owned();
+    };
     let text = match system {
         System::Text(text) => without_billing_line(text).to_owned(),
         System::Blocks(blocks) => blocks
@@ -236,30 +220,12 @@ fn without_billing_line(text: &str) -> &str {
 // Messages
 // ---------------------------------------------------------------------------
 
-fn translate_messages(messages: &[Arc<InputMessage>]) -> Result<Vec<InputEntry>, TranslateError> {
-    let mut entries = Vec::new();
+fn translate_messages(messages: &[InputMessage]) -> Result<Vec<InputItem>, TranslateError> {
+    let mut items = Vec::new();
     for (index, message) in messages.iter().enumerate() {
-        entries.extend_from_slice(&translated_message(message, At::Root("messages").index(index).field("content"))?);
+        items.extend(translate_message(message, At::Root("messages").index(index).field("content"))?);
     }
-    Ok(entries)
-}
-
-/// Messages translated before, by message: `anthropic::request` hands out
-/// the same `Arc` for a message it has parsed before, so a resent history
-/// is translated and serialised once (see [`crate::memo`]); weighed by the
-/// length of the JSON kept.
-const TRANSLATED_BUDGET: usize = 4 * 1024 * 1024;
-
-static TRANSLATED: Shared<ByAddress<InputMessage, Arc<[InputEntry]>>> =
-    Shared::new(|| ByAddress::new(TRANSLATED_BUDGET));
-
-/// [`translate_message`], remembered per message, each item with its JSON.
-fn translated_message(message: &Arc<InputMessage>, at: At<'_>) -> Result<Arc<[InputEntry]>, TranslateError> {
-    TRANSLATED.try_remembered(
-        message,
-        |message| Ok(translate_message(message, at)?.into_iter().map(InputEntry::encoded).collect()),
-        |entries| entries.iter().map(InputEntry::encoded_len).sum(),
-    )
+    Ok(items)
 }
 
 /// Translates one message into input items. `at` is its content's JSON path,
@@ -564,34 +530,34 @@ fn replayed_reasoning(block: &ThinkingBlock) -> Option<InputItem> {
 ///   after it, with [`INTERRUPTED_TOOL_OUTPUT`].
 ///
 /// Everything else keeps its order, so the result is deterministic.
-pub fn repair_history(items: Vec<InputEntry>) -> Vec<InputEntry> {
+pub fn repair_history(items: Vec<InputItem>) -> Vec<InputItem> {
     let items = demote_orphan_outputs(items);
     let unanswered = unanswered_calls(&items);
     if unanswered.is_empty() {
         return items;
     }
     let mut repaired = Vec::with_capacity(items.len() + unanswered.len());
-    for (index, entry) in items.into_iter().enumerate() {
-        let interrupted = match entry.item() {
+    for (index, item) in items.into_iter().enumerate() {
+        let interrupted = match &item {
             InputItem::FunctionCall { call_id, .. } if unanswered.contains(&index) => Some(call_id.clone()),
             _ => None,
         };
-        repaired.push(entry);
+        repaired.push(item);
         if let Some(call_id) = interrupted {
-            repaired.push(InputEntry::Item(InputItem::FunctionCallOutput {
+            repaired.push(InputItem::FunctionCallOutput {
                 call_id,
                 output: FunctionOutput::Text(INTERRUPTED_TOOL_OUTPUT.to_owned()),
-            }));
+            });
         }
     }
     repaired
 }
 
-fn demote_orphan_outputs(items: Vec<InputEntry>) -> Vec<InputEntry> {
+fn demote_orphan_outputs(items: Vec<InputItem>) -> Vec<InputItem> {
     let mut calls_seen: HashSet<&str> = HashSet::new();
     let mut orphans = Vec::new();
-    for (index, entry) in items.iter().enumerate() {
-        match entry.item() {
+    for (index, item) in items.iter().enumerate() {
+        match item {
             InputItem::FunctionCall { call_id, .. } => {
                 calls_seen.insert(call_id);
             }
@@ -603,17 +569,17 @@ fn demote_orphan_outputs(items: Vec<InputEntry>) -> Vec<InputEntry> {
     }
     let mut items = items;
     for (index, message) in orphans {
-        items[index] = InputEntry::Item(message);
+        items[index] = message;
     }
     items
 }
 
 /// Indices of function calls with no output after them.
-fn unanswered_calls(items: &[InputEntry]) -> HashSet<usize> {
+fn unanswered_calls(items: &[InputItem]) -> HashSet<usize> {
     let mut outputs_after: HashSet<&str> = HashSet::new();
     let mut unanswered = HashSet::new();
     for (index, item) in items.iter().enumerate().rev() {
-        match item.item() {
+        match item {
             InputItem::FunctionCallOutput { call_id, .. } => {
                 outputs_after.insert(call_id);
             }
@@ -641,20 +607,20 @@ fn orphan_result_message(call_id: &str, output: FunctionOutput) -> InputItem {
 
 /// The tools to send: the client's tools that are not deferred, in its
 /// order, then the deferred ones `loaded` names, in `loaded`'s order.
-fn translate_tools(tools: &[Arc<AnthropicTool>], loaded: &[&str]) -> Vec<ToolEntry> {
+fn translate_tools(tools: &[AnthropicTool], loaded: &[&str]) -> Vec<Tool> {
     let deferred = |tool: &AnthropicTool| match tool {
         AnthropicTool::Custom(tool) => tool.defer_loading == Some(true) || tool.name == DEFERRED_TOOL_PLACEHOLDER,
         AnthropicTool::WebSearch(_) | AnthropicTool::Unknown(_) => false,
     };
     let custom_named = |name: &str| {
         tools.iter().find(|tool| {
-            matches!(tool.as_ref(), AnthropicTool::Custom(t) if t.name == name && t.name != DEFERRED_TOOL_PLACEHOLDER)
+            matches!(tool, AnthropicTool::Custom(t) if t.name == name && t.name != DEFERRED_TOOL_PLACEHOLDER)
                 && deferred(tool)
         })
     };
     let up_front = tools.iter().filter(|tool| !deferred(tool));
     let loaded = loaded.iter().filter_map(|name| custom_named(name));
-    up_front.chain(loaded).filter_map(translated_tool).collect()
+    up_front.chain(loaded).filter_map(translate_tool).collect()
 }
 
 /// Names of the tools the conversation loaded, each once, in the order of
@@ -686,31 +652,13 @@ fn loaded_tools(request: &MessagesRequest) -> Vec<&str> {
     loaded
 }
 
-/// Tools translated before, by tool: `anthropic::request` hands out
-/// the same `Arc` for a tool it has parsed before, so a session's tools are
-/// translated, their schemas normalised and serialised, once (see
-/// [`crate::memo`]); weighed by the length of the JSON kept.
-const TRANSLATED_TOOLS_BUDGET: usize = 1024 * 1024;
-
-static TRANSLATED_TOOLS: Shared<ByAddress<AnthropicTool, Option<ToolEntry>>> =
-    Shared::new(|| ByAddress::new(TRANSLATED_TOOLS_BUDGET));
-
-/// [`translate_tool`], remembered per tool, with its JSON.
-fn translated_tool(tool: &Arc<AnthropicTool>) -> Option<ToolEntry> {
-    TRANSLATED_TOOLS.remembered(
-        tool,
-        |tool| translate_tool(tool).map(ToolEntry::encoded),
-        |entry| entry.as_ref().map_or(0, ToolEntry::encoded_len),
-    )
-}
-
 fn translate_tool(tool: &AnthropicTool) -> Option<Tool> {
     match tool {
         AnthropicTool::Custom(tool) => Some(Tool::Function {
             name: names::codex_tool_name(&tool.name).into_owned(),
             description: tool.description.clone().unwrap_or_default(),
             strict: false,
-            parameters: schema::normalize(&tool.input_schema),
+            parameters: schema::tool_parameters(&tool.input_schema),
         }),
         AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
         AnthropicTool::Unknown(_) => None,
@@ -730,13 +678,13 @@ fn web_search_filters(tool: &WebSearchTool) -> Option<WebSearchFilters> {
 /// server tool becomes `required`.
 fn translate_tool_choice(
     choice: Option<&AnthropicToolChoice>,
-    tools: &[Arc<AnthropicTool>],
+    tools: &[AnthropicTool],
 ) -> Result<ToolChoice, TranslateError> {
     let Some(choice) = choice else {
         return Ok(ToolChoice::Auto);
     };
     let is_server_tool =
-        |name: &str| tools.iter().any(|tool| matches!(tool.as_ref(), AnthropicTool::WebSearch(t) if t.name == name));
+        |name: &str| tools.iter().any(|tool| matches!(tool, AnthropicTool::WebSearch(t) if t.name == name));
     Ok(match choice.kind {
         ToolChoiceKind::Auto => ToolChoice::Auto,
         ToolChoiceKind::Any => ToolChoice::Required,
@@ -916,45 +864,42 @@ mod tests {
         }
     }
 
-    /// Claude Code resends the conversation, one turn longer, with every
-    /// request. Whatever codexd remembers from earlier turns, each turn must
-    /// go upstream byte for byte as a translation from scratch would,
-    /// repairs of the history included.
+    /// Claude Code sends the same tools with every request, and their
+    /// schemas are normalized once (`schema::tool_parameters`): the tools
+    /// of a request whose schemas were seen before go upstream byte for
+    /// byte as normalizing them anew gives.
     #[test]
-    fn a_remembered_history_goes_upstream_as_a_fresh_one() {
-        let upstream_body = |request: &MessagesRequest| {
-            serde_json::to_vec(&translate_request(request, &Settings::defaults()).unwrap()).unwrap()
-        };
-        // The same request in new `Arc`s: nothing remembered applies to it.
-        let unseen = |request: &MessagesRequest| MessagesRequest {
-            messages: request.messages.iter().map(|message| Arc::new(InputMessage::clone(message))).collect(),
-            tools: request
-                .tools
-                .as_ref()
-                .map(|tools| tools.iter().map(|tool| Arc::new(AnthropicTool::clone(tool))).collect()),
-            system: request.system.as_ref().map(|system| Arc::new(System::clone(system))),
-            ..request.clone()
-        };
+    fn remembered_tool_schemas_go_upstream_as_fresh_ones() {
         for fixture in [
             include_str!("../../tests/fixtures/requests/claude_code_large.json"),
-            include_str!("../../tests/fixtures/requests/orphans.json"),
+            include_str!("../../tests/fixtures/claude-code/cc-2.1.330-print-turn1.json"),
         ] {
             let whole: Value = serde_json::from_str(fixture).unwrap();
-            let messages = whole["messages"].as_array().unwrap();
-            let mut previous: Option<MessagesRequest> = None;
-            for turn in 1..=messages.len() {
-                let mut body = whole.clone();
-                body["messages"] = Value::Array(messages[..turn].to_vec());
-                let request = request(body);
-                if let Some(previous) = &previous {
-                    assert!(
-                        Arc::ptr_eq(&previous.messages[0], &request.messages[0]),
-                        "turn {turn}: the history is remembered"
-                    );
-                }
-                let (remembered, fresh) = (upstream_body(&request), upstream_body(&unseen(&request)));
-                assert_eq!(String::from_utf8_lossy(&remembered), String::from_utf8_lossy(&fresh), "turn {turn}");
-                previous = Some(request);
+            let body = whole.get("body").cloned().unwrap_or(whole);
+            let request = request(body);
+            let fresh: Vec<Value> = request
+                .tools
+                .iter()
+                .flatten()
+                .filter_map(|tool| match tool {
+                    AnthropicTool::Custom(tool) if tool.defer_loading != Some(true) => {
+                        Some(schema::normalize(&tool.input_schema.to_value()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert!(!fresh.is_empty());
+            for round in ["first", "remembered"] {
+                let sent: Vec<Value> = translate_request(&request, &Settings::defaults())
+                    .unwrap()
+                    .tools
+                    .iter()
+                    .filter_map(|tool| match tool {
+                        Tool::Function { parameters, .. } => Some(serde_json::from_str(parameters.get()).unwrap()),
+                        Tool::WebSearch { .. } => None,
+                    })
+                    .collect();
+                assert_eq!(sent, fresh, "{round}");
             }
         }
     }
@@ -1223,49 +1168,31 @@ mod tests {
     }
 
     #[test]
-    fn a_tool_is_translated_once_and_only_for_itself() {
+    fn a_tool_schema_is_normalized_for_itself() {
         let tools = |request: &MessagesRequest| translate_request(request, &Settings::defaults()).unwrap().tools;
         let with_schema = |schema: Value| {
             request(json!({"model":"m","messages":[{"role":"user","content":"hi"}],
                 "tools":[{"name":"T","input_schema":schema}]}))
         };
-        let first = with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}));
-        let (once, again) = (
-            tools(&first),
-            tools(&with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}}))),
-        );
-        match (&once[0], &again[0]) {
-            (Entry::Encoded(once), Entry::Encoded(again)) => {
-                assert!(Arc::ptr_eq(once, again), "the same tool is translated once")
-            }
-            other => panic!("remembered tools expected, got {other:?}"),
-        }
+        let first = tools(&with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}})));
+        let again = tools(&with_schema(json!({"$schema":"x","type":"object","properties":{"a":{"type":"string"}}})));
+        assert_eq!(first, again);
         let other = with_schema(json!({"type":"object","properties":{"b":{"type":"integer"}}}));
-        let AnthropicTool::Custom(tool) = &*other.tools.as_deref().unwrap()[0] else { panic!("custom tool") };
-        let Tool::Function { parameters, .. } = tools(&other)[0].item().clone() else { panic!("a function") };
-        assert_eq!(parameters, schema::normalize(&tool.input_schema));
-        assert_ne!(tools(&other)[0], once[0]);
+        let Tool::Function { parameters, .. } = &tools(&other)[0] else { panic!("a function") };
+        assert_eq!(parameters.to_value(), json!({"type":"object","properties":{"b":{"type":"integer"}}}));
+        assert_ne!(tools(&other)[0], first[0]);
     }
 
     #[test]
-    fn a_system_prompt_becomes_instructions_once() {
+    fn a_system_prompt_becomes_instructions() {
         let instructions = |system: Value| {
             let request = request(json!({"model":"m","system":system,"messages":[{"role":"user","content":"hi"}]}));
-            (translate_request(&request, &Settings::defaults()).unwrap().instructions, request.system)
+            translate_request(&request, &Settings::defaults()).unwrap().instructions
         };
         let blocks = json!([{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}},
                             {"type":"text","text":"Be \"brief\".\nAlways."}]);
-        let (once, first) = instructions(blocks.clone());
-        let (again, second) = instructions(blocks);
-        assert!(Arc::ptr_eq(first.as_ref().unwrap(), second.as_ref().unwrap()), "the same prompt is parsed once");
-        match (&once, &again) {
-            (Entry::Encoded(once), Entry::Encoded(again)) => assert!(Arc::ptr_eq(once, again), "and joined once"),
-            other => panic!("remembered instructions expected, got {other:?}"),
-        }
-        assert_eq!(once.as_str(), "You are Claude Code.\n\nBe \"brief\".\nAlways.");
-        assert_eq!(serde_json::to_string(&once).unwrap(), serde_json::to_string(once.as_str()).unwrap());
-        let (other, _) = instructions(json!("Something else."));
-        assert_eq!(other.as_str(), "Something else.");
+        assert_eq!(instructions(blocks), "You are Claude Code.\n\nBe \"brief\".\nAlways.");
+        assert_eq!(instructions(json!("Something else.")), "Something else.");
     }
 
     #[test]
@@ -1319,7 +1246,7 @@ mod tests {
         let tool_names: Vec<String> = out
             .tools
             .iter()
-            .filter_map(|tool| match tool.item() {
+            .filter_map(|tool| match tool {
                 Tool::Function { name, .. } => Some(name.clone()),
                 Tool::WebSearch { .. } => None,
             })
@@ -1328,7 +1255,7 @@ mod tests {
         let called: Vec<&str> = out
             .input
             .iter()
-            .filter_map(|item| match item.item() {
+            .filter_map(|item| match item {
                 InputItem::FunctionCall { name, .. } => Some(name.as_str()),
                 _ => None,
             })
@@ -1344,7 +1271,7 @@ mod tests {
             "tool_choice":{"type":"tool","name":"web_search"}}))
         .unwrap();
         assert_eq!(out.tool_choice, ToolChoice::Required);
-        assert!(matches!(out.tools[0].item(), Tool::WebSearch { .. }));
+        assert!(matches!(out.tools[0], Tool::WebSearch { .. }));
     }
 
     #[test]

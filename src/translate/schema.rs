@@ -7,8 +7,32 @@
 //! `not`), regex `pattern`s its engine cannot parse, and duplicate `required`
 //! entries. [`normalize`] fixes exactly those and keeps everything else
 //! (`format`, `description`, `enum` inside properties, `additionalProperties`…).
+//!
+//! A tool's schema arrives, and leaves, as JSON text ([`RawJson`]);
+//! [`tool_parameters`] normalizes each text once per process and remembers
+//! the result ([`crate::memo`]): a session sends the same schemas with every
+//! request.
 
 use serde_json::{Map, Value};
+
+use crate::json::RawJson;
+use crate::memo::TextMemo;
+
+/// Normalized tool schemas, by the text the client sent. 1 MiB, keys and
+/// values counted, holds Claude Code's 36 KB of schemas many times over
+/// (several sessions, several versions of Claude Code).
+const NORMALIZED_BUDGET: usize = 1024 * 1024;
+
+static NORMALIZED: TextMemo = TextMemo::new(NORMALIZED_BUDGET);
+
+/// [`normalize`] of a tool's `input_schema`, as the `parameters` to send:
+/// made once per schema text, then remembered.
+pub fn tool_parameters(input_schema: &RawJson) -> RawJson {
+    NORMALIZED.get_or_make(input_schema.get(), |text| {
+        let schema = serde_json::from_str(text).unwrap_or(Value::Null);
+        RawJson::from_value(&normalize(&schema))
+    })
+}
 
 /// Keys removed from the top level of a tool schema.
 const TOP_LEVEL_REJECTED: [&str; 8] = ["$schema", "$id", "$comment", "oneOf", "anyOf", "allOf", "enum", "not"];
@@ -224,6 +248,20 @@ pub fn is_portable_regex(pattern: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_remembered_schema_is_the_one_normalizing_anew_gives() {
+        let text = r#"{"$schema":"x","type":"object","properties":{"when":{"type":"string","pattern":"(?<=a)b"}},"required":["when","when"]}"#;
+        let raw: RawJson = serde_json::from_str(text).unwrap();
+        let fresh = RawJson::from_value(&normalize(&raw.to_value()));
+        let (first, again) = (tool_parameters(&raw), tool_parameters(&raw));
+        assert_eq!((&first, &again), (&fresh, &fresh));
+        assert_eq!(
+            fresh.to_value(),
+            json!({"type":"object","properties":{"when":{"type":"string"}},"required":["when"]})
+        );
+        assert!(NORMALIZED.len() >= 1 && NORMALIZED.bytes() <= NORMALIZED_BUDGET);
+    }
 
     #[test]
     fn normalisation_table() {
