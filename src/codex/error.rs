@@ -155,54 +155,49 @@ impl From<SseError> for Failure {
 /// What a backend error code means: which [`Kind`] of failure, and for
 /// policy refusals, the policy's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// The backend is busy: [`Kind::Overloaded`], may pass.
-    Overloaded,
-    /// Too many requests for now: [`Kind::RateLimited`].
-    RateLimited,
-    /// A ChatGPT usage limit is used up: [`Kind::UsageLimit`], saying when
-    /// it resets.
-    UsageLimit,
-    /// The ChatGPT plan does not include Codex: [`Kind::NotIncluded`].
-    NotIncluded,
-    /// The account's quota is used up and no wait brings it back:
-    /// [`Kind::QuotaExhausted`].
-    QuotaExhausted,
-    /// The backend cannot take something in the request: [`Kind::InvalidRequest`].
-    InvalidRequest,
-    /// Refused under the safety policy named: [`Kind::PolicyRefusal`]; the
-    /// same request would be refused again.
-    PolicyRefusal(&'static str),
+pub struct BackendCode {
+    pub code: &'static str,
+    pub kind: Kind,
+    /// The safety policy a [`Kind::PolicyRefusal`] names, for the message.
+    pub policy: Option<&'static str>,
+}
+
+impl BackendCode {
+    const fn new(code: &'static str, kind: Kind) -> Self {
+        BackendCode { code, kind, policy: None }
+    }
+
+    const fn policy(code: &'static str, policy: &'static str) -> Self {
+        BackendCode { code, kind: Kind::PolicyRefusal, policy: Some(policy) }
+    }
+
+    /// Overloads, plain rate limits and bad requests: the backend's own
+    /// message says enough.
+    fn is_plain(&self) -> bool {
+        matches!(self.kind, Kind::Overloaded | Kind::RateLimited | Kind::InvalidRequest)
+    }
 }
 
 /// Every backend error code codexd knows, and what it means, in an HTTP
 /// error body (`error.code` or `error.type`) or in a stream (`response.failed`,
 /// `error`). The codes are those the Codex CLI handles (`codex-rs/codex-api`).
-pub const BACKEND_CODES: &[(&str, Class)] = &[
-    ("server_is_overloaded", Class::Overloaded),
-    ("slow_down", Class::Overloaded),
-    ("rate_limit_exceeded", Class::RateLimited),
-    ("usage_limit_reached", Class::UsageLimit),
-    ("usage_not_included", Class::NotIncluded),
-    ("insufficient_quota", Class::QuotaExhausted),
-    ("context_length_exceeded", Class::InvalidRequest),
-    ("invalid_prompt", Class::InvalidRequest),
-    ("cyber_policy", Class::PolicyRefusal("cybersecurity")),
-    ("bio_policy", Class::PolicyRefusal("biological safety")),
-    ("misalignment_policy_violation", Class::PolicyRefusal("agent misalignment")),
+pub const BACKEND_CODES: &[BackendCode] = &[
+    BackendCode::new("server_is_overloaded", Kind::Overloaded),
+    BackendCode::new("slow_down", Kind::Overloaded),
+    BackendCode::new("rate_limit_exceeded", Kind::RateLimited),
+    BackendCode::new("usage_limit_reached", Kind::UsageLimit),
+    BackendCode::new("usage_not_included", Kind::NotIncluded),
+    BackendCode::new("insufficient_quota", Kind::QuotaExhausted),
+    BackendCode::new("context_length_exceeded", Kind::InvalidRequest),
+    BackendCode::new("invalid_prompt", Kind::InvalidRequest),
+    BackendCode::policy("cyber_policy", "cybersecurity"),
+    BackendCode::policy("bio_policy", "biological safety"),
+    BackendCode::policy("misalignment_policy_violation", "agent misalignment"),
 ];
 
 /// What `code` means, if [`BACKEND_CODES`] has it.
-pub fn class_of(code: &str) -> Option<Class> {
-    BACKEND_CODES.iter().find(|(known, _)| *known == code).map(|(_, class)| *class)
-}
-
-impl Class {
-    /// Overloads, plain rate limits and bad requests: the backend's own
-    /// message says enough.
-    fn is_plain(self) -> bool {
-        matches!(self, Class::Overloaded | Class::RateLimited | Class::InvalidRequest)
-    }
+pub fn backend_code(code: &str) -> Option<&'static BackendCode> {
+    BACKEND_CODES.iter().find(|known| known.code == code)
 }
 
 /// An error as the backend describes it: the `error` object of an HTTP
@@ -236,11 +231,11 @@ impl<'a> BackendError<'a> {
         }
     }
 
-    /// The known code among `code` and `type`, with its class. When both are
-    /// known the more telling wins (a usage limit over a plain rate limit).
-    fn known(&self) -> Option<(&'a str, Class)> {
-        let known = || [self.code, self.kind].into_iter().flatten().filter_map(|c| Some((c, class_of(c)?)));
-        known().find(|(_, class)| !class.is_plain()).or_else(|| known().next())
+    /// The known code among `code` and `type`. When both are known the
+    /// more telling wins (a usage limit over a plain rate limit).
+    fn known(&self) -> Option<&'static BackendCode> {
+        let known = || [self.code, self.kind].into_iter().flatten().filter_map(backend_code);
+        known().find(|known| !known.is_plain()).or_else(|| known().next())
     }
 
     /// Seconds until the limit resets, as the error itself says.
@@ -318,8 +313,8 @@ fn judge_answer(failure: &UpstreamFailure<'_>, now: DateTime<Utc>) -> Failure {
     let said = body.pointer("/error/message").or_else(|| body.get("detail")).and_then(Value::as_str);
     let said = said.map(|text| truncate(text.to_owned(), MAX_MESSAGE)).unwrap_or_default();
     let error = BackendError::from_body(&body, &said);
-    if let Some((code, class)) = error.known() {
-        return backend_error(class, code, &error, Some(failure), now);
+    if let Some(known) = error.known() {
+        return backend_error(known, &error, Some(failure), now);
     }
 
     match failure.status {
@@ -392,8 +387,8 @@ fn page_title(text: &str, lower: &str) -> Option<String> {
 /// What an error reported inside a 200 stream means. An unknown code is a
 /// [`Kind::Server`] failure: retried while the answer has not begun.
 pub fn map_stream_error(error: &BackendError<'_>, now: DateTime<Utc>) -> Failure {
-    if let Some((code, class)) = error.known() {
-        return backend_error(class, code, error, None, now);
+    if let Some(known) = error.known() {
+        return backend_error(known, error, None, now);
     }
     let message = match (error.message.trim(), error.code.or(error.kind)) {
         ("", Some(code)) => format!("the Codex backend reported an error: {code}"),
@@ -406,20 +401,18 @@ pub fn map_stream_error(error: &BackendError<'_>, now: DateTime<Utc>) -> Failure
 /// The failure a known code means; `http` is the answer it came with, if it
 /// came as an HTTP error.
 fn backend_error(
-    class: Class,
-    code: &str,
+    known: &BackendCode,
     error: &BackendError<'_>,
     http: Option<&UpstreamFailure<'_>>,
     now: DateTime<Utc>,
 ) -> Failure {
-    match class {
-        Class::Overloaded => Failure::new(Kind::Overloaded, error.said(code)),
-        Class::RateLimited => {
+    let code = known.code;
+    match known.kind {
+        Kind::RateLimited => {
             with_reset(Failure::new(Kind::RateLimited, error.said(code)), resets_in(error, http, None, now))
         }
-        Class::InvalidRequest => Failure::new(Kind::InvalidRequest, error.said(code)),
-        Class::UsageLimit => usage_limit(error, http, now),
-        Class::NotIncluded => Failure::new(
+        Kind::UsageLimit => usage_limit(error, http, now),
+        Kind::NotIncluded => Failure::new(
             Kind::NotIncluded,
             format!(
                 "Your ChatGPT plan does not include Codex ({}). Sign in with an account whose plan includes \
@@ -427,7 +420,7 @@ fn backend_error(
                 error.quoted()
             ),
         ),
-        Class::QuotaExhausted => Failure::new(
+        Kind::QuotaExhausted => Failure::new(
             Kind::QuotaExhausted,
             format!(
                 "ChatGPT says this account's quota is used up ({}); waiting will not bring it back. Check the \
@@ -435,14 +428,17 @@ fn backend_error(
                 error.quoted()
             ),
         ),
-        Class::PolicyRefusal(policy) => Failure::new(
+        Kind::PolicyRefusal => Failure::new(
             Kind::PolicyRefusal,
             format!(
-                "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. The \
+                "ChatGPT's safety systems refused this request under the {} policy (`{code}`): {}. The \
                  same request would be refused again: change it rather than retrying.",
+                known.policy.unwrap_or("safety"),
                 error.quoted()
             ),
         ),
+        // Overloads and bad requests: the backend's own words say enough.
+        kind => Failure::new(kind, error.said(code)),
     }
 }
 
@@ -735,7 +731,7 @@ mod tests {
     /// (as `code` or `type`, whatever the status) as in a stream.
     #[test]
     fn every_backend_code_means_the_same_over_http_and_in_a_stream() {
-        for (code, _) in BACKEND_CODES {
+        for code in BACKEND_CODES.iter().map(|known| known.code) {
             let in_stream = stream(code, "the backend's words.");
             for status in [400, 403, 429, 500, 503] {
                 for field in ["code", "type"] {

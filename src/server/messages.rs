@@ -337,11 +337,11 @@ mod tests {
     #[test]
     fn of_the_backend_codes_only_overloads_are_retried() {
         use crate::codex::error::{
-            map_stream_error, map_upstream_error, BackendError, Class, UpstreamFailure, BACKEND_CODES,
+            map_stream_error, map_upstream_error, BackendError, Kind, UpstreamFailure, BACKEND_CODES,
         };
         let now = chrono::Utc::now();
-        for (code, class) in BACKEND_CODES {
-            let retried = *class == Class::Overloaded;
+        for known in BACKEND_CODES {
+            let (code, retried) = (known.code, known.kind == Kind::Overloaded);
             // A reset a second away must not make a usage limit worth waiting for.
             let error =
                 BackendError { code: Some(code), message: "no", resets_in_seconds: Some(1), ..Default::default() };

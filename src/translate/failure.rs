@@ -99,7 +99,7 @@ mod tests {
         }
         assert_eq!(api_error(&Failure::new(Kind::Malformed, "x")).status, 500);
         // Every code in the table reaches some Anthropic type, retry-after kept.
-        for (code, _) in BACKEND_CODES {
+        for code in BACKEND_CODES.iter().map(|known| known.code) {
             let body = json!({"error": {"code": code, "resets_in_seconds": 5}}).to_string();
             let failure = map_upstream_error(
                 &UpstreamFailure { status: 429, body: body.as_bytes(), ..Default::default() },

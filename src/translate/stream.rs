@@ -1233,7 +1233,7 @@ mod tests {
     #[test]
     fn stream_errors_are_the_http_errors_of_their_code() {
         use crate::codex::error::{map_upstream_error, UpstreamFailure, BACKEND_CODES};
-        for (code, _) in BACKEND_CODES {
+        for code in BACKEND_CODES.iter().map(|known| known.code) {
             let error = ResponseError { code: Some((*code).to_owned()), message: "no.".into(), ..Default::default() };
             let body = json!({"error": {"code": code, "message": "no."}}).to_string();
             let http = map_upstream_error(
