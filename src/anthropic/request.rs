@@ -14,9 +14,8 @@
 
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::anthropic::ApiError;
@@ -25,8 +24,8 @@ use crate::json::RawJson;
 /// The body of `POST /v1/messages` (and of `count_tokens`, minus `max_tokens`).
 ///
 /// Read it with [`parse_messages_request`], or at least from JSON text
-/// (`serde_json::from_slice`/`from_str`): tools are read as text first (see
-/// [`RawObject`]), which a `Value` cannot supply.
+/// (`serde_json::from_slice`/`from_str`): tool schemas are kept as their
+/// text ([`RawJson`]), which a `Value` cannot supply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagesRequest {
     pub model: String,
@@ -299,8 +298,12 @@ pub enum Tool {
     Custom(CustomTool),
     /// The hosted web search tool (`"type":"web_search_…"`).
     WebSearch(WebSearchTool),
-    /// Any other typed tool (bash, text editor, …), kept as raw JSON.
-    Unknown(Value),
+    /// Any other typed tool (bash, text editor, …): not translated, so
+    /// only its type is kept.
+    Unknown {
+        #[serde(rename = "type")]
+        kind: String,
+    },
 }
 
 /// `{"name":…,"description"?,"input_schema":{…}}`.
@@ -686,64 +689,46 @@ fn with_type(kind: String, fields: Map<String, Value>) -> Value {
 }
 
 impl<'de> Deserialize<'de> for Tool {
+    /// In one pass over every field any tool shape has: Claude Code's
+    /// tools have no `type` to read first (see [`TypeFirst`]), and the
+    /// schema, most of a tool's bytes, is only scanned ([`RawJson`]).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let object = RawObject::new(Box::<RawValue>::deserialize(deserializer)?, "a tool object")?;
-        match object.kind.as_deref() {
-            None | Some("custom") => object.parse().map(Tool::Custom),
-            Some(kind) if kind.starts_with("web_search_") => object.parse().map(Tool::WebSearch),
-            Some(_) => object.parse().map(Tool::Unknown),
-        }
-    }
-}
-
-/// A JSON object kept as its text until its `type` says which shape it has:
-/// one quick scan for the type, then one parse straight into that shape,
-/// with no tree of `Value`s in between. Tools are read this way: Claude
-/// Code's have no `type` at all, so [`TypeFirst`] would read them whole.
-///
-/// Capturing the text needs serde_json's own deserializer: tools parse from
-/// JSON text, not from a `Value`, and must not sit inside an internally
-/// tagged or flattened serde type, which buffers its fields first.
-struct RawObject {
-    text: Box<RawValue>,
-    /// The object's `type`, when it has one.
-    kind: Option<String>,
-}
-
-impl RawObject {
-    /// `text`, which must be an object whose `type`, if present, is a string.
-    fn new<E: de::Error>(text: Box<RawValue>, what: &'static str) -> Result<Self, E> {
         #[derive(Deserialize)]
-        struct Kind<'a> {
-            #[serde(rename = "type", borrow, default)]
-            kind: Option<&'a RawValue>,
+        #[serde(expecting = "a tool object")]
+        struct Fields {
+            #[serde(rename = "type", default)]
+            kind: Option<String>,
+            name: Option<String>,
+            description: Option<String>,
+            /// `null` is a schema too (of a tool that takes nothing).
+            #[serde(default, deserialize_with = "present")]
+            input_schema: Option<RawJson>,
+            defer_loading: Option<bool>,
+            max_uses: Option<u64>,
+            allowed_domains: Option<Vec<String>>,
+            blocked_domains: Option<Vec<String>>,
         }
-        if !text.get().starts_with('{') {
-            let value: Value = serde_json::from_str(text.get()).map_err(de::Error::custom)?;
-            return Err(de::Error::invalid_type(unexpected(&value), &what));
+        fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<RawJson>, D::Error> {
+            RawJson::deserialize(deserializer).map(Some)
         }
-        let Kind { kind } = serde_json::from_str(text.get()).map_err(de::Error::custom)?;
-        let kind = match kind {
-            Some(kind) => Some(type_name(serde_json::from_str(kind.get()).map_err(de::Error::custom)?)?),
-            None => None,
-        };
-        Ok(RawObject { text, kind })
-    }
-
-    /// Parse the object as `T`. A failure names the path inside the object
-    /// (found by parsing it again, tracking paths: failures are rare).
-    fn parse<T: DeserializeOwned, E: de::Error>(&self) -> Result<T, E> {
-        serde_json::from_str(self.text.get()).or_else(|_| {
-            let mut deserializer = serde_json::Deserializer::from_str(self.text.get());
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-                let path = error.path().to_string();
-                let inner = error.into_inner();
-                if path == "." {
-                    E::custom(inner)
-                } else {
-                    E::custom(format!("{path}: {inner}"))
-                }
-            })
+        let fields = Fields::deserialize(deserializer)?;
+        let name = fields.name.ok_or_else(|| de::Error::missing_field("name"));
+        // `"type":"custom"` is what no `type` means.
+        Ok(match fields.kind.filter(|kind| kind != "custom") {
+            None => Tool::Custom(CustomTool {
+                name: name?,
+                description: fields.description,
+                input_schema: fields.input_schema.ok_or_else(|| de::Error::missing_field("input_schema"))?,
+                defer_loading: fields.defer_loading,
+            }),
+            Some(kind) if kind.starts_with("web_search_") => Tool::WebSearch(WebSearchTool {
+                kind,
+                name: name?,
+                max_uses: fields.max_uses,
+                allowed_domains: fields.allowed_domains,
+                blocked_domains: fields.blocked_domains,
+            }),
+            Some(kind) => Tool::Unknown { kind },
         })
     }
 }
@@ -863,7 +848,7 @@ mod tests {
         assert!(matches!(&tools[0], Tool::Custom(t) if t.name == "Bash"));
         assert!(matches!(&tools[1], Tool::Custom(t) if t.name == "Read"));
         assert!(matches!(&tools[2], Tool::WebSearch(t) if t.max_uses == Some(5)));
-        assert!(matches!(&tools[3], Tool::Unknown(_)));
+        assert!(matches!(&tools[3], Tool::Unknown { kind } if kind == "bash_20250124"));
         assert_eq!(request.thinking, Some(Thinking::Enabled { budget_tokens: 31999, display: None }));
         assert_eq!(request.tool_choice.as_ref().map(|c| c.kind), Some(ToolChoiceKind::Auto));
         let MessageContent::Blocks(blocks) = &request.messages[1].content else { panic!("blocks expected") };

@@ -64,7 +64,7 @@ pub fn tool_name_map(request: &MessagesRequest) -> HashMap<String, String> {
 fn client_tool_names(request: &MessagesRequest) -> impl Iterator<Item = &str> {
     let offered = request.tools.iter().flatten().filter_map(|tool| match tool {
         Tool::Custom(tool) => Some(tool.name.as_str()),
-        Tool::WebSearch(_) | Tool::Unknown(_) => None,
+        Tool::WebSearch(_) | Tool::Unknown { .. } => None,
     });
     let called = request.messages.iter().flat_map(|message| match &message.content {
         MessageContent::Blocks(blocks) => blocks.as_slice(),

@@ -610,7 +610,7 @@ fn orphan_result_message(call_id: &str, output: FunctionOutput) -> InputItem {
 fn translate_tools(tools: &[AnthropicTool], loaded: &[&str]) -> Vec<Tool> {
     let deferred = |tool: &AnthropicTool| match tool {
         AnthropicTool::Custom(tool) => tool.defer_loading == Some(true) || tool.name == DEFERRED_TOOL_PLACEHOLDER,
-        AnthropicTool::WebSearch(_) | AnthropicTool::Unknown(_) => false,
+        AnthropicTool::WebSearch(_) | AnthropicTool::Unknown { .. } => false,
     };
     let custom_named = |name: &str| {
         tools.iter().find(|tool| {
@@ -661,7 +661,7 @@ fn translate_tool(tool: &AnthropicTool) -> Option<Tool> {
             parameters: schema::tool_parameters(&tool.input_schema),
         }),
         AnthropicTool::WebSearch(tool) => Some(Tool::WebSearch { filters: web_search_filters(tool) }),
-        AnthropicTool::Unknown(_) => None,
+        AnthropicTool::Unknown { .. } => None,
     }
 }
 
