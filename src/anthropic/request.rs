@@ -2,10 +2,10 @@
 //! and [`parse_messages_request`], which turns raw bytes into one or a 400.
 //!
 //! Tolerance rules: unknown fields, at the top level and inside blocks, are
-//! ignored; source and typed tool kinds codexd does not translate, and the
-//! block types Anthropic defines that codexd does not translate
-//! ([`KNOWN_UNTRANSLATED_BLOCKS`]), are kept as raw JSON (the `Unknown` /
-//! `Other` variants) rather than failing the request. What Anthropic itself
+//! ignored; source kinds and block types Anthropic defines that codexd does
+//! not translate ([`KNOWN_UNTRANSLATED_BLOCKS`]) are kept as raw JSON (the
+//! `Unknown` / `Other` variants), and typed tools it does not translate by
+//! their type alone, rather than failing the request. What Anthropic itself
 //! refuses is refused with a 400 naming the field: a block type Anthropic
 //! does not define, a client tool without `input_schema`, and (on
 //! `/v1/messages`, not on `count_tokens`) a missing `max_tokens`. A missing
