@@ -85,7 +85,11 @@ pub struct CodexClient {
     http: reqwest::Client,
     base_url: String,
     endpoint: String,
-    identity: Identity,
+    client_version: String,
+    /// Made by the first request, not by [`CodexClient::new`]: the server
+    /// builds one client per worker before it accepts a connection, and the
+    /// OS part of the User-Agent takes a blocking read (`identity::platform`).
+    identity: tokio::sync::OnceCell<Identity>,
     timeout: Duration,
     cookies: CookieJar,
 }
@@ -103,15 +107,16 @@ impl CodexClient {
             http,
             base_url: settings.codex_base_url.clone(),
             endpoint: format!("{}/codex/responses", settings.codex_base_url),
-            identity: Identity::new(settings),
+            client_version: settings.client_version.clone(),
+            identity: tokio::sync::OnceCell::new(),
             timeout: settings.request_timeout,
             cookies: CookieJar::default(),
         }
     }
 
     /// Who this client says it is.
-    pub fn identity(&self) -> &Identity {
-        &self.identity
+    pub async fn identity(&self) -> &Identity {
+        self.identity.get_or_init(|| Identity::new(&self.client_version)).await
     }
 
     /// POST the (already serialised) request body in `lane`'s shape,
@@ -120,12 +125,13 @@ impl CodexClient {
     /// a 2xx carries the SSE stream.
     pub async fn send(&self, body: Bytes, caller: Caller<'_>, lane: Lane, wait: Duration) -> Result<Answer, SendError> {
         let wait = wait.min(self.timeout);
+        let identity = self.identity().await;
         let mut request = self
             .http
             .post(&self.endpoint)
             .header("accept", "text/event-stream")
             .header("content-type", "application/json");
-        for (name, value) in self.identity.headers(caller) {
+        for (name, value) in identity.headers(caller) {
             request = request.header(name, value);
         }
         for &(name, value) in lane.headers() {
@@ -146,7 +152,7 @@ impl CodexClient {
         let result = if response.status().is_success() {
             Ok(response)
         } else {
-            Err(self.identity.explain_refusal(error_from(response).await))
+            Err(identity.explain_refusal(error_from(response).await))
         };
         Ok(Answer { limits, result })
     }
@@ -160,9 +166,10 @@ impl CodexClient {
     /// GET the account's model catalogue for this client's version: the
     /// raw `{"models":[…]}` answer.
     pub async fn fetch_models(&self, caller: Caller<'_>) -> Result<Bytes, CatalogueFetchError> {
-        let url = format!("{}/codex/models?client_version={}", self.base_url, self.identity.version);
+        let identity = self.identity().await;
+        let url = format!("{}/codex/models?client_version={}", self.base_url, identity.version);
         let mut request = self.http.get(&url).header("accept", "application/json");
-        for (name, value) in self.identity.headers(caller) {
+        for (name, value) in identity.headers(caller) {
             request = request.header(name, value);
         }
         if let Some(cookie) = self.cookies.header() {

@@ -17,7 +17,6 @@
 //! underscore (dropped in 2026: some intermediaries refuse such names).
 
 use crate::codex::error::Failure;
-use crate::config::Settings;
 
 /// The `originator` header, and the User-Agent's product: the Codex CLI's.
 pub const ORIGINATOR: &str = "codex_cli_rs";
@@ -45,16 +44,12 @@ pub struct Caller<'a> {
 }
 
 impl Identity {
-    /// The identity for `settings.client_version` on this machine.
-    pub fn new(settings: &Settings) -> Self {
-        let (os, os_version, arch) = platform();
-        Identity::with_platform(
-            &settings.client_version,
-            os,
-            os_version,
-            arch,
-            &terminal(|name| std::env::var(name).ok()),
-        )
+    /// The identity for `client_version` (the setting) on this machine. The
+    /// first call in a process reads the OS on a blocking thread (see
+    /// [`platform`]), so no async thread waits for it.
+    pub async fn new(client_version: &str) -> Self {
+        let (os, os_version, arch) = platform_off_thread().await;
+        Identity::with_platform(client_version, os, os_version, arch, &terminal(|name| std::env::var(name).ok()))
     }
 
     /// The identity with an explicit platform (tests).
@@ -106,10 +101,24 @@ impl Identity {
     }
 }
 
+/// [`platform`] from async code: read on Tokio's blocking pool the first
+/// time. Reading it took 16 ms at start-up, where it kept every server
+/// worker (and so `/health`) waiting.
+async fn platform_off_thread() -> &'static (String, String, String) {
+    match PLATFORM.get() {
+        Some(platform) => platform,
+        // The blocking task fails only if it panicked or the runtime is
+        // shutting down; then this thread reads it (or panics) itself.
+        None => tokio::task::spawn_blocking(platform).await.unwrap_or_else(|_| platform()),
+    }
+}
+
+static PLATFORM: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
+
 /// This machine's OS name, version and architecture, read once per process:
-/// `os_info` may run `lsb_release`, which took ~10 ms per client at start-up.
+/// on Linux `os_info` runs `lsb_release -a` (a shell script that runs seven
+/// more programs) and `getconf`, ~16 ms in all.
 fn platform() -> &'static (String, String, String) {
-    static PLATFORM: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
     PLATFORM.get_or_init(|| {
         let os = os_info::get();
         (
@@ -150,11 +159,9 @@ mod tests {
         assert_eq!(ua_version, Some(id.version.as_str()));
     }
 
-    #[test]
-    fn the_machine_identity_follows_the_setting() {
-        let mut settings = Settings::defaults();
-        settings.client_version = "0.160.2".into();
-        let id = Identity::new(&settings);
+    #[tokio::test]
+    async fn the_machine_identity_follows_the_setting() {
+        let id = Identity::new("0.160.2").await;
         assert_eq!(id.version, "0.160.2");
         assert!(id.user_agent.starts_with("codex_cli_rs/0.160.2 ("), "{}", id.user_agent);
         assert!(id.user_agent.is_ascii());

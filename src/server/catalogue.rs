@@ -15,6 +15,10 @@ use crate::codex::identity::Caller;
 pub(super) async fn keep_fresh(state: web::Data<AppState>) {
     // Its own client: the workers' clients live on their own threads.
     let client = CodexClient::new(&state.settings());
+    // Read the OS for the User-Agent now, on the blocking pool, so that the
+    // workers' clients find it read when the first request comes, whether
+    // or not a login lets the catalogue be read.
+    client.identity().await;
     let mut retry = state.settings().catalogue_retry;
     loop {
         let settings = state.settings();
