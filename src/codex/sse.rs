@@ -103,6 +103,8 @@ where
 
 /// Bytes → SSE frames → events. Keeps the incomplete line and remembers how
 /// far it has been scanned, so a long line costs one pass however it is cut.
+/// The frame's name and data are built in buffers kept from frame to frame:
+/// a stream of hundreds of small events allocates nothing per event here.
 struct Framer {
     /// Received bytes not yet consumed: the incomplete line at the end.
     buffer: Vec<u8>,
@@ -110,8 +112,9 @@ struct Framer {
     scanned: usize,
     /// The last line ended with CR: an LF first thing is part of that end.
     after_cr: bool,
-    /// The frame being built: its `event:` name and `data:` lines.
-    event: Option<String>,
+    /// The frame being built: its `event:` name (empty for none) and
+    /// `data:` lines, each followed by an LF.
+    event: String,
     data: String,
     /// Bytes of the frame being built, its complete lines.
     frame_bytes: usize,
@@ -124,7 +127,7 @@ impl Framer {
             buffer: Vec::new(),
             scanned: 0,
             after_cr: false,
-            event: None,
+            event: String::new(),
             data: String::new(),
             frame_bytes: 0,
             limit,
@@ -137,7 +140,7 @@ impl Framer {
         self.buffer.extend_from_slice(chunk);
         let mut start = 0;
         let mut at = self.scanned;
-        while let Some(offset) = self.buffer[at..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(offset) = memchr::memchr2(b'\n', b'\r', &self.buffer[at..]) {
             let end = at + offset;
             let ending = self.buffer[end];
             if ending == b'\n' && end == start && self.after_cr {
@@ -156,10 +159,16 @@ impl Framer {
                 }
             };
             self.frame_bytes += end + 1 - start;
-            if let Some(frame) = line_into(line, &mut self.event, &mut self.data) {
-                if let Some(event) = frame.and_then(|(name, data)| parse_event(&name, &data)) {
-                    ready.push_back(event);
+            if line_into(line, &mut self.event, &mut self.data) {
+                if !self.data.is_empty() {
+                    self.data.pop(); // the last line's LF
+                    let name = if self.event.is_empty() { "message" } else { &self.event };
+                    if let Some(event) = parse_event(name, &self.data) {
+                        ready.push_back(event);
+                    }
                 }
+                self.event.clear();
+                self.data.clear();
                 self.frame_bytes = 0;
             }
             start = end + 1;
@@ -177,18 +186,11 @@ impl Framer {
     }
 }
 
-/// One line into the frame being built. `Some` when the line ends the
-/// frame (a blank line): `Some(Some((event name, data)))` when the frame
-/// carries data, `Some(None)` when it carries none.
-#[allow(clippy::option_option)]
-fn line_into(line: &str, event: &mut Option<String>, data: &mut String) -> Option<Option<(String, String)>> {
+/// One line into the frame being built; `true` when the line ends the
+/// frame (a blank line).
+fn line_into(line: &str, event: &mut String, data: &mut String) -> bool {
     if line.is_empty() {
-        let name = event.take().unwrap_or_else(|| "message".to_owned());
-        if data.is_empty() {
-            return Some(None);
-        }
-        data.pop(); // the last line's LF
-        return Some(Some((name, std::mem::take(data))));
+        return true;
     }
     let (field, value) = match line.split_once(':') {
         Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
@@ -199,11 +201,14 @@ fn line_into(line: &str, event: &mut Option<String>, data: &mut String) -> Optio
             data.push_str(value);
             data.push('\n');
         }
-        "event" => *event = Some(value.to_owned()),
+        "event" => {
+            event.clear();
+            event.push_str(value);
+        }
         // Comments (an empty field), `id`, `retry` and unknown fields.
         _ => {}
     }
-    None
+    false
 }
 
 /// Parse a frame's `data` as a JSON event. The JSON `type` wins over the SSE
