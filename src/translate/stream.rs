@@ -311,7 +311,7 @@ impl StreamTranslator {
         self.usage = Some(usage);
         out.push(StreamEvent::MessageDelta {
             delta: MessageDelta { stop_reason: Some(stop_reason), ..MessageDelta::default() },
-            usage: usage.clone(),
+            usage,
         });
         out.push(StreamEvent::MessageStop);
         self.finished = true;
