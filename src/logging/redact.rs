@@ -9,10 +9,14 @@ use std::borrow::Cow;
 use std::io;
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Patterns and their replacements, applied in order.
+/// Patterns and their replacements, applied in order. With `regex_lite`,
+/// `\b` and `\s` are ASCII classes: a token next to a non-ASCII letter is
+/// still cut off at the letter and redacted (the fuller `regex` engines
+/// were most of the code a daemon touched at start, for a handful of short
+/// log lines).
 static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
         // `Authorization: Bearer <token>`, in any case.
@@ -142,6 +146,11 @@ mod tests {
             ("key sk-proj-abcdefghijklmnopqrstu end", "key [redacted-key] end"),
             (&format!("id {JWT} end"), "id [redacted-jwt] end"),
             ("code_verifier=abc123", "code_verifier=[redacted]"),
+            // Word boundaries are ASCII ones: a non-ASCII letter next to a
+            // secret does not hide it.
+            ("ébearer abc", "ébearer [redacted]"),
+            (&format!("ñ{JWT}"), "ñ[redacted-jwt]"),
+            ("Ωsk-proj-abcdefghijklmnopqrstu", "Ω[redacted-key]"),
         ];
         for (input, expected) in cases {
             assert_eq!(redact(input), expected, "input: {input}");
