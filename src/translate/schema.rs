@@ -28,10 +28,7 @@ static NORMALIZED: TextMemo = TextMemo::new(NORMALIZED_BUDGET);
 /// [`normalize`] of a tool's `input_schema`, as the `parameters` to send:
 /// made once per schema text, then remembered.
 pub fn tool_parameters(input_schema: &RawJson) -> RawJson {
-    NORMALIZED.get_or_make(input_schema.get(), |text| {
-        let schema = serde_json::from_str(text).unwrap_or(Value::Null);
-        RawJson::from_value(&normalize(&schema))
-    })
+    NORMALIZED.get_or_make(input_schema.get(), |_| RawJson::from_value(&normalize(&input_schema.to_value())))
 }
 
 /// Keys removed from the top level of a tool schema.
