@@ -306,11 +306,12 @@ pub enum Tool {
     },
 }
 
-/// `{"name":…,"description"?,"input_schema":{…}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `{"name":…,"description"?,"input_schema":{…}}`. Read by [`Tool`]'s
+/// deserializer, which reads every tool shape in one pass.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomTool {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The JSON schema of the input, as the client wrote it; required, as
     /// Anthropic requires it. Kept as text: codexd only normalizes it, once
@@ -318,21 +319,21 @@ pub struct CustomTool {
     pub input_schema: RawJson,
     /// Tool search (`advanced-tool-use`): not offered to the model until a
     /// `tool_reference` in the conversation has loaded it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
 }
 
 /// `{"type":"web_search_20250305","name":"web_search","max_uses"?,…}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebSearchTool {
     #[serde(rename = "type")]
     pub kind: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_uses: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_domains: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_domains: Option<Vec<String>>,
 }
 
