@@ -407,6 +407,16 @@ fn backend_error(
     now: DateTime<Utc>,
 ) -> Failure {
     let code = known.code;
+    if let Some(policy) = known.policy {
+        return Failure::new(
+            Kind::PolicyRefusal,
+            format!(
+                "ChatGPT's safety systems refused this request under the {policy} policy (`{code}`): {}. The \
+                 same request would be refused again: change it rather than retrying.",
+                error.quoted()
+            ),
+        );
+    }
     match known.kind {
         Kind::RateLimited => {
             with_reset(Failure::new(Kind::RateLimited, error.said(code)), resets_in(error, http, None, now))
@@ -425,15 +435,6 @@ fn backend_error(
             format!(
                 "ChatGPT says this account's quota is used up ({}); waiting will not bring it back. Check the \
                  plan and its credits at {USAGE_PAGE}, or sign in with another account (`codexd login`).",
-                error.quoted()
-            ),
-        ),
-        Kind::PolicyRefusal => Failure::new(
-            Kind::PolicyRefusal,
-            format!(
-                "ChatGPT's safety systems refused this request under the {} policy (`{code}`): {}. The \
-                 same request would be refused again: change it rather than retrying.",
-                known.policy.unwrap_or("safety"),
                 error.quoted()
             ),
         ),
