@@ -53,7 +53,14 @@ impl HttpClient {
             .use_preconfigured_tls(tls_config())
             .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            // Auth calls are minutes to an hour apart: an idle connection kept
+            // for the next one is by then closed by the server, and a call
+            // made just as the server closes it fails (the refresh timer's
+            // first retry, 5 s after a failure, met the mock's 5 s keep-alive
+            // in one test run in ten). A fresh connection per call costs
+            // nothing that matters here.
+            .pool_max_idle_per_host(0);
         let http = crate::net::proxy(builder, proxy)
             .build()
             .unwrap_or_else(|err| panic!("the auth HTTP client cannot be built: {err}"));
